@@ -1,0 +1,72 @@
+"""`deploy-actions version-bump`: the next semantic version from Conventional Commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy_actions.commands import Outcome
+from deploy_actions.commands.spec import CommandSpec, Option, Output
+
+SPEC = CommandSpec(
+    name="version-bump",
+    description="Compute the next semantic version from Conventional Commits, rewrite version "
+                "files, commit, tag and (optionally) push and publish a GitHub release.",
+    run="deploy_actions.commands.version_bump:run",
+    options=(
+        Option("repo", "Path of the git repository (the working tree) to release.", "."),
+        Option("tag-prefix", "Prefix of release tags; only tags with it that are valid semver count.", "v"),
+        Option("bump", "Which part to bump; auto reads the commits.", "auto", kind="choice",
+               choices=("auto", "major", "minor", "patch", "prerelease")),
+        Option("prerelease-id", "Make a prerelease with this identifier, e.g. rc gives 1.3.0-rc.1.", ""),
+        Option("major-on-zero", "Whether a breaking change bumps 0.x to 1.0.0 (false: to the next minor).",
+               "true", kind="bool"),
+        Option("commit-types", "Extra or changed type → level rules, one `type: level` per line "
+               "(level: major, minor, patch or none), e.g. `docs: patch`.", "", kind="lines"),
+        Option("paths", "Only count commits touching these paths (monorepo), one per line.", "",
+               kind="lines"),
+        Option("version-files", "Files whose version to rewrite, one per line: pyproject.toml, "
+               "package.json, Chart.yaml, VERSION, *.app.src, mix.exs, Cargo.toml, or PATH:REGEX "
+               "with one capture group.", "", kind="lines"),
+        Option("changelog", "none, or update to prepend a Keep a Changelog section.", "none",
+               kind="choice", choices=("none", "update")),
+        Option("changelog-file", "The changelog to update.", "CHANGELOG.md"),
+        Option("commit-message", "Message of the release commit; {version}, {tag} and "
+               "{previous_version} are replaced.", "chore: Bump version to {version}"),
+        Option("tag", "Create an annotated tag for the release.", "true", kind="bool"),
+        Option("push", "Push the release commit and tag (never with force).", "false", kind="bool"),
+        Option("remote", "The git remote to push to.", "origin"),
+        Option("mode", "commit: commit and tag on the current branch; pull-request: commit on "
+               "release-branch and open or update one release pull request.", "commit",
+               kind="choice", choices=("commit", "pull-request")),
+        Option("release-branch", "Branch the release pull request is made from.", "release/next"),
+        Option("base-branch", "Branch the release pull request targets (default: the current branch).", ""),
+        Option("github-release", "Create a GitHub release whose body is the release notes.", "false",
+               kind="bool"),
+        Option("github-repository", "owner/name on GitHub (default: $GITHUB_REPOSITORY).", "",
+               action_default="${{ github.repository }}"),
+        Option("token", "GitHub token for pushes, releases and pull requests.", "", secret=True,
+               action_default="${{ github.token }}"),
+        Option("git-user-name", "Author of the release commit.", "github-actions[bot]"),
+        Option("git-user-email", "E-mail of the release commit's author.",
+               "41898282+github-actions[bot]@users.noreply.github.com"),
+        Option("dry-run", "Compute and report, change nothing.", "false", kind="bool"),
+    ),
+    outputs=(
+        Output("version", "The new version (empty when nothing is released)."),
+        Output("previous-version", "The version of the newest release tag, empty if none."),
+        Output("tag", "The new tag, e.g. v1.3.0."),
+        Output("bump", "The level applied: major, minor, patch, prerelease or none."),
+        Output("released", "true when a new version was (or, in a dry run, would be) released."),
+        Output("is-prerelease", "true when the new version is a prerelease."),
+        Output("release-notes", "Markdown release notes grouped by kind of change."),
+        Output("commit-sha", "The release commit (or the tagged commit)."),
+        Output("pull-request-url", "The release pull request, in pull-request mode."),
+    ),
+)
+
+
+def run(options: dict[str, Any]) -> Outcome:
+    from deploy_actions.release.version_bump import VersionBumpOptions, version_bump
+
+    result = version_bump(VersionBumpOptions(**options))
+    return result.outcome()
