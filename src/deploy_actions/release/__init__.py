@@ -1,0 +1,1 @@
+"""Releases: conventional commits, the next version, version files and the changelog."""
