@@ -161,7 +161,7 @@ def write_summary(markdown: str) -> None:
         return
     data = redact(markdown).encode("utf-8")
     if len(data) > SUMMARY_LIMIT:
-        note = "\n\n_(summary truncated at 1 MiB)_\n".encode()
+        note = b"\n\n_(summary truncated at 1 MiB)_\n"
         data = data[: SUMMARY_LIMIT - len(note)].decode("utf-8", "ignore").encode() + note
     with open(path, "ab") as fh:
         fh.write(data if data.endswith(b"\n") else data + b"\n")

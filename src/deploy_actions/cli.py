@@ -15,8 +15,8 @@ import traceback
 from collections.abc import Sequence
 
 from deploy_actions import __version__, actions_runtime
-from deploy_actions.commands.spec import CommandSpec, Option, resolve
 from deploy_actions.commands import COMMANDS, Outcome
+from deploy_actions.commands.spec import CommandSpec, Option, resolve
 from deploy_actions.errors import EXIT_BAD_INPUT, DeployActionsError
 
 
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
-    except Exception:  # a bug: show it, but never a token
+    except Exception:  # noqa: BLE001 -- a bug: show it, but never a token
         text = actions_runtime.redact(traceback.format_exc())
         sys.stderr.write(text)
         sys.stderr.write("deploy-actions: internal error; please report it with the lines above\n")

@@ -1,0 +1,93 @@
+"""Release pull-request mode: propose the release as one pull request, release once it lands.
+
+The release branch is built in a temporary worktree, so the caller's checkout is never
+touched. It belongs to the bot: it is rewritten from the current HEAD on every run, pushed
+with a lease (never a blind force), and the one pull request is updated, never duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from semver import Version
+
+from deploy_actions.errors import FileError, InputError
+from deploy_actions.git import Git
+from deploy_actions.release import version_bump as vb
+
+
+def _landed(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult) -> bool:
+    """Whether HEAD already holds the release, i.e. the release pull request was merged."""
+    if opts.version_files:
+        from deploy_actions.release.version_files import plan_version_files
+
+        try:
+            plan_version_files(git.root, opts.version_files, result.version, result.version)
+        except FileError:
+            return False
+        return True
+    if opts.changelog == "update":
+        path = git.root / opts.changelog_file
+        if not path.is_file():
+            return False
+        heading = re.compile(rf"^##\s+\[?{re.escape(opts.tag_prefix)}?{re.escape(result.version)}\]?(\s|$)",
+                             re.MULTILINE)
+        return bool(heading.search(path.read_text("utf-8", "replace")))
+    message = opts.commit_message.format(version=result.version, tag=result.tag,
+                                         previous_version=result.previous_version)
+    since = f"{opts.tag_prefix}{result.previous_version}..HEAD" if result.previous_version else "HEAD"
+    subjects = git.out("log", "--format=%s", since).splitlines()
+    return any(s.startswith(message.splitlines()[0]) for s in subjects)
+
+
+def _base_branch(git: Git, opts: vb.VersionBumpOptions) -> str:
+    base = opts.base_branch or git.current_branch() or os.environ.get("GITHUB_REF_NAME", "")
+    if not base or base == opts.release_branch:
+        raise InputError("base-branch", base, "the branch the release pull request should target")
+    return base
+
+
+def pull_request_step(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult,
+                      last: Version | None) -> vb.VersionBumpResult:
+    from deploy_actions.github import GitHubClient
+
+    repository = opts.github_repository or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise InputError("github-repository", "", "owner/name (or $GITHUB_REPOSITORY) in pull-request mode")
+    if not opts.token:
+        raise InputError("token", "", "a GitHub token in pull-request mode")
+    if _landed(git, opts, result):
+        # The release pull request was merged: tag what landed and publish it.
+        return vb._release(git, replace(opts, version_files=(), changelog="none"), result, None)
+
+    base = _base_branch(git, opts)
+    workdir = Path(tempfile.mkdtemp(prefix="deploy-actions-release-"))
+    tree = workdir / "tree"
+    git.run("worktree", "add", "--quiet", "--detach", str(tree), "HEAD")
+    try:
+        branch_git = Git(tree, token=opts.token)
+        edits = vb.plan_files(branch_git, opts, result, str(last) if last else None)
+        sha = vb.commit_release(branch_git, opts, result, edits)
+        ref = f"refs/heads/{opts.release_branch}"
+        current = git.run("ls-remote", "--heads", opts.remote, ref, authenticated=True).stdout.split()
+        expected = current[0] if current else ""
+        branch_git.run("push", "--quiet", f"--force-with-lease={ref}:{expected}", opts.remote,
+                       f"{sha}:{ref}", authenticated=True)
+    finally:
+        git.run("worktree", "remove", "--force", str(tree), check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    title = f"chore: release {result.tag}"
+    body = (f"This pull request releases **{result.tag}** "
+            f"(a {result.bump} bump from {result.previous_version or 'nothing'}). "
+            f"Merge it to tag and publish the release.\n\n{result.release_notes}")
+    url, created = GitHubClient(repository, opts.token).open_or_update_pull_request(
+        opts.release_branch, base, title, body)
+    verb = "opened" if created else "updated"
+    return replace(result, released=False, commit_sha=sha, pull_request_url=url,
+                   notes=(*result.notes, f"{verb} release pull request {url}"))

@@ -1,0 +1,321 @@
+"""version-bump: find the next version, rewrite version files, commit, tag, push, publish.
+
+Everything is decided first (version, notes, every file edit) and only then written, so a
+bad input or a failed check leaves the repository exactly as it was. Running it again on
+the released commit finds the tag at HEAD and does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from semver import Version
+
+from deploy_actions import actions_runtime
+from deploy_actions.commands import Outcome
+from deploy_actions.errors import InputError, OperationError
+from deploy_actions.git import Git
+from deploy_actions.release import history
+from deploy_actions.release.commits import Level, parse_rules
+from deploy_actions.release.next_version import decide, valid_prerelease_id
+from deploy_actions.release.notes import render_notes
+
+_REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
+
+
+@dataclass(frozen=True)
+class VersionBumpOptions:
+    repo: str = "."
+    tag_prefix: str = "v"
+    bump: str = "auto"
+    prerelease_id: str = ""
+    major_on_zero: bool = True
+    commit_types: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    version_files: tuple[str, ...] = ()
+    changelog: str = "none"
+    changelog_file: str = "CHANGELOG.md"
+    commit_message: str = "chore: Bump version to {version}"
+    tag: bool = True
+    push: bool = False
+    remote: str = "origin"
+    mode: str = "commit"
+    release_branch: str = "release/next"
+    base_branch: str = ""
+    github_release: bool = False
+    github_repository: str = ""
+    token: str = ""
+    git_user_name: str = "github-actions[bot]"
+    git_user_email: str = "41898282+github-actions[bot]@users.noreply.github.com"
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class VersionBumpResult:
+    version: str
+    previous_version: str
+    tag: str
+    bump: str
+    released: bool
+    is_prerelease: bool
+    release_notes: str
+    commit_sha: str = ""
+    pull_request_url: str = ""
+    dry_run: bool = False
+    notes: tuple[str, ...] = field(default=())  # what we did, for the log and summary
+
+    def outputs(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "previous-version": self.previous_version,
+            "tag": self.tag,
+            "bump": self.bump,
+            "released": self.released,
+            "is-prerelease": self.is_prerelease,
+            "release-notes": self.release_notes,
+            "commit-sha": self.commit_sha,
+            "pull-request-url": self.pull_request_url,
+        }
+
+    def outcome(self) -> Outcome:
+        prefix = "would release" if self.dry_run else "released"
+        if self.released:
+            head = f"{prefix} {self.tag} ({self.bump} bump from {self.previous_version or 'nothing'})"
+        else:
+            head = f"nothing to release (current: {self.previous_version or 'no release yet'})"
+        text = "\n".join([head, *self.notes])
+        summary = f"## version-bump\n\n{head}\n"
+        if self.notes:
+            summary += "\n" + "\n".join(f"- {n}" for n in self.notes) + "\n"
+        if self.release_notes:
+            summary += f"\n{self.release_notes}\n"
+        return Outcome(outputs=self.outputs(), text=text, summary=summary)
+
+
+def _validate(opts: VersionBumpOptions) -> None:
+    if _REF_UNSAFE.search(opts.tag_prefix) or opts.tag_prefix.startswith(("-", "/")):
+        raise InputError("tag-prefix", opts.tag_prefix, "text that can start a git tag name, e.g. v or api-v")
+    if opts.prerelease_id and not valid_prerelease_id(opts.prerelease_id):
+        raise InputError("prerelease-id", opts.prerelease_id,
+                         "a semver prerelease identifier such as rc, beta or alpha.1")
+    for name, branch in (("release-branch", opts.release_branch), ("base-branch", opts.base_branch),
+                         ("remote", opts.remote)):
+        if branch and (_REF_UNSAFE.search(branch) or branch.startswith("-")):
+            raise InputError(name, branch, "a valid git branch or remote name")
+    try:
+        opts.commit_message.format(version="1.0.0", tag="v1.0.0", previous_version="0.9.0")
+    except (KeyError, IndexError, ValueError):
+        raise InputError("commit-message", opts.commit_message,
+                         "text with only {version}, {tag} and {previous_version} placeholders") from None
+    if opts.mode == "pull-request" and opts.dry_run is False and not opts.push:
+        raise InputError("push", "false", "true in pull-request mode (the release branch must be pushed)")
+
+
+def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
+    out = []
+    for raw in paths:
+        candidate = (root / raw).resolve()
+        if Path(raw).is_absolute() or not candidate.is_relative_to(root.resolve()):
+            raise InputError("paths", raw, "a path inside the repository")
+        out.append(raw)
+    return out
+
+
+def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
+    _validate(opts)
+    rules = parse_rules(opts.commit_types)
+    git = Git.open(opts.repo, token=opts.token or None)
+    paths = _checked_paths(git.root, opts.paths)
+    notes: list[str] = []
+
+    note = history.ensure_history(git, opts.tag_prefix, opts.remote)
+    if note:
+        notes.append(note)
+    releases = history.release_tags(git, opts.tag_prefix)
+    previous = releases.newest
+    previous_version = str(previous.version) if previous else ""
+
+    if releases.at_head is not None and opts.bump in ("auto", "prerelease"):
+        # The tag is already here: a rerun on the released commit. Report it, create nothing.
+        # (Finalising an rc at the same commit is the exception: no prerelease id wanted.)
+        at_head = releases.at_head
+        finalising = at_head.version.prerelease and not opts.prerelease_id and opts.bump == "auto"
+        if not finalising:
+            return _unreleased(opts, at_head.version, previous_version, git, notes)
+
+    last = releases.last_release
+    changeset = history.changes_since(git, last.name if last else None, paths, rules)
+    new_since_newest = True
+    if previous is not None and last is not None and previous.name != last.name:
+        newer = history.changes_since(git, previous.name, paths, rules)
+        new_since_newest = newer.level is not Level.NONE
+    decision = decide(
+        last_release=last.version if last else None,
+        newest=previous.version if previous else None,
+        level=changeset.level,
+        bump=opts.bump,
+        prerelease_id=opts.prerelease_id,
+        major_on_zero=opts.major_on_zero,
+        new_changes_since_newest=new_since_newest,
+    )
+    if decision.version is None:
+        return _unreleased(opts, previous.version if previous else None, previous_version, git, notes)
+
+    version = decision.version
+    tag = f"{opts.tag_prefix}{version}"
+    release_notes = render_notes(changeset.changes)
+    if git.ok("rev-parse", "-q", "--verify", f"refs/tags/{tag}"):
+        raise OperationError(
+            f"tag {tag} already exists but is not reachable from HEAD; "
+            "release from the branch that holds it, or delete the stray tag"
+        )
+    result = VersionBumpResult(
+        version=str(version), previous_version=previous_version, tag=tag, bump=decision.bump,
+        released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
+        commit_sha=git.head(), dry_run=opts.dry_run, notes=tuple(notes),
+    )
+    if opts.dry_run:
+        return result
+    if opts.mode == "pull-request":
+        from deploy_actions.release.release_pr import pull_request_step
+
+        return pull_request_step(git, opts, result, last.version if last else None)
+    return _release(git, opts, result, str(last.version) if last else None)
+
+
+def _unreleased(opts: VersionBumpOptions, current: Version | None, previous_version: str,
+                git: Git, notes: list[str]) -> VersionBumpResult:
+    version = str(current) if current else ""
+    return VersionBumpResult(
+        version=version, previous_version=previous_version,
+        tag=f"{opts.tag_prefix}{version}" if version else "", bump="none", released=False,
+        is_prerelease=bool(current and current.prerelease), release_notes="",
+        commit_sha=git.head(), dry_run=opts.dry_run, notes=tuple(notes),
+    )
+
+
+def today() -> str:
+    fixed = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (dt.datetime.fromtimestamp(int(fixed), dt.timezone.utc) if fixed and fixed.isdigit()
+            else dt.datetime.now(dt.timezone.utc))
+    return when.date().isoformat()
+
+
+def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
+               current: str | None) -> dict[Path, tuple[bytes, bytes]]:
+    """Every file edit of the release, decided and verified before anything is written."""
+    from deploy_actions.release.version_files import plan_version_files
+
+    edits: dict[Path, tuple[bytes, bytes]] = {}
+    for edit in plan_version_files(git.root, opts.version_files, current, result.version):
+        if edit.before != edit.after:
+            edits[edit.path] = (edit.before, edit.after)
+    if opts.changelog == "update":
+        from deploy_actions.release.changelog import prepend_release
+
+        path = _inside(git.root, opts.changelog_file, "changelog-file")
+        before = path.read_bytes() if path.exists() else b""
+        try:
+            text = before.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError("changelog-file", opts.changelog_file, "a UTF-8 text file") from None
+        after = prepend_release(text, result.version, today(), result.release_notes,
+                                tag_prefix=opts.tag_prefix).encode("utf-8")
+        if after != before:
+            edits[path] = (before, after)
+    return edits
+
+
+def _inside(root: Path, raw: str, name: str) -> Path:
+    candidate = (root / raw).resolve()
+    if Path(raw).is_absolute() or not candidate.is_relative_to(root.resolve()):
+        raise InputError(name, raw, "a path inside the repository")
+    return candidate
+
+
+def write_files(edits: dict[Path, tuple[bytes, bytes]]) -> None:
+    from deploy_actions.release.version_files import VersionFileEdit, write_version_files
+
+    write_version_files([VersionFileEdit(path, str(path), before, after)
+                         for path, (before, after) in edits.items()])
+
+
+def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
+                   edits: dict[Path, tuple[bytes, bytes]]) -> str:
+    """Write the edits and commit them; returns the commit (HEAD unchanged when no edits)."""
+    if not edits:
+        return git.head()
+    write_files(edits)
+    rel = [str(path.relative_to(git.root)) for path in edits]
+    git.run("add", "--", *rel)
+    message = opts.commit_message.format(version=result.version, tag=result.tag,
+                                         previous_version=result.previous_version)
+    git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
+            "commit", "--quiet", "--no-verify", "-m", message, "--", *rel)
+    return git.head()
+
+
+def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
+             current: str | None) -> VersionBumpResult:
+    notes = list(result.notes)
+    original = git.head()
+    edits = plan_files(git, opts, result, current)
+    if git.run("status", "--porcelain", "--", *[str(p.relative_to(git.root)) for p in edits],
+               check=False).stdout.strip():
+        raise OperationError("version files have uncommitted changes; commit or discard them first")
+    sha = commit_release(git, opts, result, edits)
+    if edits:
+        notes.append(f"committed {len(edits)} file(s) as {sha[:12]}")
+    try:
+        if opts.tag:
+            git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
+                    "tag", "--annotate", result.tag, "-m", f"Release {result.tag}\n\n{result.release_notes}".strip(),
+                    sha)
+            notes.append(f"tagged {result.tag}")
+        if opts.push:
+            _push(git, opts, result)
+            notes.append(f"pushed to {opts.remote}")
+    except OperationError:
+        _undo(git, opts, result, original, sha)
+        raise
+    if opts.github_release:
+        url = _github_release(opts, result, sha)
+        notes.append(f"GitHub release {url}")
+    return VersionBumpResult(**{**result.__dict__, "commit_sha": sha, "notes": tuple(notes)})
+
+
+def _push(git: Git, opts: VersionBumpOptions, result: VersionBumpResult) -> None:
+    refs = []
+    branch = git.current_branch()
+    if branch:
+        refs.append(f"refs/heads/{branch}:refs/heads/{branch}")
+    if opts.tag:
+        refs.append(f"refs/tags/{result.tag}:refs/tags/{result.tag}")
+    if not refs:
+        return
+    git.run("push", "--atomic", "--quiet", opts.remote, *refs, authenticated=True)
+
+
+def _undo(git: Git, opts: VersionBumpOptions, result: VersionBumpResult, original: str, sha: str) -> None:
+    """Put the local repository back as it was after a failed tag or push."""
+    git.run("tag", "-d", result.tag, check=False)
+    if sha != original:
+        git.run("reset", "--quiet", "--keep", original, check=False)
+    actions_runtime.log(f"rolled back the local release commit and tag {result.tag}")
+
+
+def _github_release(opts: VersionBumpOptions, result: VersionBumpResult, sha: str) -> str:
+    from deploy_actions.github import GitHubClient
+
+    repository = opts.github_repository or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise InputError("github-repository", "", "owner/name (or $GITHUB_REPOSITORY) for github-release")
+    if not opts.token:
+        raise InputError("token", "", "a GitHub token to create the release")
+    client = GitHubClient(repository, opts.token)
+    return client.create_release(result.tag, result.tag, result.release_notes,
+                                 prerelease=result.is_prerelease, target_commitish=sha)
