@@ -65,11 +65,11 @@ def _report(spec: CommandSpec, outcome: Outcome, as_json: bool) -> None:
     if actions_runtime.in_actions():
         actions_runtime.write_outputs(outcome.outputs)
         actions_runtime.write_summary(outcome.summary)
+    if outcome.text:
+        actions_runtime.log(outcome.text)  # on stderr when --json keeps stdout for the object
     if as_json:
         payload = {name: outcome.outputs.get(name) for name in (o.name for o in spec.outputs)}
         sys.stdout.write(actions_runtime.redact(json.dumps(payload, indent=2, default=str)) + "\n")
-    elif outcome.text:
-        actions_runtime.log(outcome.text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

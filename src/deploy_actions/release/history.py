@@ -83,11 +83,12 @@ def ensure_history(git: Git, prefix: str, remote: str) -> str | None:
         return f"shallow clone without remote '{remote}': counting only the commits present"
     git.run("fetch", "--quiet", "--no-tags", remote,
             f"+refs/tags/{prefix}*:refs/tags/{prefix}*", check=False, authenticated=True)
-    depth = 50
+    depth, total = 50, 0
     for _ in range(_MAX_DEEPEN_ROUNDS):
         if release_tags(git, prefix).newest is not None:
-            return f"shallow clone: deepened history by up to {depth} commits to reach the newest release tag"
+            return f"shallow clone: deepened the history by {total} commit(s) to reach the newest release tag"
         git.run("fetch", "--quiet", "--no-tags", f"--deepen={depth}", remote, authenticated=True)
+        total += depth
         if not git.is_shallow():
             return "shallow clone: fetched the full history (no release tag on the way)"
         depth *= 2

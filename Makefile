@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WORKFLOW_FILES := $(wildcard .github/workflows/*.yml workflows/*.yml)
+ACTION_FILES := $(wildcard */action.yml action.yml)
+
+.PHONY: test lint unit demo bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks scripts bootstrap.py
+	$(BIN)/mypy
+	$(BIN)/python scripts/sync_actions.py --check
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOW_FILES)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions $(ACTION_FILES)
+	$(BIN)/actionlint $(WORKFLOW_FILES)
+	$(BIN)/zizmor --offline --no-progress .
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest -n auto -p no:cacheprovider
+
+test: lint unit
+
+demo: $(BIN)/.installed
+	$(BIN)/python scripts/demo.py
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/next_version.py
+	$(BIN)/python benchmarks/changelog_parse.py
+	$(BIN)/python benchmarks/action_overhead.py
+
+clean:
+	rm -rf $(VENV) .work

@@ -1,0 +1,320 @@
+"""The GitHub REST API: releases and pull requests, through PyGithub.
+
+The only module that talks to GitHub. PyGithub (and `requests` under it) is imported inside
+the methods, so commands that never call the API do not pay for loading it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from deploy_actions import __version__
+from deploy_actions.actions_runtime import mask
+from deploy_actions.errors import InputError, OperationError
+
+if TYPE_CHECKING:
+    from github import Github
+    from github.GitRelease import GitRelease
+    from github.PullRequest import PullRequest
+    from github.Repository import Repository
+
+DEFAULT_API_URL = "https://api.github.com"
+TIMEOUT_SECONDS = 15  # per request: connect, then each read
+RETRIES = 3  # 5xx answers and dropped connections, with backoff 0 s, 1 s, 2 s
+BACKOFF_SECONDS = 0.5
+MAX_RATE_LIMIT_WAIT_SECONDS = 120  # longer than that and the job should fail, not hang
+PER_PAGE = 100  # GitHub's maximum: fewest round trips when listing
+
+# GitHub's rules: an owner is 1-39 letters, digits or inner hyphens; a name is up to 100
+# letters, digits, '.', '_' or '-' and is not '.' or '..'.
+_REPOSITORY = re.compile(
+    r"(?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?)/(?P<name>(?!\.\.?$)[A-Za-z0-9._-]{1,100})"
+)
+
+
+def parse_repository(repository: str) -> tuple[str, str]:
+    """("owner", "name") from "owner/name", or InputError for input `github-repository`.
+
+    >>> parse_repository("org/app")
+    ('org', 'app')
+    """
+    match = _REPOSITORY.fullmatch(repository.strip()) if isinstance(repository, str) else None
+    if match is None:
+        raise InputError("github-repository", repository, "owner/name")
+    return match["owner"], match["name"]
+
+
+def api_url_from(value: str | None) -> str:
+    """The API base URL: `value`, else $GITHUB_API_URL, else https://api.github.com."""
+    url = (value or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+        # Credentials never ride in the URL: the token goes in the Authorization header.
+        shown = parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url
+        raise InputError(
+            "GITHUB_API_URL", shown, "an http(s) URL without credentials, e.g. https://api.github.com"
+        )
+    return url
+
+
+class GitHubClient:
+    """One repository on GitHub (or GitHub Enterprise Server), as seen with one token.
+
+    Every method is idempotent: calling it again with the same arguments changes nothing.
+    Every API failure surfaces as an OperationError with a one-line message; the token never
+    appears in messages, logs or URLs (it travels only in the Authorization header).
+    """
+
+    def __init__(self, repository: str, token: str, api_url: str | None = None) -> None:
+        self.owner, self.name = parse_repository(repository)
+        self.repository = f"{self.owner}/{self.name}"
+        if not token or not token.strip():
+            raise InputError("github-token", "", "a token, e.g. ${{ github.token }}")
+        mask(token)
+        self._token = token.strip()
+        self.api_url = api_url_from(api_url)
+        self._github: Github | None = None
+        self._repo: Repository | None = None
+
+    def __repr__(self) -> str:
+        return f"GitHubClient({self.repository!r}, api_url={self.api_url!r})"
+
+    # -- releases ---------------------------------------------------------------------------
+
+    def create_release(
+        self,
+        tag: str,
+        name: str,
+        body: str,
+        *,
+        prerelease: bool = False,
+        target_commitish: str | None = None,
+    ) -> str:
+        """Publish the release for `tag` and return its html_url.
+
+        If the tag already has a release, its name, body and prerelease flag are brought up to
+        date instead (no request at all when they already match): never a second release.
+        """
+        from github import GithubException
+        from github.GithubObject import NotSet
+
+        with self._calling(f"creating release {tag}"):
+            release = self._release_for_tag(tag)
+            if release is None:
+                try:
+                    created = self._repository.create_git_release(
+                        tag,
+                        name=name,
+                        message=body,
+                        prerelease=prerelease,
+                        target_commitish=target_commitish if target_commitish else NotSet,
+                        # "legacy": GitHub marks it latest only if it is the highest version,
+                        # so a hotfix on an old line does not steal "latest".
+                        make_latest="false" if prerelease else "legacy",
+                    )
+                    return str(created.html_url)
+                except GithubException as exc:
+                    # Someone else created it meanwhile, or our retried POST had landed.
+                    if not _is_already_exists(exc):
+                        raise
+                    release = self._release_for_tag(tag)
+                    if release is None:
+                        raise
+            if (release.name or "", release.body or "", release.prerelease) != (
+                name,
+                body,
+                prerelease,
+            ):
+                release = release.update_release(
+                    name=name, message=body, draft=release.draft, prerelease=prerelease
+                )
+            return str(release.html_url)
+
+    def _release_for_tag(self, tag: str) -> GitRelease | None:
+        from github import UnknownObjectException
+
+        try:
+            return self._repository.get_release(tag)
+        except UnknownObjectException:
+            return None
+
+    # -- pull requests ----------------------------------------------------------------------
+
+    def open_or_update_pull_request(
+        self, head: str, base: str, title: str, body: str
+    ) -> tuple[str, bool]:
+        """Open a pull request from `head` into `base`, or update the one already open.
+
+        `head` is a branch of this repository, or "owner:branch" for a fork. Returns
+        (html_url, created). The existing pull request keeps its number, reviews and labels;
+        only its title and body change, and only when they differ.
+        """
+        from github import GithubException
+
+        label = head if ":" in head else f"{self.owner}:{head}"
+        with self._calling(f"opening pull request {label} -> {base}"):
+            pull = self._open_pull_request(label, base)
+            if pull is None:
+                try:
+                    created = self._repository.create_pull(
+                        base=base, head=head, title=title, body=body
+                    )
+                    return str(created.html_url), True
+                except GithubException as exc:
+                    if not _is_already_exists(exc):
+                        raise
+                    pull = self._open_pull_request(label, base)
+                    if pull is None:
+                        raise
+            if pull.title != title or (pull.body or "") != body:
+                pull.edit(title=title, body=body)
+            return str(pull.html_url), False
+
+    def _open_pull_request(self, label: str, base: str) -> PullRequest | None:
+        for pull in self._repository.get_pulls(state="open", head=label, base=base):
+            # GitHub ignores a head filter it cannot parse; check rather than trust it.
+            if pull.head.label.lower() == label.lower() and pull.base.ref == base:
+                return pull
+        return None
+
+    def pull_request_files(self, number: int) -> list[str]:
+        """Every file the pull request touches, across all pages (GitHub caps it at 3000)."""
+        with self._calling(f"listing files of pull request #{number}"):
+            pull = self._repository.get_pull(number)
+            return [changed.filename for changed in pull.get_files()]
+
+    def pull_request_labels(self, number: int) -> list[str]:
+        """The names of the labels on the pull request, in GitHub's order."""
+        with self._calling(f"listing labels of pull request #{number}"):
+            issue = self._repository.get_issue(number)
+            return [label.name for label in issue.get_labels()]
+
+    # -- repository -------------------------------------------------------------------------
+
+    def default_branch(self) -> str:
+        """The repository's default branch, e.g. "main"."""
+        with self._calling("reading the repository"):
+            return str(self._repository.default_branch)
+
+    def close(self) -> None:
+        """Release the HTTP connections; the client opens new ones if used again."""
+        if self._github is not None:
+            self._github.close()
+        self._github = None
+        self._repo = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def _repository(self) -> Repository:
+        if self._repo is None:
+            from github import Auth, Github, GithubRetry
+            from urllib3.util.retry import Retry
+
+            retry = GithubRetry(
+                total=RETRIES,
+                backoff_factor=BACKOFF_SECONDS,
+                max_rate_limit_wait=MAX_RATE_LIMIT_WAIT_SECONDS,
+                # Every write here is safe to repeat: creates fall back to update on 422.
+                allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
+                # When retries run out, hand back GitHub's last answer (status + message)
+                # rather than urllib3's "too many 502 error responses".
+                raise_on_status=False,
+            )
+            self._github = Github(
+                auth=Auth.Token(self._token),
+                base_url=self.api_url,
+                timeout=TIMEOUT_SECONDS,
+                user_agent=f"deploy-actions/{__version__}",
+                per_page=PER_PAGE,
+                retry=retry,
+                lazy=True,  # no GET for objects we only address (repo, pull, issue)
+            )
+            self._repo = self._github.get_repo(self.repository)
+        return self._repo
+
+    @contextlib.contextmanager
+    def _calling(self, doing: str) -> Iterator[None]:
+        """Turn whatever PyGithub or the network raises into one readable OperationError."""
+        from github import GithubException
+        from requests import RequestException
+
+        try:
+            yield
+        except GithubException as exc:
+            message = f"GitHub API: {doing} in {self.repository} failed: {_describe(exc)}"
+            raise OperationError(self._redact(message)) from exc
+        except RequestException as exc:
+            message = (
+                f"GitHub API: {doing} in {self.repository} failed: cannot reach {self.api_url}"
+                f" ({_reason(exc)})"
+            )
+            raise OperationError(self._redact(message)) from exc
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***")
+
+
+def _describe(exc: Any) -> str:
+    """'<status> <GitHub's message>[ (<details>)]' with a hint for the usual suspects."""
+    status = exc.status
+    data = exc.data
+    message = ""
+    details: list[str] = []
+    if isinstance(data, dict):
+        message = str(data.get("message") or "")
+        for error in data.get("errors") or []:
+            if isinstance(error, dict):
+                text = error.get("message") or " ".join(
+                    str(error[key]) for key in ("field", "code") if error.get(key)
+                )
+                if text:
+                    details.append(str(text))
+            elif error:
+                details.append(str(error))
+    elif isinstance(data, (str, bytes)):
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        message = " ".join(text.split())[:200]
+    line = f"{status} {message or 'no message'}"
+    if details:
+        line += f" ({'; '.join(details)})"
+    hint = _HINTS.get(status)
+    return f"{line}; {hint}" if hint else line
+
+
+_HINTS = {
+    401: "check that the token is valid and not expired",
+    403: "check the token's permissions (contents/pull-requests: write) and rate limits",
+    404: "check the repository name and that the token can see it",
+}
+
+
+def _is_already_exists(exc: Any) -> bool:
+    if exc.status != 422 or not isinstance(exc.data, dict):
+        return False
+    errors = exc.data.get("errors") or []
+    return any(
+        isinstance(error, dict)
+        and (error.get("code") == "already_exists" or "already exists" in str(error.get("message")))
+        for error in errors
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a connection failure, e.g. 'Connection refused'."""
+    seen: BaseException = exc
+    while True:
+        inner = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+        if not isinstance(inner, BaseException) or inner is seen:
+            break
+        seen = inner
+    text = str(seen).split(": ", 1)[-1] if ": " in str(seen) else str(seen)
+    return " ".join(text.split())[:200] or type(exc).__name__
+
+
+__all__ = ["DEFAULT_API_URL", "GitHubClient", "api_url_from", "parse_repository"]

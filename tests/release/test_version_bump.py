@@ -1,0 +1,222 @@
+"""version-bump on real repositories with a real bare remote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deploy_actions.cli import main
+from tests.plugins.git_repos import GitRepo, run_git
+
+
+def bump(repo: GitRepo, *args: str, capsys=None) -> tuple[int, dict]:
+    code = main(["version-bump", "--repo", str(repo.path), "--json", *args])
+    out = capsys.readouterr().out if capsys else ""
+    return code, (json.loads(out) if out.strip() else {})
+
+
+@pytest.fixture
+def released(git_repo: GitRepo) -> GitRepo:
+    """main at v1.2.0, with pyproject.toml saying so, then a feature and a fix."""
+    git_repo.commit("chore: add pyproject", {"pyproject.toml": '[project]\nname = "app"\nversion = "1.2.0"\n'})
+    git_repo.tag("v1.2.0")
+    git_repo.commit("feat(api): add search")
+    git_repo.commit("fix: escape query")
+    git_repo.push()
+    return git_repo
+
+
+def test_dry_run_reports_every_output_and_changes_nothing(released, capsys):
+    before = released.git("rev-parse", "HEAD"), released.tags(), released.git("status", "--porcelain")
+    code, out = bump(released, "--dry-run", "--version-files", "pyproject.toml", capsys=capsys)
+    assert code == 0
+    assert set(out) == {"version", "previous-version", "tag", "bump", "released", "is-prerelease",
+                        "release-notes", "commit-sha", "pull-request-url"}
+    assert out["version"] == "1.3.0" and out["previous-version"] == "1.2.0" and out["tag"] == "v1.3.0"
+    assert out["bump"] == "minor" and out["released"] is True and out["is-prerelease"] is False
+    assert "### Features\n\n- **api:** add search" in out["release-notes"]
+    assert "### Fixes\n\n- escape query" in out["release-notes"]
+    assert (released.git("rev-parse", "HEAD"), released.tags(), released.git("status", "--porcelain")) == before
+
+
+def test_release_commits_version_file_tags_and_pushes(released, capsys):
+    code, out = bump(released, "--version-files", "pyproject.toml", "--push", capsys=capsys)
+    assert code == 0 and out["released"] is True
+    assert (released.path / "pyproject.toml").read_text() == '[project]\nname = "app"\nversion = "1.3.0"\n'
+    assert released.git("log", "-1", "--format=%s") == "chore: Bump version to 1.3.0"
+    assert released.git("cat-file", "-t", "v1.3.0") == "tag"  # annotated
+    assert released.git("rev-parse", "v1.3.0^{commit}") == out["commit-sha"]
+    assert released.remote_git("rev-parse", "v1.3.0^{commit}") == out["commit-sha"]
+    assert released.remote_git("rev-parse", "main") == out["commit-sha"]
+
+
+def test_second_run_on_the_released_commit_creates_nothing(released, capsys):
+    assert bump(released, "--version-files", "pyproject.toml", capsys=capsys)[0] == 0
+    head, tags = released.git("rev-parse", "HEAD"), released.tags()
+    code, out = bump(released, "--version-files", "pyproject.toml", capsys=capsys)
+    assert code == 0 and out["released"] is False and out["version"] == "1.3.0" and out["bump"] == "none"
+    assert (released.git("rev-parse", "HEAD"), released.tags()) == (head, tags)
+
+
+def test_only_chores_since_the_tag_release_nothing(git_repo, capsys):
+    git_repo.tag("v0.3.0")
+    git_repo.commit("docs: readme")
+    git_repo.commit("chore: tidy")
+    code, out = bump(git_repo, capsys=capsys)
+    assert code == 0 and out["released"] is False and out["version"] == "0.3.0"
+    assert "v0.3.1" not in git_repo.tags()
+
+
+def test_tags_without_the_prefix_or_not_semver_are_ignored(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.commit("feat: one")
+    git_repo.tag("v9.9")  # not semver
+    git_repo.tag("release-5.0.0")  # other prefix
+    git_repo.tag("vnext")
+    git_repo.commit("fix: two")
+    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    assert out["previous-version"] == "1.0.0" and out["version"] == "1.1.0"
+
+
+def test_tags_not_reachable_from_head_are_ignored(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.git("checkout", "-q", "-b", "other")
+    git_repo.commit("feat: elsewhere")
+    git_repo.tag("v5.0.0")
+    git_repo.git("checkout", "-q", "main")
+    git_repo.commit("fix: here")
+    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    assert out["previous-version"] == "1.0.0" and out["version"] == "1.0.1"
+
+
+def test_merge_commit_messages_do_not_count(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.git("checkout", "-q", "-b", "topic")
+    git_repo.commit("fix: small thing")
+    git_repo.git("checkout", "-q", "main")
+    git_repo.git("merge", "--no-ff", "-q", "-m", "feat!: a merge message that must not count", "topic")
+    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    assert out["bump"] == "patch" and out["version"] == "1.0.1"
+
+
+def test_monorepo_prefix_and_paths_count_only_that_component(git_repo, capsys):
+    git_repo.tag("api-v2.0.0")
+    git_repo.tag("web-v7.1.0")
+    git_repo.commit("feat: web feature", {"web/app.js": "x"})
+    git_repo.commit("fix: api fix", {"api/main.py": "x"})
+    code, out = bump(git_repo, "--dry-run", "--tag-prefix", "api-v", "--paths", "api", capsys=capsys)
+    assert out["tag"] == "api-v2.0.1" and out["bump"] == "patch"
+    code, out = bump(git_repo, "--dry-run", "--tag-prefix", "web-v", "--paths", "web", capsys=capsys)
+    assert out["tag"] == "web-v7.2.0"
+
+
+def test_detached_head_works(released, capsys):
+    released.git("checkout", "-q", "--detach", "HEAD")
+    code, out = bump(released, capsys=capsys)
+    assert code == 0 and out["version"] == "1.3.0"
+    assert "v1.3.0" in released.tags()
+
+
+def test_shallow_clone_is_deepened_to_the_tag(released, tmp_path, capsys):
+    for i in range(30):
+        released.commit(f"chore: filler {i}")
+    released.commit("feat: the newest feature")
+    released.push()
+    clone = tmp_path / "shallow"
+    run_git(tmp_path, "clone", "-q", "--depth", "1", "--no-tags", f"file://{released.remote}", str(clone))
+    assert run_git(clone, "rev-parse", "--is-shallow-repository") == "true"
+    code = main(["version-bump", "--repo", str(clone), "--dry-run", "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 0 and out["previous-version"] == "1.2.0" and out["version"] == "1.3.0"
+    assert "fix" in out["release-notes"].lower()  # the older fix was found after deepening
+    assert "shallow clone" in captured.err
+
+
+def test_prerelease_then_next_prerelease_then_final(released, capsys):
+    code, out = bump(released, "--prerelease-id", "rc", capsys=capsys)
+    assert out["version"] == "1.3.0-rc.1" and out["is-prerelease"] is True
+    released.commit("fix: found in rc")
+    code, out = bump(released, "--prerelease-id", "rc", capsys=capsys)
+    assert out["version"] == "1.3.0-rc.2"
+    code, out = bump(released, capsys=capsys)
+    assert out["version"] == "1.3.0" and out["previous-version"] == "1.3.0-rc.2"
+
+
+def test_changelog_update_prepends_a_section(released, capsys):
+    released.commit("docs: changelog", {"CHANGELOG.md": "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2026-01-01\n\n### Added\n\n- first\n"})
+    os.environ["SOURCE_DATE_EPOCH"] = "1780000000"
+    try:
+        code, out = bump(released, "--changelog", "update", capsys=capsys)
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+    text = (released.path / "CHANGELOG.md").read_text()
+    assert code == 0
+    assert text.index("## [1.3.0]") < text.index("## [1.2.0]")
+    assert "add search" in text
+    assert released.git("show", "--name-only", "--format=", "HEAD").split() == ["CHANGELOG.md"]
+
+
+def test_missing_current_version_in_a_file_is_an_error_and_changes_nothing(released, capsys):
+    released.commit("chore: drift", {"package.json": '{"name": "app", "version": "1.1.0"}\n'})
+    head = released.git("rev-parse", "HEAD")
+    code = main(["version-bump", "--repo", str(released.path), "--version-files", "pyproject.toml\npackage.json"])
+    err = capsys.readouterr().err
+    assert code == 2 and "package.json" in err and "Traceback" not in err
+    assert released.git("rev-parse", "HEAD") == head and "v1.3.0" not in released.tags()
+    assert released.git("status", "--porcelain") == ""
+
+
+def test_push_rejected_rolls_back_the_local_release(released, tmp_path, capsys):
+    other = tmp_path / "other"
+    run_git(tmp_path, "clone", "-q", str(released.remote), str(other))
+    run_git(other, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-q", "--allow-empty", "-m", "fix: race")
+    run_git(other, "push", "-q", "origin", "main")
+    head = released.git("rev-parse", "HEAD")
+    code = main(["version-bump", "--repo", str(released.path), "--version-files", "pyproject.toml", "--push"])
+    err = capsys.readouterr().err
+    assert code == 1 and "push failed" in err
+    assert released.git("rev-parse", "HEAD") == head and "v1.3.0" not in released.tags()
+    assert released.git("status", "--porcelain") == ""
+    assert "v1.3.0" not in released.remote_git("tag", "--list").split()
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--bump", "huge"], "input 'bump'"),
+    (["--prerelease-id", "r c"], "input 'prerelease-id'"),
+    (["--tag-prefix", "v..x"], "input 'tag-prefix'"),
+    (["--commit-types", "docs -> patch"], "input 'commit-types'"),
+    (["--paths", "../elsewhere"], "input 'paths'"),
+    (["--push", "maybe"], "input 'push'"),
+])
+def test_bad_input_is_one_line_and_exit_2(released, capsys, args, needle):
+    code = main(["version-bump", "--repo", str(released.path), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_not_a_repository_is_bad_input(tmp_path, capsys):
+    assert main(["version-bump", "--repo", str(tmp_path)]) == 2
+    assert "input 'repo'" in capsys.readouterr().err
+
+
+def test_inputs_come_from_the_environment_like_in_actions(released, tmp_path, monkeypatch):
+    output = tmp_path / "out.txt"
+    summary = tmp_path / "summary.md"
+    output.touch()
+    summary.touch()
+    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
+           "INPUT_REPO": str(released.path), "INPUT_DRY-RUN": "true", "INPUT_TAG_PREFIX": "v"}
+    proc = subprocess.run([sys.executable, "-m", "deploy_actions", "version-bump"], env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    text = output.read_text()
+    assert "version<<ghadelimiter_" in text and "\n1.3.0\n" in text
+    notes_block = text.split("release-notes<<")[1]
+    delimiter = notes_block.split("\n", 1)[0]
+    assert notes_block.count(delimiter) == 2  # a unique delimiter opens and closes the value
+    assert "version-bump" in summary.read_text()
