@@ -1,0 +1,97 @@
+"""`make demo`: the release half of the flow on a throwaway repository, told as a story.
+
+Everything happens under .work/demo: a bare "GitHub" remote and a working clone. The demo
+drives the same `deploy-actions` command the actions run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".work" / "demo"
+CLI = [sys.executable, "-m", "deploy_actions"]
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m▶ {text}\033[0m", flush=True)
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def deploy_actions(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    print("  $ deploy-actions " + " ".join(args), flush=True)
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, check=False)
+    for line in proc.stderr.strip().splitlines():
+        print(f"    {line}")
+    if check and proc.returncode != 0:
+        raise SystemExit(f"demo step failed with exit status {proc.returncode}")
+    return proc
+
+
+def main() -> int:
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    remote, app = WORK / "app.git", WORK / "app"
+    say("A code repository: app, with a bare remote standing in for GitHub")
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    subprocess.run(["git", "clone", "-q", str(remote), str(app)], check=True, capture_output=True)
+    git(app, "config", "user.name", "Demo Dev")
+    git(app, "config", "user.email", "dev@example.com")
+    (app / "pyproject.toml").write_text('[project]\nname = "app"\n# the release tooling rewrites only the next line\n'
+                                        "version = '1.2.0'\n")
+    (app / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2026-10-01\n\n### Changes\n\n- First public release\n\n"
+        "### Rollback Plan\n\nRedeploy 1.1.0.\n"
+    )
+    git(app, "add", "-A")
+    git(app, "commit", "-q", "-m", "feat: first public release")
+    git(app, "tag", "-a", "v1.2.0", "-m", "v1.2.0")
+    for message in ("feat(api): add search endpoint", "fix: escape the search query",
+                    "docs: explain search", "perf(db): index the search column"):
+        (app / "notes.txt").write_text(message)
+        git(app, "add", "-A")
+        git(app, "commit", "-qm", message)
+    git(app, "push", "-q", "--follow-tags", "origin", "main")
+    print("  " + git(app, "log", "--oneline", "v1.2.0..HEAD").replace("\n", "\n  "))
+
+    say("What would the next release be? (a dry run changes nothing)")
+    out = json.loads(deploy_actions("version-bump", "--repo", str(app), "--dry-run", "--json").stdout)
+    print(f"  next version {out['version']} ({out['bump']} bump from {out['previous-version']})")
+
+    say("Release it: rewrite pyproject.toml, prepend the changelog, commit, tag, push")
+    out = json.loads(deploy_actions("version-bump", "--repo", str(app), "--version-files", "pyproject.toml",
+                                    "--changelog", "update", "--push", "--json").stdout)
+    print("  the release commit changes exactly this:")
+    print("    " + git(app, "show", "--format=", "--unified=0", "HEAD", "--", "pyproject.toml")
+          .replace("\n", "\n    "))
+    print(f"  the remote now has tag {git(remote, 'tag', '--list', 'v1.3*')} "
+          f"on {git(remote, 'rev-parse', '--short', 'v1.3.0^{commit}')}")
+
+    say("changelog-check extracts the release notes for 1.3.0")
+    check = deploy_actions("changelog-check", "--file", str(app / "CHANGELOG.md"), "--version", "1.3.0", "--json")
+    entry = json.loads(check.stdout)
+    print(f"  status {entry['status']}, dated {entry['date']}; notes:")
+    print("    " + entry["notes"].replace("\n", "\n    "))
+
+    say("Run the release again on the released commit: nothing happens")
+    out = json.loads(deploy_actions("version-bump", "--repo", str(app), "--json").stdout)
+    print(f"  released: {str(out['released']).lower()}, version stays {out['version']}")
+
+    say("Bad input is one clear line and exit status 2, and nothing is touched")
+    bad = deploy_actions("version-bump", "--repo", str(app), "--bump", "huge", check=False)
+    print(f"  exit status {bad.returncode}")
+
+    say(f"Done. Look around in {app.relative_to(ROOT)}; the next legs of the flow "
+        "(gitops-bump, smoke-test, canary-monitor) join this demo as they land.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
