@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--json", action="store_true",
                          help="print one JSON object whose keys are the outputs")
         for option in spec.all_options():
-            _add_flag(cmd, option)
+            if option.is_flag:
+                _add_flag(cmd, option)
     return parser
 
 
@@ -78,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = COMMANDS[args.command]
     actions_runtime.set_json_mode(bool(args.json))
     try:
-        given = {o.dest: getattr(args, o.dest) for o in spec.all_options()}
+        given = {o.dest: getattr(args, o.dest, None) for o in spec.all_options()}
         options = resolve(spec, given)
         module_name, func_name = spec.run.split(":")
         run = getattr(importlib.import_module(module_name), func_name)

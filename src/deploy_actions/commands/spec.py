@@ -7,6 +7,7 @@ and is converted here once, with one-line errors that name the input.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,12 @@ class Option:
     required: bool = False
     secret: bool = False  # masked before anything prints; never echoed in errors
     action_default: str | None = None  # default in action.yml when it differs, e.g. ${{ github.token }}
+    env_fallback: str | None = None  # an environment variable read when the input is unset
+
+    @property
+    def is_flag(self) -> bool:
+        # Secrets never get a flag: a token on the command line ends up in `ps` and shell history.
+        return not self.secret
 
     @property
     def dest(self) -> str:
@@ -126,6 +133,8 @@ def resolve(spec: CommandSpec, given: Mapping[str, str | None]) -> dict[str, Any
         value = given.get(option.dest)
         if value is None and option in spec.options:
             value = actions_runtime.get_input(option.name)
+        if value is None and option.env_fallback:
+            value = os.environ.get(option.env_fallback) or None
         if value is None or (value.strip() == "" and option.kind != "str"):
             value = option.default
         raw[option.dest] = value
