@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import tempfile
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -378,7 +379,9 @@ def _parse_json(text: str) -> Any:
 
 def _parse_yaml(text: str) -> Any:
     try:
-        return YAML(typ="safe", pure=True).load(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a reused anchor: valid YAML, no news for users
+            return YAML(typ="safe", pure=True).load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -396,7 +399,8 @@ class _PyprojectFormat(_Format):
     def read(self, text: str) -> _Reading:
         document = _parse_toml(text)
         fields = _string_fields(document, self._FIELDS)
-        if not fields and "version" in (_lookup(document, ("project", "dynamic")) or ()):
+        dynamic = _lookup(document, ("project", "dynamic"))
+        if not fields and isinstance(dynamic, list) and "version" in dynamic:
             raise _Problem(
                 "has no version to rewrite: [project].version is dynamic; list the file that "
                 "holds it as PATH:REGEX instead (e.g. src/app/__init__.py:__version__ = \"(.+)\")"
@@ -462,7 +466,7 @@ class _VersionFileFormat(_Format):
 
 
 def _mask_comments(text: str, comment: str, char_literal: str, heredocs: bool) -> str:
-    """`text` with every comment blanked out (same offsets), strings left as they are."""
+    """`text` with comments (and heredocs) blanked out at the same offsets; strings kept."""
     out = list(text)
     i, n = 0, len(text)
     while i < n:
@@ -475,9 +479,11 @@ def _mask_comments(text: str, comment: str, char_literal: str, heredocs: bool) -
         elif c == char_literal and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_?!")):
             i += 3 if text[i + 1 : i + 2] == "\\" else 2  # $" in Erlang, ?# in Elixir
         elif c in "\"'":
-            if heredocs and text.startswith(c * 3, i):
+            if heredocs and text.startswith(c * 3, i):  # documentation: never a field
                 end = text.find(c * 3, i + 3)
-                i = n if end < 0 else end + 3
+                end = n if end < 0 else end + 3
+                out[i:end] = ("\n" if ch == "\n" else " " for ch in text[i:end])
+                i = end
                 continue
             i += 1
             while i < n and text[i] != c:
@@ -490,7 +496,8 @@ def _mask_comments(text: str, comment: str, char_literal: str, heredocs: bool) -
 
 class _ErlangAppFormat(_Format):
     wants = '{vsn, "X"}'
-    _VSN = re.compile(r'\{\s*vsn\s*,\s*(?:"((?:[^"\\\n]|\\.)*)"|[^}]*)')
+    # a string, or what rebar3 fills in at build time: git, semver, {cmd, ...}, {file, ...}
+    _VSN = re.compile(r'\{\s*vsn\s*,\s*(?:"((?:[^"\\\n]|\\.)*)"|[a-z]\w*\s*\}|\{)')
 
     def read(self, text: str) -> _Reading:
         fields: list[_Field] = []
