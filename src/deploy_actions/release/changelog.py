@@ -41,7 +41,8 @@ _BRACKET_LABEL = re.compile(r"^\[(?P<label>[^\[\]]*)\](?P<inline>\([^()]*\))?")
 _YANKED = re.compile(r"[ \t]*(?:\[[ \t]*yanked[ \t]*\]|\byanked)[ \t]*$", re.IGNORECASE)
 _VERSION_LIKE = re.compile(r"^[vV]?[0-9]+\.[0-9]")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_DATE_EDGES = " \t-–—:()"  # noqa: RUF001 - en and em dashes separate dates in the wild
+_LEADING_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])")
+_DATE_EDGES = " \t-–—:()"  # en and em dashes separate dates in the wild too
 _NOT_YET_DATES = frozenset({"unreleased", "tbd", "tba", "upcoming", "releasedate", "yyyy-mm-dd"})
 _COMPARE = re.compile(r"^(?P<base>.+)/compare/[^/]*$")
 
@@ -314,6 +315,9 @@ def _parse_version_heading(text: str) -> _ParsedHeading | None:
         return None
     version = token[1:] if token[0] in "vV" else token
     date = rest.strip(_DATE_EDGES) or None
+    if date is not None:
+        leading = _LEADING_DATE.match(date)  # "2024-01-02 - Codename": the date is the first word
+        date = leading.group(0) if leading else date
     return _ParsedHeading(version, date, yanked, label, bracketed)
 
 
@@ -331,7 +335,8 @@ def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
             continue
         end = footer if heading.index < footer else len(lines)
         sections: list[tuple[str, int]] = []
-        for later in headings[n + 1:]:
+        for k in range(n + 1, len(headings)):
+            later = headings[k]
             if later.index >= end:
                 break
             if later.level <= 2:
@@ -606,14 +611,12 @@ def prepend_release(text: str, version: str, date: str, notes_markdown: str,
     if not ends_with_newline and lines:
         lines[-1] = lines[-1][:-1]
 
-    older = [e for e in before.entries if e.version_info is not None and not e.is_unreleased]
+    older = [(e, e.version_info) for e in before.entries
+             if e.version_info is not None and e.version_info.compare(info) < 0]
+    below = older[0][0] if older else None  # the first older version in the file
+    previous = max(older, key=lambda pair: pair[1])[0] if older else None  # the newest of them
     style = next((e for e in before.entries if not e.is_unreleased), before.unreleased)
     bracketed = style.bracketed if style is not None else True
-    below = next((e for e in older if e.version_info is not None
-                  and e.version_info.compare(info) < 0), None)
-    previous = max((e for e in older if e.version_info is not None
-                    and e.version_info.compare(info) < 0),
-                   key=lambda e: e.version_info or info, default=None)
     at = _insertion_index(before, below, lines)
 
     heading = f"## [{wanted}] - {date}" if bracketed else f"## {wanted} - {date}"
