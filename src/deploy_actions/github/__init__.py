@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from deploy_actions import __version__
-from deploy_actions.actions_runtime import mask
 from deploy_actions.errors import InputError, OperationError
 
 if TYPE_CHECKING:
@@ -29,6 +28,10 @@ RETRIES = 3  # 5xx answers and dropped connections, with backoff 0 s, 1 s, 2 s
 BACKOFF_SECONDS = 0.5
 MAX_RATE_LIMIT_WAIT_SECONDS = 120  # longer than that and the job should fail, not hang
 PER_PAGE = 100  # GitHub's maximum: fewest round trips when listing
+# GitHub asks integrators to pace requests to stay clear of secondary rate limits;
+# PyGithub's defaults do that.
+SECONDS_BETWEEN_REQUESTS = 0.25
+SECONDS_BETWEEN_WRITES = 1.0
 
 # GitHub's rules: an owner is 1-39 letters, digits or inner hyphens; a name is up to 100
 # letters, digits, '.', '_' or '-' and is not '.' or '..'.
@@ -56,9 +59,7 @@ def api_url_from(value: str | None) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
         # Credentials never ride in the URL: the token goes in the Authorization header.
         shown = parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url
-        raise InputError(
-            "GITHUB_API_URL", shown, "an http(s) URL without credentials, e.g. https://api.github.com"
-        )
+        raise InputError("GITHUB_API_URL", shown, "an http(s) URL without credentials, e.g. https://api.github.com")
     return url
 
 
@@ -68,6 +69,8 @@ class GitHubClient:
     Every method is idempotent: calling it again with the same arguments changes nothing.
     Every API failure surfaces as an OperationError with a one-line message; the token never
     appears in messages, logs or URLs (it travels only in the Authorization header).
+    Masking the token in the Actions log (`actions_runtime.mask`) is the caller's job, done
+    where inputs are read.
     """
 
     def __init__(self, repository: str, token: str, api_url: str | None = None) -> None:
@@ -75,7 +78,6 @@ class GitHubClient:
         self.repository = f"{self.owner}/{self.name}"
         if not token or not token.strip():
             raise InputError("github-token", "", "a token, e.g. ${{ github.token }}")
-        mask(token)
         self._token = token.strip()
         self.api_url = api_url_from(api_url)
         self._github: Github | None = None
@@ -130,24 +132,22 @@ class GitHubClient:
                 body,
                 prerelease,
             ):
-                release = release.update_release(
-                    name=name, message=body, draft=release.draft, prerelease=prerelease
-                )
+                release = release.update_release(name=name, message=body, draft=release.draft, prerelease=prerelease)
             return str(release.html_url)
 
     def _release_for_tag(self, tag: str) -> GitRelease | None:
-        from github import UnknownObjectException
+        from github import GithubException
 
         try:
             return self._repository.get_release(tag)
-        except UnknownObjectException:
-            return None
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     # -- pull requests ----------------------------------------------------------------------
 
-    def open_or_update_pull_request(
-        self, head: str, base: str, title: str, body: str
-    ) -> tuple[str, bool]:
+    def open_or_update_pull_request(self, head: str, base: str, title: str, body: str) -> tuple[str, bool]:
         """Open a pull request from `head` into `base`, or update the one already open.
 
         `head` is a branch of this repository, or "owner:branch" for a fork. Returns
@@ -161,9 +161,7 @@ class GitHubClient:
             pull = self._open_pull_request(label, base)
             if pull is None:
                 try:
-                    created = self._repository.create_pull(
-                        base=base, head=head, title=title, body=body
-                    )
+                    created = self._repository.create_pull(base=base, head=head, title=title, body=body)
                     return str(created.html_url), True
                 except GithubException as exc:
                     if not _is_already_exists(exc):
@@ -233,6 +231,8 @@ class GitHubClient:
                 user_agent=f"deploy-actions/{__version__}",
                 per_page=PER_PAGE,
                 retry=retry,
+                seconds_between_requests=SECONDS_BETWEEN_REQUESTS,
+                seconds_between_writes=SECONDS_BETWEEN_WRITES,
                 lazy=True,  # no GET for objects we only address (repo, pull, issue)
             )
             self._repo = self._github.get_repo(self.repository)
@@ -250,10 +250,7 @@ class GitHubClient:
             message = f"GitHub API: {doing} in {self.repository} failed: {_describe(exc)}"
             raise OperationError(self._redact(message)) from exc
         except RequestException as exc:
-            message = (
-                f"GitHub API: {doing} in {self.repository} failed: cannot reach {self.api_url}"
-                f" ({_reason(exc)})"
-            )
+            message = f"GitHub API: {doing} in {self.repository} failed: cannot reach {self.api_url} ({_reason(exc)})"
             raise OperationError(self._redact(message)) from exc
 
     def _redact(self, text: str) -> str:
@@ -270,9 +267,7 @@ def _describe(exc: Any) -> str:
         message = str(data.get("message") or "")
         for error in data.get("errors") or []:
             if isinstance(error, dict):
-                text = error.get("message") or " ".join(
-                    str(error[key]) for key in ("field", "code") if error.get(key)
-                )
+                text = error.get("message") or " ".join(str(error[key]) for key in ("field", "code") if error.get(key))
                 if text:
                     details.append(str(text))
             elif error:
@@ -290,7 +285,7 @@ def _describe(exc: Any) -> str:
 _HINTS = {
     401: "check that the token is valid and not expired",
     403: "check the token's permissions (contents/pull-requests: write) and rate limits",
-    404: "check the repository name and that the token can see it",
+    404: "it does not exist, or the token cannot see it",
 }
 
 

@@ -1,0 +1,1241 @@
+"""A local GitHub REST API for tests, held to GitHub's own OpenAPI description.
+
+`GitHubAPIFake` serves the endpoints `deploy_actions.github` uses (repository, releases,
+pull requests, their files and labels) from in-memory state that tests seed and inspect.
+Every JSON body it sends is first validated against the response schema that GitHub
+publishes for that operation and status (npm `@octokit/openapi`): a body GitHub would never
+send is answered with a 500 and recorded in `problems`, which the `github_api` fixture turns
+into a test failure. `ResponseSchemas` fetches, caches and indexes that description.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from jsonschema import Draft4Validator, FormatChecker
+
+# -- GitHub's OpenAPI description ------------------------------------------------------------
+
+OPENAPI_PACKAGE = "@octokit/openapi"
+# Pinned so that the contract the tests hold us to changes only when we decide it does.
+OPENAPI_VERSION = "23.0.2"
+OPENAPI_MEMBER = "package/generated/api.github.com.deref.json"
+INDEX_FORMAT = 1  # bump when the index layout or the schema conversion changes
+
+# (method, path template) of every operation the fake serves, as spelled in the description.
+OPERATIONS: tuple[tuple[str, str], ...] = (
+    ("GET", "/repos/{owner}/{repo}"),
+    ("GET", "/repos/{owner}/{repo}/releases"),
+    ("POST", "/repos/{owner}/{repo}/releases"),
+    ("GET", "/repos/{owner}/{repo}/releases/tags/{tag}"),
+    ("GET", "/repos/{owner}/{repo}/releases/{release_id}"),
+    ("PATCH", "/repos/{owner}/{repo}/releases/{release_id}"),
+    ("GET", "/repos/{owner}/{repo}/pulls"),
+    ("POST", "/repos/{owner}/{repo}/pulls"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+)
+# GitHub documents its error body ("Basic Error") on most operations but not for every status
+# (401 and 5xx are rarely listed); undocumented error statuses are held to this one.
+_ERROR_SCHEMA_SOURCE = ("GET", "/repos/{owner}/{repo}/releases/tags/{tag}", "404")
+
+
+def repository_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file():
+            return parent
+    raise RuntimeError(f"no pyproject.toml above {here}")
+
+
+def openapi_cache_dir() -> Path:
+    return repository_root() / ".work" / "octokit-openapi"
+
+
+def _fix_command(cache_dir: Path) -> str:
+    tarball = f"octokit-openapi-{OPENAPI_VERSION}.tgz"
+    return (
+        f"mkdir -p {cache_dir}/{OPENAPI_VERSION} && cd {cache_dir} && "
+        f"npm pack {OPENAPI_PACKAGE}@{OPENAPI_VERSION} && "
+        f"tar -xzf {tarball} -O {OPENAPI_MEMBER} > {OPENAPI_VERSION}/api.github.com.deref.json"
+        f" && rm {tarball}"
+    )
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One process at a time (pytest-xdist workers start together and share the cache)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def fetch_openapi_description(cache_dir: Path | None = None) -> Path:
+    """The path of `api.github.com.deref.json`, fetched once with `npm pack` into the cache."""
+    cache_dir = cache_dir or openapi_cache_dir()
+    target = cache_dir / OPENAPI_VERSION / "api.github.com.deref.json"
+    if target.is_file():
+        return target
+    with _exclusive(cache_dir / ".lock"):
+        return _fetch_locked(cache_dir, target)
+
+
+def _fetch_locked(cache_dir: Path, target: Path) -> Path:
+    if target.is_file():  # another worker fetched it while we waited
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".npm-pack-"))
+    command = ["npm", "pack", f"{OPENAPI_PACKAGE}@{OPENAPI_VERSION}", "--json"]
+    try:
+        try:
+            done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise _fetch_failed(cache_dir, f"{' '.join(command)}: {exc}") from exc
+        tarballs = sorted(workdir.glob("*.tgz"))
+        if done.returncode != 0 or not tarballs:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+            raise _fetch_failed(cache_dir, f"{' '.join(command)} exited {done.returncode}: {' / '.join(detail)}")
+        try:
+            with tarfile.open(tarballs[0]) as archive:
+                member = archive.extractfile(OPENAPI_MEMBER)
+                if member is None:
+                    raise _fetch_failed(cache_dir, f"{tarballs[0].name} has no {OPENAPI_MEMBER}")
+                with member:
+                    _write_atomically(target, member.read())
+        except (tarfile.TarError, KeyError, OSError) as exc:
+            raise _fetch_failed(cache_dir, f"cannot extract {tarballs[0].name}: {exc}") from exc
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return target
+
+
+def _fetch_failed(cache_dir: Path, why: str) -> RuntimeError:
+    return RuntimeError(
+        f"cannot get GitHub's OpenAPI description ({OPENAPI_PACKAGE}@{OPENAPI_VERSION}) "
+        f"that the GitHub API fake validates every response against: {why}\n"
+        f"To fetch it by hand, run:\n  {_fix_command(cache_dir)}"
+    )
+
+
+# OpenAPI 3.0 schema objects are JSON Schema plus `nullable`; these keywords hold schemas.
+_SCHEMA_MAPS = ("properties", "patternProperties")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
+_SCHEMA_ONE = ("items", "additionalProperties", "not")
+_NOT_VALIDATION = ("description", "example", "examples", "title", "externalDocs", "discriminator")
+
+
+def to_json_schema(node: Any) -> Any:
+    """An OpenAPI 3.0 schema object as plain JSON Schema (draft 4): `nullable` becomes null."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _NOT_VALIDATION or key.startswith("x-") or key == "nullable":
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: to_json_schema(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [to_json_schema(sub) for sub in value]
+        elif key in _SCHEMA_ONE and isinstance(value, dict):
+            out[key] = to_json_schema(value)
+        else:
+            out[key] = value
+    if node.get("nullable") is True:
+        if "type" in out and not any(key in out for key in (*_SCHEMA_LISTS, "not")):
+            out["type"] = [out["type"], "null"]
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        else:
+            out = {"anyOf": [{"type": "null"}, out]}
+    return out
+
+
+def _build_index(document: dict[str, Any]) -> dict[str, Any]:
+    operations: dict[str, dict[str, Any]] = {}
+    for method, template in OPERATIONS:
+        try:
+            operation = document["paths"][template][method.lower()]
+        except KeyError:
+            raise RuntimeError(f"{method} {template} is not in {OPENAPI_PACKAGE}@{OPENAPI_VERSION}") from None
+        responses: dict[str, Any] = {}
+        for status, response in operation.get("responses", {}).items():
+            content = response.get("content") or {}
+            schema = (content.get("application/json") or {}).get("schema")
+            responses[status] = to_json_schema(schema) if schema is not None else None
+        operations[f"{method} {template}"] = {
+            "operationId": operation.get("operationId"),
+            "responses": responses,
+        }
+    method, template, status = _ERROR_SCHEMA_SOURCE
+    error_schema = operations[f"{method} {template}"]["responses"][status]
+    return {
+        "package": f"{OPENAPI_PACKAGE}@{OPENAPI_VERSION}",
+        "operations": operations,
+        "error": error_schema,
+    }
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+FORMATS = FormatChecker(formats=())
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return bool(parts.scheme) and bool(parts.netloc or parts.path) and not re.search(r"\s", value)
+
+
+FORMATS.checks("date-time")(_is_date_time)
+FORMATS.checks("uri")(_is_uri)
+
+
+class ResponseSchemas:
+    """The response schemas of `OPERATIONS`, indexed out of the big description once.
+
+    The deref description is ~73 MB; the index of just our operations is cached next to it
+    (keyed by package version, operation list and index format) so each test process loads
+    a small file.
+    """
+
+    def __init__(self, index: dict[str, Any]) -> None:
+        self.package: str = index["package"]
+        self._operations: dict[str, Any] = index["operations"]
+        self._error: dict[str, Any] = index["error"]
+        self._validators: dict[tuple[str, str], Draft4Validator] = {}
+
+    @classmethod
+    def load(cls, cache_dir: Path | None = None) -> ResponseSchemas:
+        cache_dir = cache_dir or openapi_cache_dir()
+        key = hashlib.sha256(json.dumps([INDEX_FORMAT, OPERATIONS]).encode()).hexdigest()[:12]
+        index_path = cache_dir / OPENAPI_VERSION / f"index-{key}.json"
+        if not index_path.is_file():
+            # One process fetches and indexes; the other workers wait, then read its index.
+            with _exclusive(cache_dir / ".lock"):
+                if not index_path.is_file():
+                    document = _fetch_locked(cache_dir, cache_dir / OPENAPI_VERSION / "api.github.com.deref.json")
+                    with open(document, "rb") as handle:
+                        index = _build_index(json.load(handle))
+                    _write_atomically(index_path, json.dumps(index).encode())
+        with open(index_path, "rb") as handle:
+            return cls(json.load(handle))
+
+    def operation_id(self, method: str, template: str) -> str:
+        return str(self._operations[f"{method} {template}"]["operationId"])
+
+    def validate(self, method: str, template: str, status: int, body: Any) -> list[str]:
+        """Why GitHub would never send `body` with `status` for this operation ([] if it might)."""
+        operation = self._operations[f"{method} {template}"]
+        responses: dict[str, Any] = operation["responses"]
+        where = f"{method} {template} ({operation['operationId']}) -> {status}"
+        documented = str(status) in responses or f"{str(status)[0]}XX" in responses
+        schema = responses.get(str(status), responses.get(f"{str(status)[0]}XX"))
+        if schema is None and status >= 400:
+            schema = self._error  # GitHub's error body, documented or not
+        elif schema is None and documented:
+            return [] if body is None else [f"{where}: documented without a body, got one"]
+        elif schema is None:
+            return [f"{where}: GitHub does not document this status for this operation"]
+        if body is None:
+            return [f"{where}: documented with a JSON body, sent none"]
+        cache_key = (f"{method} {template}", str(status) if str(status) in responses else "error")
+        validator = self._validators.get(cache_key)
+        if validator is None:
+            validator = Draft4Validator(schema, format_checker=FORMATS)
+            self._validators[cache_key] = validator
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        return [f"{where}: at {e.json_path}: {_short(e.message)}" for e in errors[:10]]
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- in-memory state -------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _sha(*parts: object) -> str:
+    return hashlib.sha1("\0".join(map(str, parts)).encode()).hexdigest()
+
+
+@dataclass
+class FakeRelease:
+    id: int
+    tag_name: str
+    name: str | None
+    body: str | None
+    draft: bool = False
+    prerelease: bool = False
+    target_commitish: str = "main"
+    created_at: str = field(default_factory=_now)
+    published_at: str | None = None
+    updated_at: str | None = None
+
+
+@dataclass
+class FakePullRequest:
+    number: int
+    head: str  # branch name
+    base: str
+    title: str
+    body: str | None
+    head_owner: str
+    state: str = "open"
+    draft: bool = False
+    files: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    closed_at: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.head_owner}:{self.head}"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str  # without the fake's prefix and without the query
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+
+
+class _Answer(Exception):
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _not_found() -> _Answer:
+    return _Answer(
+        404,
+        {
+            "message": "Not Found",
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "404",
+        },
+    )
+
+
+def _validation_failed(*errors: dict[str, Any], message: str = "Validation Failed") -> _Answer:
+    return _Answer(
+        422,
+        {
+            "message": message,
+            "errors": list(errors),
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "422",
+        },
+    )
+
+
+@dataclass
+class _Tamper:
+    change: Callable[[Any], Any]
+    method: str | None
+    path: str | None
+
+
+@dataclass
+class _Fault:
+    status: int
+    method: str | None
+    path: str | None
+    after_handling: bool
+
+    def answer(self) -> _Answer:
+        return _Answer(
+            self.status,
+            {
+                "message": HTTPStatus(self.status).phrase,
+                "documentation_url": "https://docs.github.com/rest",
+                "status": str(self.status),
+            },
+        )
+
+
+# -- the server ------------------------------------------------------------------------------
+
+WEB_URL = "https://github.com"
+
+
+class GitHubAPIFake:
+    """GitHub's REST API for one repository (`repository`, default "org/app"), on loopback.
+
+    Seed with `seed_release` / `seed_pull_request`; inspect `releases`, `pulls` and
+    `requests`; inject failures with `fail_next`; corrupt a response on purpose with
+    `tamper_next`. `problems` lists what the fake caught: bodies that fail GitHub's schema
+    and requests to endpoints it does not implement.
+    """
+
+    def __init__(
+        self,
+        schemas: ResponseSchemas,
+        *,
+        repository: str = "org/app",
+        token: str | None = None,
+        prefix: str = "",
+        user: str = "deploy-bot",
+    ) -> None:
+        self.schemas = schemas
+        self.repository = repository
+        self.owner, self.name = repository.split("/")
+        self.token = token or "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")
+        self.prefix = prefix.rstrip("/")  # "/api/v3" to look like GitHub Enterprise Server
+        self.user = user
+        self.repository_id = 4242
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.reset()
+
+    # lifecycle
+
+    def start(self) -> GitHubAPIFake:
+        fake = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.fake = fake
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="github-api-fake", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> GitHubAPIFake:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Empty state: no releases, no pull requests, no recorded requests or problems."""
+        with self._lock:
+            self.releases: list[FakeRelease] = []
+            self.pulls: dict[int, FakePullRequest] = {}
+            self.requests: list[RecordedRequest] = []
+            self.problems: list[str] = []
+            self.default_branch = "main"
+            self._ids = itertools.count(1000)
+            self._numbers = itertools.count(1)
+            self._faults: list[_Fault] = []
+            self._tamper: list[_Tamper] = []
+
+    @property
+    def url(self) -> str:
+        """The API base URL, as GITHUB_API_URL."""
+        if self._server is None:
+            raise RuntimeError("GitHubAPIFake is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a step running against this fake needs in its environment."""
+        return {
+            "GITHUB_API_URL": self.url,
+            "GITHUB_TOKEN": self.token,
+            "GITHUB_REPOSITORY": self.repository,
+        }
+
+    # seeding and inspection
+
+    def seed_release(
+        self,
+        tag: str,
+        *,
+        name: str | None = None,
+        body: str | None = "",
+        draft: bool = False,
+        prerelease: bool = False,
+        target_commitish: str = "main",
+    ) -> FakeRelease:
+        with self._lock:
+            release = FakeRelease(
+                id=next(self._ids),
+                tag_name=tag,
+                name=tag if name is None else name,
+                body=body,
+                draft=draft,
+                prerelease=prerelease,
+                target_commitish=target_commitish,
+            )
+            release.published_at = None if draft else release.created_at
+            self.releases.append(release)
+            return release
+
+    def seed_pull_request(
+        self,
+        *,
+        head: str = "feature",
+        base: str = "main",
+        title: str = "A change",
+        body: str | None = "",
+        files: list[str] | None = None,
+        labels: list[str] | None = None,
+        state: str = "open",
+        head_owner: str | None = None,
+    ) -> FakePullRequest:
+        with self._lock:
+            pull = FakePullRequest(
+                number=next(self._numbers),
+                head=head,
+                base=base,
+                title=title,
+                body=body,
+                head_owner=head_owner or self.owner,
+                state=state,
+                files=list(files or []),
+                labels=list(labels or []),
+            )
+            if state == "closed":
+                pull.closed_at = pull.updated_at
+            self.pulls[pull.number] = pull
+            return pull
+
+    def release_for_tag(self, tag: str) -> FakeRelease | None:
+        with self._lock:
+            return next((r for r in self.releases if r.tag_name == tag), None)
+
+    def calls(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
+        """Recorded requests, optionally only those with this method and/or path."""
+        with self._lock:
+            return [
+                r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)
+            ]
+
+    # fault injection and the debugging hook
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 502,
+        method: str | None = None,
+        path: str | None = None,
+        after_handling: bool = False,
+    ) -> None:
+        """Answer the next `count` matching requests with `status` and GitHub's error body.
+
+        With `after_handling`, the request takes effect first and only its answer is lost,
+        as when a proxy times out on a write that GitHub completed.
+        """
+        with self._lock:
+            self._faults.extend(_Fault(status, method, path, after_handling) for _ in range(count))
+
+    def tamper_next(self, change: Callable[[Any], Any], *, method: str | None = None, path: str | None = None) -> None:
+        """Pass the next JSON body (of a matching request) through `change` before it is
+        validated and sent: the debugging hook for tests of the fake itself, where a body
+        broken on purpose must be caught by validation.
+        """
+        with self._lock:
+            self._tamper.append(_Tamper(change, method, path))
+
+    def take_problems(self) -> list[str]:
+        with self._lock:
+            problems, self.problems = self.problems, []
+            return problems
+
+    def raise_for_problems(self) -> None:
+        problems = self.take_problems()
+        if problems:
+            raise AssertionError("the GitHub API fake caught problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    # request handling
+
+    def _handle(
+        self, method: str, target: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        parts = urlsplit(target)
+        path = parts.path
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        body: Any = None
+        bad_json = False
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        inner = path[len(self.prefix) :] if path.startswith(self.prefix + "/") else None
+        with self._lock:
+            status, payload, extra = self._dispatch(method, inner, path, query, headers, body, bad_json)
+            self.requests.append(RecordedRequest(method, inner or path, query, headers, body, status))
+        data = b"" if payload is None else json.dumps(payload, indent=1).encode()
+        return status, data, extra
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str | None,
+        raw_path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: Any,
+        bad_json: bool,
+    ) -> tuple[int, Any, dict[str, str]]:
+        route = _match(method, path) if path is not None else None
+        fault = self._take_fault(method, path)
+        try:
+            if fault is not None and not fault.after_handling:
+                raise fault.answer()
+            if not self._authorized(headers.get("authorization", "")):
+                raise _Answer(
+                    401,
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/rest",
+                        "status": "401",
+                    },
+                )
+            if route is None:
+                self.problems.append(f"the fake does not implement {method} {raw_path}")
+                raise _not_found()
+            template, params, handler_name = route
+            if bad_json:
+                raise _Answer(
+                    400,
+                    {
+                        "message": "Problems parsing JSON",
+                        "documentation_url": "https://docs.github.com/rest",
+                        "status": "400",
+                    },
+                )
+            if (params["owner"].lower(), params["repo"].lower()) != (
+                self.owner.lower(),
+                self.name.lower(),
+            ):
+                raise _not_found()
+            handler = getattr(self, handler_name)
+            answer = handler(params=params, query=query, path=path, body=body if body is not None else {})
+        except _Answer as exc:
+            answer = exc
+        if fault is not None and fault.after_handling:
+            answer = fault.answer()  # the change happened; the client never hears of it
+        if route is None:
+            return answer.status, answer.body, answer.headers
+        template = route[0]
+        payload = answer.body
+        for tamper in self._tamper:
+            if payload is not None and tamper.method in (None, method) and tamper.path in (None, path):
+                self._tamper.remove(tamper)
+                payload = tamper.change(payload)
+                break
+        errors = self.schemas.validate(method, template, answer.status, payload)
+        if errors:
+            self.problems.extend(errors)
+            return (
+                500,
+                {
+                    "message": "GitHub API fake: response failed GitHub's schema: " + errors[0],
+                    "documentation_url": "https://github.com/octokit/openapi",
+                },
+                {},
+            )
+        return answer.status, payload, answer.headers
+
+    def _take_fault(self, method: str, path: str | None) -> _Fault | None:
+        for fault in self._faults:
+            if fault.method in (None, method) and fault.path in (None, path):
+                self._faults.remove(fault)
+                return fault
+        return None
+
+    def _authorized(self, value: str) -> bool:
+        scheme, _, credential = value.partition(" ")
+        return scheme.lower() in ("token", "bearer") and secrets.compare_digest(
+            credential.strip().encode(), self.token.encode()
+        )
+
+    # endpoints: each returns an _Answer (or raises one)
+
+    def _get_repository(self, **_: Any) -> _Answer:
+        return _Answer(200, self._full_repository_json())
+
+    def _list_releases(self, query: dict[str, str], path: str, **_: Any) -> _Answer:
+        ordered = sorted(self.releases, key=lambda r: r.id, reverse=True)
+        items, links = self._paginate(ordered, query, path)
+        return _Answer(200, [self._release_json(r) for r in items], links)
+
+    def _create_release(self, body: dict[str, Any], **_: Any) -> _Answer:
+        tag = body.get("tag_name")
+        if not isinstance(tag, str) or not tag:
+            raise _validation_failed({"resource": "Release", "code": "missing_field", "field": "tag_name"})
+        if any(r.tag_name == tag and not r.draft for r in self.releases) and not body.get("draft"):
+            raise _validation_failed({"resource": "Release", "code": "already_exists", "field": "tag_name"})
+        release = FakeRelease(
+            id=next(self._ids),
+            tag_name=tag,
+            name=body.get("name") or tag,
+            body=body.get("body"),
+            draft=bool(body.get("draft", False)),
+            prerelease=bool(body.get("prerelease", False)),
+            target_commitish=body.get("target_commitish") or self.default_branch,
+        )
+        release.published_at = None if release.draft else release.created_at
+        self.releases.append(release)
+        return _Answer(201, self._release_json(release), {"Location": self._release_api_url(release)})
+
+    def _get_release_by_tag(self, params: dict[str, str], **_: Any) -> _Answer:
+        # Drafts have no tag yet, so GitHub does not find them by tag.
+        for release in self.releases:
+            if release.tag_name == params["tag"] and not release.draft:
+                return _Answer(200, self._release_json(release))
+        raise _not_found()
+
+    def _release(self, params: dict[str, str]) -> FakeRelease:
+        for release in self.releases:
+            if str(release.id) == params["release_id"]:
+                return release
+        raise _not_found()
+
+    def _get_release(self, params: dict[str, str], **_: Any) -> _Answer:
+        return _Answer(200, self._release_json(self._release(params)))
+
+    def _update_release(self, params: dict[str, str], body: dict[str, Any], **_: Any) -> _Answer:
+        release = self._release(params)
+        for key in ("tag_name", "target_commitish", "name", "body"):
+            if key in body:
+                setattr(release, key, body[key])
+        for key in ("draft", "prerelease"):
+            if key in body:
+                setattr(release, key, bool(body[key]))
+        release.updated_at = _now()
+        if not release.draft and release.published_at is None:
+            release.published_at = release.updated_at
+        return _Answer(200, self._release_json(release))
+
+    def _list_pulls(self, query: dict[str, str], path: str, **_: Any) -> _Answer:
+        state = query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _validation_failed({"resource": "PullRequest", "code": "invalid", "field": "state"})
+        pulls = [p for p in self.pulls.values() if state in ("all", p.state)]
+        head = query.get("head")
+        if head and ":" in head:  # GitHub ignores a head filter that is not "owner:branch"
+            owner, ref = head.split(":", 1)
+            pulls = [p for p in pulls if p.head_owner.lower() == owner.lower() and p.head == ref]
+        if query.get("base"):
+            pulls = [p for p in pulls if p.base == query["base"]]
+        pulls.sort(key=lambda p: p.number, reverse=query.get("direction", "desc") == "desc")
+        items, links = self._paginate(pulls, query, path)
+        return _Answer(200, [self._pull_json(p, full=False) for p in items], links)
+
+    def _create_pull(self, body: dict[str, Any], **_: Any) -> _Answer:
+        missing = [key for key in ("head", "base") if not body.get(key)]
+        if not body.get("title") and not body.get("issue"):
+            missing.append("title")
+        if missing:
+            raise _validation_failed(
+                *({"resource": "PullRequest", "code": "missing_field", "field": m} for m in missing)
+            )
+        head = str(body["head"])
+        owner, _colon, ref = head.rpartition(":")
+        owner = owner or self.owner
+        base = str(body["base"])
+        if ref == base and owner.lower() == self.owner.lower():
+            raise _validation_failed(
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base} and {ref}",
+                }
+            )
+        for pull in self.pulls.values():
+            if (
+                pull.state == "open"
+                and pull.head_owner.lower() == owner.lower()
+                and pull.head == ref
+                and pull.base == base
+            ):
+                raise _validation_failed(
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {owner}:{ref}.",
+                    }
+                )
+        pull = FakePullRequest(
+            number=next(self._numbers),
+            head=ref,
+            base=base,
+            title=str(body.get("title") or ""),
+            body=body.get("body"),
+            head_owner=owner,
+            draft=bool(body.get("draft", False)),
+        )
+        self.pulls[pull.number] = pull
+        return _Answer(201, self._pull_json(pull, full=True), {"Location": self._pull_api_url(pull)})
+
+    def _pull(self, number: str) -> FakePullRequest:
+        pull = self.pulls.get(int(number)) if number.isdigit() else None
+        if pull is None:
+            raise _not_found()
+        return pull
+
+    def _get_pull(self, params: dict[str, str], **_: Any) -> _Answer:
+        return _Answer(200, self._pull_json(self._pull(params["pull_number"]), full=True))
+
+    def _update_pull(self, params: dict[str, str], body: dict[str, Any], **_: Any) -> _Answer:
+        pull = self._pull(params["pull_number"])
+        if "state" in body:
+            if body["state"] not in ("open", "closed"):
+                raise _validation_failed({"resource": "PullRequest", "code": "invalid", "field": "state"})
+            pull.state = body["state"]
+            pull.closed_at = _now() if pull.state == "closed" else None
+        for key in ("title", "body", "base"):
+            if key in body:
+                setattr(pull, key, body[key])
+        pull.updated_at = _now()
+        return _Answer(200, self._pull_json(pull, full=True))
+
+    def _list_pull_files(self, params: dict[str, str], query: dict[str, str], path: str, **_: Any) -> _Answer:
+        pull = self._pull(params["pull_number"])
+        items, links = self._paginate(pull.files[:3000], query, path)  # GitHub stops at 3000
+        return _Answer(200, [self._diff_entry_json(pull, name) for name in items], links)
+
+    def _list_issue_labels(self, params: dict[str, str], query: dict[str, str], path: str, **_: Any) -> _Answer:
+        pull = self._pull(params["issue_number"])  # every pull request is an issue
+        items, links = self._paginate(pull.labels, query, path)
+        return _Answer(200, [self._label_json(name) for name in items], links)
+
+    # pagination, as GitHub does it: ?per_page (default 30, at most 100) and ?page, with a
+    # Link header naming next/last (and prev/first when not on the first page)
+
+    def _paginate(self, items: list[Any], query: dict[str, str], path: str) -> tuple[list[Any], dict[str, str]]:
+        per_page = _positive(query.get("per_page"), 30)
+        per_page = min(per_page, 100)
+        page = _positive(query.get("page"), 1)
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        links = []
+
+        def link(number: int, rel: str) -> str:
+            target = {**query, "per_page": str(per_page), "page": str(number)}
+            if "per_page" not in query:
+                del target["per_page"]
+            return f'<{self.url}{path}?{urlencode(target)}>; rel="{rel}"'
+
+        if page > 1:
+            links += [link(min(page - 1, last), "prev")]
+        if page < last:
+            links += [link(page + 1, "next"), link(last, "last")]
+        if page > 1:
+            links += [link(1, "first")]
+        return chunk, ({"Link": ", ".join(links)} if links else {})
+
+    # response objects, complete enough for GitHub's schemas
+
+    def _api(self, path: str) -> str:
+        return f"{self.url}{path}"
+
+    def _user_json(self, login: str) -> dict[str, Any]:
+        api = self._api(f"/users/{login}")
+        user_id = int(_sha("user", login)[:6], 16)
+        return {
+            "login": login,
+            "id": user_id,
+            "node_id": f"U_{_sha('node', login)[:14]}",
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
+            "gravatar_id": "",
+            "url": api,
+            "html_url": f"{WEB_URL}/{login}",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
+            "type": "Bot" if login.endswith("[bot]") or login == self.user else "User",
+            "user_view_type": "public",
+            "site_admin": False,
+        }
+
+    def _repository_json(self, owner: str | None = None) -> dict[str, Any]:
+        owner = owner or self.owner
+        full_name = f"{owner}/{self.name}"
+        api = self._api(f"/repos/{full_name}")
+        web = f"{WEB_URL}/{full_name}"
+        stamp = "2024-01-02T03:04:05Z"
+        return {
+            "id": self.repository_id if owner == self.owner else int(_sha(full_name)[:6], 16),
+            "node_id": f"R_{_sha('repo', full_name)[:14]}",
+            "name": self.name,
+            "full_name": full_name,
+            "private": True,
+            "owner": self._user_json(owner),
+            "html_url": web,
+            "description": "The application",
+            "fork": owner != self.owner,
+            "url": api,
+            "archive_url": f"{api}/{{archive_format}}{{/ref}}",
+            "assignees_url": f"{api}/assignees{{/user}}",
+            "blobs_url": f"{api}/git/blobs{{/sha}}",
+            "branches_url": f"{api}/branches{{/branch}}",
+            "collaborators_url": f"{api}/collaborators{{/collaborator}}",
+            "comments_url": f"{api}/comments{{/number}}",
+            "commits_url": f"{api}/commits{{/sha}}",
+            "compare_url": f"{api}/compare/{{base}}...{{head}}",
+            "contents_url": f"{api}/contents/{{+path}}",
+            "contributors_url": f"{api}/contributors",
+            "deployments_url": f"{api}/deployments",
+            "downloads_url": f"{api}/downloads",
+            "events_url": f"{api}/events",
+            "forks_url": f"{api}/forks",
+            "git_commits_url": f"{api}/git/commits{{/sha}}",
+            "git_refs_url": f"{api}/git/refs{{/sha}}",
+            "git_tags_url": f"{api}/git/tags{{/sha}}",
+            "git_url": f"git://github.com/{full_name}.git",
+            "issue_comment_url": f"{api}/issues/comments{{/number}}",
+            "issue_events_url": f"{api}/issues/events{{/number}}",
+            "issues_url": f"{api}/issues{{/number}}",
+            "keys_url": f"{api}/keys{{/key_id}}",
+            "labels_url": f"{api}/labels{{/name}}",
+            "languages_url": f"{api}/languages",
+            "merges_url": f"{api}/merges",
+            "milestones_url": f"{api}/milestones{{/number}}",
+            "notifications_url": f"{api}/notifications{{?since,all,participating}}",
+            "pulls_url": f"{api}/pulls{{/number}}",
+            "releases_url": f"{api}/releases{{/id}}",
+            "ssh_url": f"git@github.com:{full_name}.git",
+            "stargazers_url": f"{api}/stargazers",
+            "statuses_url": f"{api}/statuses/{{sha}}",
+            "subscribers_url": f"{api}/subscribers",
+            "subscription_url": f"{api}/subscription",
+            "tags_url": f"{api}/tags",
+            "teams_url": f"{api}/teams",
+            "trees_url": f"{api}/git/trees{{/sha}}",
+            "clone_url": f"{web}.git",
+            "mirror_url": None,
+            "hooks_url": f"{api}/hooks",
+            "svn_url": web,
+            "homepage": None,
+            "language": "Python",
+            "forks_count": 0,
+            "forks": 0,
+            "stargazers_count": 0,
+            "watchers_count": 0,
+            "watchers": 0,
+            "size": 108,
+            "default_branch": self.default_branch,
+            "open_issues_count": sum(p.state == "open" for p in self.pulls.values()),
+            "open_issues": sum(p.state == "open" for p in self.pulls.values()),
+            "is_template": False,
+            "topics": [],
+            "has_issues": True,
+            "has_projects": False,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_downloads": True,
+            "has_discussions": False,
+            "archived": False,
+            "disabled": False,
+            "visibility": "private",
+            "pushed_at": stamp,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "license": None,
+            "allow_forking": True,
+            "web_commit_signoff_required": False,
+        }
+
+    def _full_repository_json(self) -> dict[str, Any]:
+        return {
+            **self._repository_json(),
+            "network_count": 0,
+            "subscribers_count": 1,
+            "permissions": {
+                "admin": False,
+                "maintain": False,
+                "push": True,
+                "triage": True,
+                "pull": True,
+            },
+        }
+
+    def _release_api_url(self, release: FakeRelease) -> str:
+        return self._api(f"/repos/{self.repository}/releases/{release.id}")
+
+    def _release_json(self, release: FakeRelease) -> dict[str, Any]:
+        api = self._release_api_url(release)
+        tag = quote(release.tag_name, safe="")
+        web = f"{WEB_URL}/{self.repository}"
+        return {
+            "url": api,
+            "assets_url": f"{api}/assets",
+            "upload_url": (
+                f"https://uploads.github.com/repos/{self.repository}/releases/{release.id}/assets{{?name,label}}"
+            ),
+            "html_url": (
+                f"{web}/releases/tag/{tag}"
+                if not release.draft
+                else f"{web}/releases/tag/untagged-{_sha(release.id)[:20]}"
+            ),
+            "id": release.id,
+            "author": self._user_json(self.user),
+            "node_id": f"RE_{_sha('release', release.id)[:14]}",
+            "tag_name": release.tag_name,
+            "target_commitish": release.target_commitish,
+            "name": release.name,
+            "draft": release.draft,
+            "immutable": False,
+            "prerelease": release.prerelease,
+            "created_at": release.created_at,
+            "updated_at": release.updated_at or release.created_at,
+            "published_at": release.published_at,
+            "assets": [],
+            "tarball_url": self._api(f"/repos/{self.repository}/tarball/{tag}"),
+            "zipball_url": self._api(f"/repos/{self.repository}/zipball/{tag}"),
+            "body": release.body,
+        }
+
+    def _pull_api_url(self, pull: FakePullRequest) -> str:
+        return self._api(f"/repos/{self.repository}/pulls/{pull.number}")
+
+    def _pull_json(self, pull: FakePullRequest, *, full: bool) -> dict[str, Any]:
+        api = self._pull_api_url(pull)
+        issue = self._api(f"/repos/{self.repository}/issues/{pull.number}")
+        web = f"{WEB_URL}/{self.repository}/pull/{pull.number}"
+        head_sha = _sha("head", pull.head_owner, pull.head, pull.title)
+        base_sha = _sha("base", pull.base)
+        statuses = self._api(f"/repos/{self.repository}/statuses/{head_sha}")
+
+        def part(owner: str, ref: str, sha: str) -> dict[str, Any]:
+            return {
+                "label": f"{owner}:{ref}",
+                "ref": ref,
+                "sha": sha,
+                "user": self._user_json(owner),
+                "repo": self._repository_json(owner),
+            }
+
+        data: dict[str, Any] = {
+            "url": api,
+            "id": int(_sha("pull", pull.number)[:8], 16),
+            "node_id": f"PR_{_sha('pr', pull.number)[:14]}",
+            "html_url": web,
+            "diff_url": f"{web}.diff",
+            "patch_url": f"{web}.patch",
+            "issue_url": issue,
+            "commits_url": f"{api}/commits",
+            "review_comments_url": f"{api}/comments",
+            "review_comment_url": self._api(f"/repos/{self.repository}/pulls/comments{{/number}}"),
+            "comments_url": f"{issue}/comments",
+            "statuses_url": statuses,
+            "number": pull.number,
+            "state": pull.state,
+            "locked": False,
+            "title": pull.title,
+            "user": self._user_json(self.user),
+            "body": pull.body,
+            "labels": [self._label_json(name) for name in pull.labels],
+            "milestone": None,
+            "active_lock_reason": None,
+            "created_at": pull.created_at,
+            "updated_at": pull.updated_at,
+            "closed_at": pull.closed_at,
+            "merged_at": None,
+            "merge_commit_sha": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "head": part(pull.head_owner, pull.head, head_sha),
+            "base": part(self.owner, pull.base, base_sha),
+            "_links": {
+                "self": {"href": api},
+                "html": {"href": web},
+                "issue": {"href": issue},
+                "comments": {"href": f"{issue}/comments"},
+                "review_comments": {"href": f"{api}/comments"},
+                "review_comment": {"href": self._api(f"/repos/{self.repository}/pulls/comments{{/number}}")},
+                "commits": {"href": f"{api}/commits"},
+                "statuses": {"href": statuses},
+            },
+            "author_association": "CONTRIBUTOR",
+            "auto_merge": None,
+            "draft": pull.draft,
+        }
+        if full:
+            data.update(
+                {
+                    "merged": False,
+                    "mergeable": None,
+                    "rebaseable": None,
+                    "mergeable_state": "unknown",
+                    "merged_by": None,
+                    "comments": 0,
+                    "review_comments": 0,
+                    "maintainer_can_modify": False,
+                    "commits": 1,
+                    "additions": 2 * len(pull.files),
+                    "deletions": len(pull.files),
+                    "changed_files": len(pull.files),
+                }
+            )
+        return data
+
+    def _diff_entry_json(self, pull: FakePullRequest, filename: str) -> dict[str, Any]:
+        head_sha = _sha("head", pull.head_owner, pull.head, pull.title)
+        path = quote(filename)
+        return {
+            "sha": _sha("blob", filename),
+            "filename": filename,
+            "status": "modified",
+            "additions": 2,
+            "deletions": 1,
+            "changes": 3,
+            "blob_url": f"{WEB_URL}/{self.repository}/blob/{head_sha}/{path}",
+            "raw_url": f"{WEB_URL}/{self.repository}/raw/{head_sha}/{path}",
+            "contents_url": self._api(f"/repos/{self.repository}/contents/{path}?ref={head_sha}"),
+            "patch": "@@ -1,1 +1,2 @@\n-old\n+new\n+more",
+        }
+
+    def _label_json(self, name: str) -> dict[str, Any]:
+        return {
+            "id": int(_sha("label", name)[:8], 16),
+            "node_id": f"LA_{_sha('label-node', name)[:14]}",
+            "url": self._api(f"/repos/{self.repository}/labels/{quote(name)}"),
+            "name": name,
+            "color": _sha("color", name)[:6],
+            "default": name in ("bug", "documentation", "enhancement"),
+            "description": None,
+        }
+
+
+def _positive(value: str | None, default: int) -> int:
+    return int(value) if value and value.isdigit() and int(value) > 0 else default
+
+
+_ROUTE_HANDLERS = {
+    ("GET", "/repos/{owner}/{repo}"): "_get_repository",
+    ("GET", "/repos/{owner}/{repo}/releases"): "_list_releases",
+    ("POST", "/repos/{owner}/{repo}/releases"): "_create_release",
+    ("GET", "/repos/{owner}/{repo}/releases/tags/{tag}"): "_get_release_by_tag",
+    ("GET", "/repos/{owner}/{repo}/releases/{release_id}"): "_get_release",
+    ("PATCH", "/repos/{owner}/{repo}/releases/{release_id}"): "_update_release",
+    ("GET", "/repos/{owner}/{repo}/pulls"): "_list_pulls",
+    ("POST", "/repos/{owner}/{repo}/pulls"): "_create_pull",
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}"): "_get_pull",
+    ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"): "_update_pull",
+    ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): "_list_pull_files",
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_list_issue_labels",
+}
+assert set(_ROUTE_HANDLERS) == set(OPERATIONS), "every served route needs its schema indexed"
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    return re.compile(pattern)
+
+
+_ROUTES = [(method, template, _compile(template), handler) for (method, template), handler in _ROUTE_HANDLERS.items()]
+
+
+def _match(method: str, path: str) -> tuple[str, dict[str, str], str] | None:
+    for route_method, template, pattern, handler in _ROUTES:
+        found = pattern.fullmatch(path)
+        if found and route_method == method:
+            return template, {k: unquote(v) for k, v in found.groupdict().items()}, handler
+    return None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: GitHubAPIFake
+    protocol_version = "HTTP/1.1"  # keep-alive, like api.github.com
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, data, extra = self.fake._handle(self.command, self.path, headers, raw)
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        self.send_header("X-RateLimit-Limit", "5000")
+        self.send_header("X-RateLimit-Remaining", "4999")
+        self.send_header("X-RateLimit-Used", "1")
+        self.send_header("X-RateLimit-Resource", "core")
+        self.send_header("X-RateLimit-Reset", str(int(datetime.now(timezone.utc).timestamp()) + 3600))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
