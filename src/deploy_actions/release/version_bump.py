@@ -240,8 +240,17 @@ def _inside(root: Path, raw: str, name: str) -> Path:
 def write_files(edits: dict[Path, tuple[bytes, bytes]]) -> None:
     from deploy_actions.release.version_files import VersionFileEdit, write_version_files
 
-    write_version_files([VersionFileEdit(path, str(path), before, after)
-                         for path, (before, after) in edits.items()])
+    created = [path for path in edits if not path.exists()]
+    for path in created:  # a new CHANGELOG.md: an empty file the edit then fills in
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    try:
+        write_version_files([VersionFileEdit(path, str(path), before, after)
+                             for path, (before, after) in edits.items()])
+    except BaseException:
+        for path in created:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
