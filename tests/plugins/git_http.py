@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-BACKEND = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip() + "/git-http-backend"
+EXEC_PATH = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
+BACKEND = f"{EXEC_PATH}/git-http-backend"
 
 
 @dataclass
@@ -37,7 +38,7 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
         def _serve(self) -> None:

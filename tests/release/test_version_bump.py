@@ -78,7 +78,7 @@ def test_tags_without_the_prefix_or_not_semver_are_ignored(git_repo, capsys):
     git_repo.tag("release-5.0.0")  # other prefix
     git_repo.tag("vnext")
     git_repo.commit("fix: two")
-    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    _code, out = bump(git_repo, "--dry-run", capsys=capsys)
     assert out["previous-version"] == "1.0.0" and out["version"] == "1.1.0"
 
 
@@ -89,7 +89,7 @@ def test_tags_not_reachable_from_head_are_ignored(git_repo, capsys):
     git_repo.tag("v5.0.0")
     git_repo.git("checkout", "-q", "main")
     git_repo.commit("fix: here")
-    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    _code, out = bump(git_repo, "--dry-run", capsys=capsys)
     assert out["previous-version"] == "1.0.0" and out["version"] == "1.0.1"
 
 
@@ -99,7 +99,7 @@ def test_merge_commit_messages_do_not_count(git_repo, capsys):
     git_repo.commit("fix: small thing")
     git_repo.git("checkout", "-q", "main")
     git_repo.git("merge", "--no-ff", "-q", "-m", "feat!: a merge message that must not count", "topic")
-    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    _code, out = bump(git_repo, "--dry-run", capsys=capsys)
     assert out["bump"] == "patch" and out["version"] == "1.0.1"
 
 
@@ -110,7 +110,7 @@ def test_monorepo_prefix_and_paths_count_only_that_component(git_repo, capsys):
     git_repo.commit("fix: api fix", {"api/main.py": "x"})
     code, out = bump(git_repo, "--dry-run", "--tag-prefix", "api-v", "--paths", "api", capsys=capsys)
     assert out["tag"] == "api-v2.0.1" and out["bump"] == "patch"
-    code, out = bump(git_repo, "--dry-run", "--tag-prefix", "web-v", "--paths", "web", capsys=capsys)
+    _code, out = bump(git_repo, "--dry-run", "--tag-prefix", "web-v", "--paths", "web", capsys=capsys)
     assert out["tag"] == "web-v7.2.0"
 
 
@@ -143,15 +143,16 @@ def test_prerelease_then_next_prerelease_then_final(released, capsys):
     released.commit("fix: found in rc")
     code, out = bump(released, "--prerelease-id", "rc", capsys=capsys)
     assert out["version"] == "1.3.0-rc.2"
-    code, out = bump(released, capsys=capsys)
+    _code, out = bump(released, capsys=capsys)
     assert out["version"] == "1.3.0" and out["previous-version"] == "1.3.0-rc.2"
 
 
 def test_changelog_update_prepends_a_section(released, capsys):
-    released.commit("docs: changelog", {"CHANGELOG.md": "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2026-01-01\n\n### Added\n\n- first\n"})
+    changelog = "# Changelog\n\n## [Unreleased]\n\n## [1.2.0] - 2026-01-01\n\n### Added\n\n- first\n"
+    released.commit("docs: changelog", {"CHANGELOG.md": changelog})
     os.environ["SOURCE_DATE_EPOCH"] = "1780000000"
     try:
-        code, out = bump(released, "--changelog", "update", capsys=capsys)
+        code, _out = bump(released, "--changelog", "update", capsys=capsys)
     finally:
         del os.environ["SOURCE_DATE_EPOCH"]
     text = (released.path / "CHANGELOG.md").read_text()

@@ -48,7 +48,7 @@ def test_github_release_body_is_the_release_notes(repo, gh_env, capsys):
 
 
 def test_prerelease_is_marked_as_such_on_github(repo, gh_env, capsys):
-    code, out, _ = run(repo, capsys, "--prerelease-id", "rc", "--github-release")
+    _code, out, _ = run(repo, capsys, "--prerelease-id", "rc", "--github-release")
     assert out["version"] == "3.0.0-rc.1"
     assert gh_env.release_for_tag("v3.0.0-rc.1").prerelease
 
