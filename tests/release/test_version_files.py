@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from deploy_actions.errors import DeployActionsError, FileError, InputError
+from deploy_actions.files import FileEdit, write_edits
 from deploy_actions.release.version_files import (
-    VersionFileEdit,
     plan_version_files,
-    write_version_files,
 )
 
 
@@ -434,7 +433,7 @@ def test_symlink_inside_the_repository_edits_the_target(tmp_path: Path) -> None:
     (tmp_path / "package.json").symlink_to(target)
     edits = plan_version_files(tmp_path, ["package.json"], "1.2.3", "1.3.0")
     assert [e.path for e in edits] == [target.resolve()]
-    write_version_files(edits)
+    write_edits(edits)
     assert (tmp_path / "package.json").is_symlink()
     assert target.read_bytes() == b'{"version": "1.3.0"}'
 
@@ -499,7 +498,7 @@ def test_write_replaces_every_file_and_keeps_its_mode(tmp_path: Path) -> None:
     write(tmp_path, "pyproject.toml", PYPROJECT)
     write(tmp_path, "VERSION", b"1.2.3\n").chmod(0o640)
     edits = plan_version_files(tmp_path, ["pyproject.toml", "VERSION"], "1.2.3", "1.3.0")
-    write_version_files(edits)
+    write_edits(edits)
     assert (tmp_path / "VERSION").read_bytes() == b"1.3.0\n"
     assert stat.S_IMODE((tmp_path / "VERSION").stat().st_mode) == 0o640
     assert (tmp_path / "pyproject.toml").read_bytes() == edits[0].after
@@ -527,7 +526,7 @@ def test_a_failed_write_restores_the_files_already_written(
 
     monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(FileError, match=r"\(No space left on device\); restored 2 file") as info:
-        write_version_files(edits)
+        write_edits(edits)
     assert info.value.file == "Chart.yaml"
     assert replaced == ["VERSION", "package.json", "package.json", "VERSION"]
     assert files_of(tmp_path) == before  # no temporary files left either
@@ -539,14 +538,14 @@ def test_write_refuses_a_file_changed_since_planning(tmp_path: Path) -> None:
     edits = plan_version_files(tmp_path, ["VERSION", "package.json"], "1.2.3", "1.3.0")
     write(tmp_path, "package.json", b'{"version": "1.2.3", "private": true}')
     with pytest.raises(FileError, match="changed since it was read"):
-        write_version_files(edits)
+        write_edits(edits)
     assert (tmp_path / "VERSION").read_bytes() == b"1.2.3\n"
 
 
 def test_write_skips_edits_without_changes(tmp_path: Path) -> None:
     path = write(tmp_path, "VERSION", b"1.3.0\n")
     mtime = path.stat().st_mtime_ns
-    write_version_files([VersionFileEdit(path, "VERSION", b"1.3.0\n", b"1.3.0\n")])
+    write_edits([FileEdit(path, "VERSION", b"1.3.0\n", b"1.3.0\n")])
     assert path.stat().st_mtime_ns == mtime
 
 

@@ -18,6 +18,7 @@ from semver import Version
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Outcome
 from deploy_actions.errors import InputError, OperationError
+from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git
 from deploy_actions.release import history
 from deploy_actions.release.commits import Level, parse_rules
@@ -116,13 +117,9 @@ def _validate(opts: VersionBumpOptions) -> None:
 
 
 def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
-    out = []
     for raw in paths:
-        candidate = (root / raw).resolve()
-        if Path(raw).is_absolute() or not candidate.is_relative_to(root.resolve()):
-            raise InputError("paths", raw, "a path inside the repository")
-        out.append(raw)
-    return out
+        inside_repo(root, raw.rstrip("/") or ".", "paths", raw)
+    return list(paths)
 
 
 def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
@@ -217,7 +214,7 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     if opts.changelog == "update":
         from deploy_actions.release.changelog import prepend_release
 
-        path = _inside(git.root, opts.changelog_file, "changelog-file")
+        path = inside_repo(git.root, opts.changelog_file, "changelog-file")
         before = path.read_bytes() if path.exists() else b""
         try:
             text = before.decode("utf-8")
@@ -230,27 +227,9 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     return edits
 
 
-def _inside(root: Path, raw: str, name: str) -> Path:
-    candidate = (root / raw).resolve()
-    if Path(raw).is_absolute() or not candidate.is_relative_to(root.resolve()):
-        raise InputError(name, raw, "a path inside the repository")
-    return candidate
-
-
-def write_files(edits: dict[Path, tuple[bytes, bytes]]) -> None:
-    from deploy_actions.release.version_files import VersionFileEdit, write_version_files
-
-    created = [path for path in edits if not path.exists()]
-    for path in created:  # a new CHANGELOG.md: an empty file the edit then fills in
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    try:
-        write_version_files([VersionFileEdit(path, str(path), before, after)
-                             for path, (before, after) in edits.items()])
-    except BaseException:
-        for path in created:
-            path.unlink(missing_ok=True)
-        raise
+def write_files(root: Path, edits: dict[Path, tuple[bytes, bytes]]) -> None:
+    write_edits([FileEdit(path, str(path.relative_to(root)), before, after)
+                 for path, (before, after) in edits.items()])
 
 
 def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
@@ -258,7 +237,7 @@ def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult
     """Write the edits and commit them; returns the commit (HEAD unchanged when no edits)."""
     if not edits:
         return git.head()
-    write_files(edits)
+    write_files(git.root, edits)
     rel = [str(path.relative_to(git.root)) for path in edits]
     git.run("add", "--", *rel)
     message = opts.commit_message.format(version=result.version, tag=result.tag,

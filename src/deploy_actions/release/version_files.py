@@ -9,14 +9,10 @@ final newline all survive.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
-import os
 import re
-import stat
-import tempfile
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -30,6 +26,7 @@ from ruamel.yaml.error import YAMLError
 from tomlkit.exceptions import TOMLKitError
 
 from deploy_actions.errors import FileError, InputError
+from deploy_actions.files import FileEdit, inside_repo
 
 INPUT = "version-files"
 SUPPORTED = (
@@ -45,22 +42,12 @@ _V_PREFIX = re.compile(r"([vV]?)(\d.*)", re.DOTALL)
 Key = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class VersionFileEdit:
-    """The whole new content of one file; `after` differs from `before` only in the version."""
-
-    path: Path  # absolute, symlinks resolved (so writing it replaces the real file)
-    relpath: str  # as the user wrote it, for messages
-    before: bytes
-    after: bytes
-
-
 # --------------------------------------------------------------------------- planning
 
 
 def plan_version_files(
     repo_root: Path, entries: Sequence[str], current: str | None, new: str
-) -> list[VersionFileEdit]:
+) -> list[FileEdit]:
     """Read, edit and verify every version file in memory; write nothing.
 
     `current` is the version of the newest release (None: there is none yet, so accept the
@@ -105,23 +92,7 @@ def _parse_entry(entry: str) -> tuple[str, _Format]:
 
 
 def _inside(root: Path, relpath: str, entry: str) -> Path:
-    """The real path of an entry, refusing anything that leads out of the repository."""
-    rel = PurePosixPath(relpath)
-    if not relpath or rel.is_absolute() or relpath.startswith("\\") or re.match(
-        r"[A-Za-z]:[\\/]", relpath
-    ):
-        raise InputError(INPUT, entry, "a path relative to the repository root")
-    if ".." in rel.parts:
-        raise InputError(INPUT, entry, "a path inside the repository, without '..'")
-    try:
-        target = (root / rel).resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop
-        raise FileError(f"cannot be resolved: {exc}", file=relpath) from exc
-    if not target.is_relative_to(root):
-        raise InputError(
-            INPUT, entry, f"a path inside the repository (it leads to {target}, outside {root})"
-        )
-    return target
+    return inside_repo(root, relpath, INPUT, entry)
 
 
 class _OpenFile:
@@ -156,10 +127,10 @@ class _OpenFile:
     def changed(self) -> bool:
         return self.text != self.original
 
-    def edit(self) -> VersionFileEdit:
+    def edit(self) -> FileEdit:
         # Valid UTF-8 decodes and encodes back to the same bytes, so only the splice differs.
         after = self.bom + self.text.encode("utf-8")
-        return VersionFileEdit(self.path, self.relpath, self.before, after)
+        return FileEdit(self.path, self.relpath, self.before, after)
 
 
 def _rewrite(fmt: _Format, text: str, relpath: str, current: str | None, new: str) -> str:
@@ -580,61 +551,3 @@ _BY_NAME: dict[str, _Format] = {
     "mix.exs": _MixFormat(),
     "Cargo.toml": _CargoFormat(),
 }
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_version_files(edits: Sequence[VersionFileEdit]) -> None:
-    """Write every edit, each atomically; if one fails, put back the ones already written."""
-    pending = [e for e in edits if e.after != e.before]
-    for edit in pending:
-        try:
-            on_disk = edit.path.read_bytes()
-        except OSError as exc:
-            raise FileError(f"cannot be read: {exc.strerror or exc}", file=edit.relpath) from exc
-        if on_disk != edit.before:
-            raise FileError("changed since it was read; nothing was written, run again",
-                            file=edit.relpath)
-    written: list[VersionFileEdit] = []
-    for edit in pending:
-        try:
-            _replace_file(edit.path, edit.after)
-        except OSError as exc:
-            not_restored = _restore(written)
-            outcome = (
-                f"restored {len(written)} file(s) already written"
-                if not not_restored
-                else "could NOT restore " + ", ".join(not_restored)
-            )
-            raise FileError(
-                f"cannot be written ({exc.strerror or exc}); {outcome}", file=edit.relpath
-            ) from exc
-        written.append(edit)
-
-
-def _restore(written: list[VersionFileEdit]) -> list[str]:
-    failed = []
-    for edit in reversed(written):
-        try:
-            _replace_file(edit.path, edit.before)
-        except OSError:
-            failed.append(edit.relpath)
-    return failed
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """A temporary file next to `path`, then os.replace: readers see old or new, never half."""
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

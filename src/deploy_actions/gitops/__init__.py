@@ -1,0 +1,1 @@
+"""GitOps: image references, manifest discovery and editing, the registry, tag policy, bumps."""
