@@ -35,9 +35,9 @@ class Outcome:
 
 
 def _load() -> dict[str, CommandSpec]:
-    from deploy_actions.commands import changelog_check, version_bump
+    from deploy_actions.commands import changelog_check, gitops_bump, version_bump
 
-    specs = [version_bump.SPEC, changelog_check.SPEC]
+    specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC]
     return {spec.name: spec for spec in specs}
 
 

@@ -47,21 +47,21 @@ class Git:
         return cls(Path(probe.stdout.strip()), token=token)
 
     def _env(self) -> dict[str, str]:
-        env = _base_env()
-        if self._token:
-            url = self.remote_url_or_none("origin")
-            scope = ""
-            if url and urlsplit(url).scheme in ("http", "https"):
-                parts = urlsplit(url)
-                scope = f"{parts.scheme}://{parts.netloc}/"
-            basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
-            key = f"http.{scope}.extraheader" if scope else "http.extraheader"
-            env.update({
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": key,
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            })
-        return env
+        return auth_env(self._token, self.remote_url_or_none("origin"))
+
+    @classmethod
+    def clone(cls, url: str, dest: Path, *, branch: str, token: str | None = None, depth: int | None = 1) -> Git:
+        """A fresh clone of `branch` at `dest` (shallow by default), authenticated by header."""
+        if token:
+            actions_runtime.mask(token)
+        args = ["git", "clone", "--quiet", "--single-branch", "--branch", branch, "--no-tags"]
+        if depth:
+            args += ["--depth", str(depth)]
+        proc = subprocess.run([*args, "--", url, str(dest)], capture_output=True, text=True, check=False,
+                              env=auth_env(token, url))
+        if proc.returncode != 0:
+            raise GitError(_describe(["clone"], proc.stderr))
+        return cls(dest, token=token)
 
     def run(self, *args: str, check: bool = True, input_text: str | None = None,
             authenticated: bool = False) -> subprocess.CompletedProcess[str]:
@@ -112,6 +112,22 @@ class Git:
 
     def head(self) -> str:
         return self.out("rev-parse", "HEAD")
+
+
+def auth_env(token: str | None, url: str | None) -> dict[str, str]:
+    """git's environment, plus the token as an Authorization header scoped to `url`'s origin."""
+    env = _base_env()
+    if not token:
+        return env
+    scope = ""
+    if url and urlsplit(url).scheme in ("http", "https"):
+        parts = urlsplit(url)
+        scope = f"{parts.scheme}://{parts.netloc}/"
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    key = f"http.{scope}.extraheader" if scope else "http.extraheader"
+    env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": key,
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"})
+    return env
 
 
 def _base_env() -> dict[str, str]:

@@ -1,0 +1,96 @@
+"""`deploy-actions gitops-bump`: pin a new image tag in the GitOps repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy_actions.commands import Outcome
+from deploy_actions.commands.spec import CommandSpec, Option, Output
+
+SPEC = CommandSpec(
+    name="gitops-bump",
+    description="Rewrite the image tag in a GitOps repository (only that value, byte for byte), after "
+                "checking the registry, and commit, push or open a pull request. Rollback is the same, "
+                "to an older tag, with a reason.",
+    run="deploy_actions.commands.gitops_bump:run",
+    options=(
+        Option("image", "Image repository to bump, without tag, e.g. ghcr.io/org/app.", ""),
+        Option("tag", "Tag to deploy, e.g. v1.2.3.", ""),
+        Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: edit the "
+               "local checkout that holds path.", ""),
+        Option("ref", "Branch of the GitOps repository to change.", "main"),
+        Option("path", "Folder to search, relative to the GitOps repository; may use {app} and {environment}, "
+               "e.g. apps/{app}/overlays/{environment}.", "."),
+        Option("environment", "Environment being deployed (dev, staging, production…).", ""),
+        Option("app", "Application name for paths, messages and records (default: the image's last path part).",
+               ""),
+        Option("policy", "Flux image policy (namespace:name) whose setter markers to update.", ""),
+        Option("set", "Generic edits, one FILE:dotted.path=VALUE per line ({tag}, {digest} and {image} are "
+               "replaced).", "", kind="lines"),
+        Option("kustomize-add", "Add a kustomization images: entry when none matches.", "false", kind="bool"),
+        Option("promote-from", "Deploy the tag and digest currently running in this environment instead of tag.",
+               ""),
+        Option("rollback", "Allow going back to an older tag (needs reason).", "false", kind="bool"),
+        Option("reason", "Why: recorded in the commit message, trailers and the deployment record.", ""),
+        Option("deny-tags", "Extra tag patterns to refuse (glob), one per line; latest, main, master, stable, "
+               "edge and dev are always refused unless pinned by digest.", "", kind="lines"),
+        Option("require-semver", "Refuse tags that are not semantic versions.", "false", kind="bool"),
+        Option("lint", "Report mutable or missing tags and imagePullPolicy: Always across the scope as "
+               "annotations; exit 1 on errors.", "false", kind="bool"),
+        Option("verify-image", "Check that image:tag exists in the registry before writing.", "true", kind="bool"),
+        Option("wait-for-image", "Poll the registry up to this long for CI to push the image, e.g. 10m.", "",
+               kind="duration"),
+        Option("digest", "none, or pin to write image:tag@sha256:… (kustomize: digest:).", "none", kind="choice",
+               choices=("none", "pin")),
+        Option("registry-username", "Registry user name (for ghcr.io: any name with a token password).", ""),
+        Option("registry-password", "Registry password or token.", "", secret=True, env_fallback="REGISTRY_PASSWORD"),
+        Option("mode", "push: commit and push (re-applied if the branch moved); pull-request: push a "
+               "deploy branch and open or update one PR; commit: commit locally; none: edit files only.",
+               "push", kind="choice", choices=("push", "pull-request", "commit", "none")),
+        Option("max-attempts", "How many times to re-apply and push when the branch moved.", "10", kind="int"),
+        Option("on-protected", "When the push is refused by branch protection: fail, or open a pull-request.",
+               "fail", kind="choice", choices=("fail", "pull-request")),
+        Option("branch", "Deploy branch for pull requests; {app} and {environment} are replaced.",
+               "deploy/{app}-{environment}"),
+        Option("labels", "Labels for the pull request, one per line.", "", kind="lines"),
+        Option("auto-merge", "Enable auto-merge on the pull request.", "false", kind="bool"),
+        Option("commit-message", "Commit message; {app}, {tag}, {previous_tag}, {environment}, {image}.",
+               "chore: Bump {app} to {tag}"),
+        Option("rollback-message", "Commit message of a rollback; also {reason}.",
+               "fix: Rollback {app} to {tag} due to {reason}"),
+        Option("record", "Deployment record (JSON lines) appended in the same commit; empty for none.",
+               "deployments/{environment}.jsonl"),
+        Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
+        Option("source-repository", "Code repository the image was built from.", "",
+               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
+        Option("source-commit", "Commit the image was built from.", "", action_default="${{ github.sha }}",
+               env_fallback="GITHUB_SHA"),
+        Option("run-url", "URL of the run making the change (default: this workflow run).", ""),
+        Option("actor", "Who triggered the deployment.", "", action_default="${{ github.actor }}",
+               env_fallback="GITHUB_ACTOR"),
+        Option("github-repository", "owner/name of the GitOps repository on GitHub, for pull requests "
+               "(default: from repository).", ""),
+        Option("token", "Token that can push to the GitOps repository (and open pull requests). "
+               "CLI: $GITHUB_TOKEN.", "", secret=True, env_fallback="GITHUB_TOKEN"),
+        Option("git-user-name", "Author of the GitOps commit.", "github-actions[bot]"),
+        Option("git-user-email", "E-mail of the GitOps commit's author.",
+               "41898282+github-actions[bot]@users.noreply.github.com"),
+    ),
+    outputs=(
+        Output("changed", "true when a file changed."),
+        Output("files", "The changed files (JSON list)."),
+        Output("tag", "The tag now pinned."),
+        Output("previous-tag", "The tag pinned before."),
+        Output("digest", "The digest pinned (digest: pin), else empty."),
+        Output("commit-sha", "The GitOps commit."),
+        Output("pull-request-url", "The pull request, in pull-request mode."),
+        Output("pull-request-number", "Its number."),
+        Output("superseded", "true when a newer tag landed first and this bump stood down."),
+    ),
+)
+
+
+def run(options: dict[str, Any]) -> Outcome:
+    from deploy_actions.gitops.bump import GitopsBumpOptions, gitops_bump
+
+    return gitops_bump(GitopsBumpOptions(**options)).outcome()

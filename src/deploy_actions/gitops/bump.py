@@ -1,0 +1,508 @@
+"""gitops-bump: pin a new image in the GitOps repository, as one auditable commit.
+
+Order of work: validate → resolve the tag (or the tag deployed in `promote-from`) → tag
+policy → registry check → plan every edit → write → commit → push (re-applied on a moved
+tip) or propose a pull request. Nothing is written before every check has passed, and a
+rollback is the same forward commit, to an older tag, with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from deploy_actions import actions_runtime
+from deploy_actions.commands import Annotation, Outcome
+from deploy_actions.errors import EXIT_CHECK_FAILED, InputError, OperationError
+from deploy_actions.files import FileEdit, inside_repo, write_edits
+from deploy_actions.git import Git, GitError
+from deploy_actions.gitops import policy
+from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_GITHUB_URL = re.compile(r"^https?://[^/]+/(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+@dataclass(frozen=True)
+class GitopsBumpOptions:
+    image: str = ""
+    tag: str = ""
+    repository: str = ""
+    ref: str = "main"
+    path: str = "."
+    environment: str = ""
+    app: str = ""
+    policy: str = ""
+    set: tuple[str, ...] = ()
+    kustomize_add: bool = False
+    promote_from: str = ""
+    rollback: bool = False
+    reason: str = ""
+    deny_tags: tuple[str, ...] = ()
+    require_semver: bool = False
+    lint: bool = False
+    verify_image: bool = True
+    wait_for_image: float | None = None
+    digest: str = "none"
+    registry_username: str = ""
+    registry_password: str = ""
+    mode: str = "push"
+    max_attempts: int | None = 10
+    on_protected: str = "fail"
+    branch: str = "deploy/{app}-{environment}"
+    labels: tuple[str, ...] = ()
+    auto_merge: bool = False
+    commit_message: str = "chore: Bump {app} to {tag}"
+    rollback_message: str = "fix: Rollback {app} to {tag} due to {reason}"
+    record: str = "deployments/{environment}.jsonl"
+    strategy: str = "rolling"
+    source_repository: str = ""
+    source_commit: str = ""
+    run_url: str = ""
+    actor: str = ""
+    github_repository: str = ""
+    token: str = ""
+    git_user_name: str = "github-actions[bot]"
+    git_user_email: str = "41898282+github-actions[bot]@users.noreply.github.com"
+
+
+@dataclass(frozen=True)
+class GitopsBumpResult:
+    changed: bool
+    files: tuple[str, ...]
+    tag: str
+    previous_tag: str
+    digest: str
+    commit_sha: str = ""
+    pull_request_url: str = ""
+    pull_request_number: int | None = None
+    superseded: bool = False
+    notes: tuple[str, ...] = ()
+    findings: tuple[Annotation, ...] = ()
+    exit_code: int = 0
+
+    def outputs(self) -> dict[str, object]:
+        return {
+            "changed": self.changed,
+            "files": list(self.files),
+            "tag": self.tag,
+            "previous-tag": self.previous_tag,
+            "digest": self.digest,
+            "commit-sha": self.commit_sha,
+            "pull-request-url": self.pull_request_url,
+            "pull-request-number": self.pull_request_number or "",
+            "superseded": self.superseded,
+        }
+
+    def outcome(self) -> Outcome:
+        text = "\n".join(self.notes)
+        summary = "## gitops-bump\n\n" + "".join(f"- {n}\n" for n in self.notes)
+        if self.files:
+            summary += "\n| file |\n| --- |\n" + "".join(f"| `{f}` |\n" for f in self.files)
+        return Outcome(outputs=self.outputs(), text=text, summary=summary, annotations=self.findings,
+                       exit_code=self.exit_code)
+
+
+@dataclass
+class _Context:
+    opts: GitopsBumpOptions
+    root: Path
+    scope: list[str]
+    git: Git | None
+    image: ImageRef
+    target: ImageRef
+    app: str
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+
+def _render(template: str, name: str, **values: str) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        placeholders = ", ".join("{" + k + "}" for k in values)
+        raise InputError(name, template, f"text whose only placeholders are {placeholders}") from None
+
+
+def _validate(opts: GitopsBumpOptions) -> None:
+    if opts.rollback and not opts.reason.strip():
+        raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
+    if opts.tag and opts.promote_from:
+        raise InputError("promote-from", opts.promote_from, "either tag or promote-from, not both")
+    if not opts.image and not opts.lint:
+        raise InputError("image", "", "the image repository to bump, e.g. ghcr.io/org/app")
+    if opts.image and not opts.tag and not opts.promote_from:
+        raise InputError("tag", "", "the tag to deploy, e.g. v1.2.3 (or promote-from: an environment)")
+    if opts.tag and not is_valid_tag(opts.tag):
+        raise InputError("tag", opts.tag, "a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})")
+    for name, value in (("environment", opts.environment), ("promote-from", opts.promote_from), ("app", opts.app)):
+        if value and not _NAME.match(value):
+            raise InputError(name, value, "a name of letters, digits, '.', '_' and '-'")
+    if opts.policy and not re.match(r"^[a-z0-9-]+:[a-z0-9.-]+$", opts.policy):
+        raise InputError("policy", opts.policy, "a Flux image policy as namespace:name")
+    if opts.mode == "pull-request" and not opts.repository and not opts.github_repository:
+        raise InputError("github-repository", "", "owner/name for pull-request mode")
+
+
+def _clone_url(repository: str) -> str:
+    if "://" in repository or repository.startswith(("/", "./", "file:")):
+        if "@" in repository.split("://", 1)[-1].split("/", 1)[0]:
+            raise InputError("repository", "<a URL with credentials>",
+                             "a URL without credentials; the token goes in the token input")
+        return repository
+    if _OWNER_NAME.match(repository):
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return f"{server}/{repository}.git"
+    raise InputError("repository", repository, "owner/name on GitHub, or a git URL")
+
+
+def _github_repository(opts: GitopsBumpOptions) -> str:
+    if opts.github_repository:
+        return opts.github_repository
+    if _OWNER_NAME.match(opts.repository):
+        return opts.repository
+    match = _GITHUB_URL.match(opts.repository)
+    if match:
+        return match["repo"]
+    raise InputError("github-repository", "", "owner/name of the GitOps repository on GitHub")
+
+
+def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
+    _validate(opts)
+    workdir: Path | None = None
+    try:
+        if opts.repository:
+            workdir = Path(tempfile.mkdtemp(prefix="deploy-actions-gitops-"))
+            url = _clone_url(opts.repository)
+            with actions_runtime.group(f"Cloning {opts.repository}@{opts.ref}"):
+                git: Git | None = Git.clone(url, workdir / "repo", branch=opts.ref, token=opts.token or None)
+            root = (workdir / "repo").resolve()
+        else:
+            root, git = _local_root(opts)
+        return _run(opts, root, git)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _local_root(opts: GitopsBumpOptions) -> tuple[Path, Git | None]:
+    base = Path(_render(opts.path, "path", app=opts.app or "app", environment=opts.environment)).expanduser()
+    start = base if base.is_dir() else base.parent
+    if not start.is_dir():
+        raise InputError("path", opts.path, "an existing folder (or a repository input to clone)")
+    try:
+        git = Git.open(start, token=opts.token or None, input_name="path")
+        return git.root.resolve(), git
+    except InputError:
+        if opts.mode not in ("none",):
+            raise InputError("path", opts.path, f"a folder inside a git checkout for mode: {opts.mode}") from None
+        return start.resolve(), None
+
+
+def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> list[str]:
+    rendered = _render(opts.path, "path", app=app, environment=environment)
+    if opts.repository:
+        rel = rendered.strip("/") or "."
+    else:
+        target = Path(rendered).expanduser().resolve()
+        if not target.is_relative_to(root):
+            raise InputError("path", opts.path, "a folder inside the checkout")
+        rel = target.relative_to(root).as_posix() or "."
+    inside_repo(root, rel if rel != "." else ".", "path", rendered)
+    return [] if rel == "." else [rel]
+
+
+def _run(opts: GitopsBumpOptions, root: Path, git: Git | None) -> GitopsBumpResult:
+    from deploy_actions.gitops import manifests
+
+    findings: list[Annotation] = []
+    if opts.lint:
+        lint_scope = _scope(opts, root, opts.app or "app", opts.environment) if "{" not in opts.path else []
+        for f in manifests.lint_repository(root, lint_scope):
+            findings.append(Annotation(f.level, f.message, file=f.relpath, line=f.line, title=f.rule or None))
+        errors = sum(1 for f in findings if f.level == "error")
+        if errors or not opts.image:
+            note = f"lint: {errors} error(s), {len(findings) - errors} warning(s)"
+            return GitopsBumpResult(False, (), opts.tag, "", "", notes=(note,), findings=tuple(findings),
+                                    exit_code=EXIT_CHECK_FAILED if errors else 0)
+    try:
+        image = ImageRef.parse(opts.image)
+    except ImageRefError as err:
+        raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
+    if image.tag or image.digest:
+        raise InputError("image", opts.image, "the repository only; give the tag in the tag input")
+    app = opts.app or image.repository.rsplit("/", 1)[-1]
+    scope = _scope(opts, root, app, opts.environment)
+    tag, digest = opts.tag, ""
+    notes: list[str] = []
+    if opts.promote_from:
+        tag, digest = _deployed_in(opts, root, image, app)
+        notes.append(f"promoting {image.short()}:{tag} from {opts.promote_from}")
+    policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
+                     require_semver=opts.require_semver)
+    target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
+    ctx = _Context(opts, root, scope, git, image, target, app, notes)
+    return _apply_with_retries(ctx, findings)
+
+
+def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str) -> tuple[str, str]:
+    from deploy_actions.gitops import manifests
+
+    scope = _scope(opts, root, app, opts.promote_from)
+    sites, _ = manifests.find_image_sites(root, scope, image, policy=opts.policy or None, sets=opts.set)
+    versions = {(s.current.tag or "", s.current.digest or "") for s in sites}
+    if not versions:
+        raise InputError("promote-from", opts.promote_from, f"an environment where {image.short()} is deployed "
+                         f"(nothing references it under {'/'.join(scope) or '.'})")
+    if len(versions) > 1:
+        shown = ", ".join(sorted(f"{t}{'@' + d[:19] if d else ''}" for t, d in versions))
+        raise OperationError(f"{opts.promote_from} runs more than one version of {image.short()} ({shown}); "
+                             "promote one explicitly with tag:")
+    return versions.pop()
+
+
+def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str]) -> ImageRef:
+    if not (opts.verify_image or opts.digest == "pin" or opts.wait_for_image):
+        return target
+    from deploy_actions.gitops.registry import RegistryClient
+
+    client = RegistryClient(username=opts.registry_username or None, password=opts.registry_password or None)
+    lookup = target.with_tag(target.tag, target.digest)
+    if opts.wait_for_image:
+        manifest = client.wait_for(lookup, timeout=opts.wait_for_image)
+    else:
+        found = client.manifest(lookup)
+        if found is None:
+            raise OperationError(f"{lookup.short()} is not in the registry; nothing was changed "
+                                 "(wait-for-image: 10m waits for CI to push it)")
+        manifest = found
+    notes.append(f"registry has {lookup.short()} ({manifest.digest[:19]}…)")
+    if opts.digest == "pin" or target.digest:
+        return target.with_tag(target.tag, manifest.digest)
+    return target
+
+
+def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBumpResult:
+    opts = ctx.opts
+    attempts = max(1, opts.max_attempts or 1)
+    for attempt in range(1, attempts + 1):
+        planned = _plan(ctx)
+        if planned.superseded or not planned.edits:
+            return replace(planned.result, findings=(*findings, *planned.result.findings))
+        write_edits(planned.edits)
+        if opts.mode == "none" or ctx.git is None:
+            return replace(planned.result, findings=(*findings, *planned.result.findings))
+        sha = _commit(ctx, planned)
+        result = replace(planned.result, commit_sha=sha, findings=(*findings, *planned.result.findings))
+        if opts.mode == "commit":
+            return result
+        if opts.mode == "pull-request":
+            return _pull_request(ctx, result, sha)
+        try:
+            ctx.git.run("push", "--quiet", "origin", f"HEAD:refs/heads/{opts.ref}", authenticated=True)
+            return replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
+        except GitError as err:
+            text = str(err)
+            if _is_protected(text):
+                if opts.on_protected == "pull-request":
+                    note = f"{opts.ref} is protected; proposing a pull request instead"
+                    return _pull_request(ctx, replace(result, notes=(*result.notes, note)), sha)
+                raise OperationError(f"{opts.ref} is protected and refused the push; "
+                                     "set on-protected: pull-request to open a pull request instead") from None
+            if not _is_stale(text) or attempt == attempts:
+                _reset_to(ctx, "HEAD~1")
+                if _is_stale(text):
+                    raise OperationError(f"{opts.ref} kept moving: gave up after {attempts} attempt(s); nothing was "
+                                         "pushed") from None
+                raise
+        delay = min(8.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311 -- jitter
+        actions_runtime.log(f"{opts.ref} moved on; re-applying on the new tip (attempt {attempt + 1}/{attempts})")
+        time.sleep(delay)
+        ctx.git.run("fetch", "--quiet", "--depth", "1", "origin", opts.ref, authenticated=True)
+        _reset_to(ctx, "FETCH_HEAD")
+    raise AssertionError("unreachable")
+
+
+def _reset_to(ctx: _Context, ref: str) -> None:
+    assert ctx.git is not None
+    ctx.git.run("reset", "--quiet", "--keep", ref)
+
+
+def _is_stale(text: str) -> bool:
+    return any(s in text for s in ("non-fast-forward", "fetch first", "[rejected]", "stale info", "cannot lock ref"))
+
+
+def _is_protected(text: str) -> bool:
+    return any(s in text.lower() for s in ("protected branch", "gh006", "pre-receive hook declined"))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    edits: tuple[FileEdit, ...]
+    result: GitopsBumpResult
+    message: str
+    superseded: bool = False
+
+
+def _plan(ctx: _Context) -> _Plan:
+    from deploy_actions.gitops import manifests
+
+    opts = ctx.opts
+    update = manifests.plan_image_update(ctx.root, ctx.scope, ctx.target, policy=opts.policy or None,
+                                         sets=opts.set, kustomize_add=opts.kustomize_add)
+    warnings = tuple(Annotation(f.level, f.message, file=f.relpath, line=f.line) for f in update.findings)
+    if not update.sites and not update.edits:
+        where = "/".join(ctx.scope) or "the repository"
+        raise InputError("image", opts.image, f"an image referenced under {where} (found no reference to "
+                         f"{ctx.image.short()}; use kustomize-add or set to add one)")
+    previous = _previous_tag(update.sites)
+    tag = ctx.target.tag or ""
+    digest = ctx.target.digest or ""
+    base = GitopsBumpResult(False, (), tag, previous, digest, notes=tuple(ctx.notes), findings=warnings)
+    if not update.edits:
+        note = f"{ctx.app} already at {ctx.target.short()}{_env_text(opts)}; nothing to change"
+        return _Plan((), replace(base, notes=(*base.notes, note)), "")
+    downgrades = [s for s in update.changed if policy.is_downgrade(s.current.tag, tag)]
+    if downgrades and not opts.rollback:
+        site = downgrades[0]
+        if _landed_since(ctx):  # another pipeline deployed a newer tag while this one ran
+            note = f"superseded: {site.relpath} already pins the newer {site.current.tag}; left it alone"
+            return _Plan((), replace(base, superseded=True, notes=(*base.notes, note)), "", superseded=True)
+        raise InputError("tag", tag, f"a tag newer than the deployed {site.current.tag} ({site.relpath}:{site.line}); "
+                         "a downgrade needs rollback: true and a reason")
+    edits = list(update.edits)
+    record = _record_edit(ctx, previous)
+    if record is not None:
+        edits.append(record)
+    files = tuple(sorted({e.relpath for e in edits}))
+    values = dict(app=ctx.app, tag=tag, previous_tag=previous, environment=opts.environment,
+                  image=ctx.image.short(), reason=opts.reason)
+    template, name = ((opts.rollback_message, "rollback-message") if opts.rollback
+                      else (opts.commit_message, "commit-message"))
+    message = _render(template, name, **values) + "\n\n" + _trailers(ctx, previous)
+    verb = "rolling back" if opts.rollback else "bumping"
+    note = (f"{verb} {ctx.app}{_env_text(opts)} from {previous or 'nothing'} to {ctx.target.short()} "
+            f"in {len(update.edits)} file(s)")
+    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message)
+
+
+def _landed_since(ctx: _Context) -> bool:
+    """Whether the tip we build on was committed after this run started (a concurrent deploy)."""
+    if ctx.git is None:
+        return False
+    committed = ctx.git.out("log", "-1", "--format=%ct")
+    return committed.isdigit() and int(committed) >= int(ctx.started) - 1
+
+
+def _env_text(opts: GitopsBumpOptions) -> str:
+    return f" in {opts.environment}" if opts.environment else ""
+
+
+def _previous_tag(sites: tuple[Any, ...]) -> str:
+    tags = [s.current.tag or (s.current.digest or "") for s in sites]
+    if not tags:
+        return ""
+    return max(set(tags), key=tags.count)
+
+
+def _trailers(ctx: _Context, previous: str) -> str:
+    opts = ctx.opts
+    lines = []
+    if opts.source_repository:
+        lines.append(f"Source-Repository: {opts.source_repository}")
+    if opts.source_commit:
+        lines.append(f"Source-Commit: {opts.source_commit}")
+    if run_url(opts):
+        lines.append(f"Workflow-Run: {run_url(opts)}")
+    lines.append(f"Previous-Tag: {previous or 'none'}")
+    if opts.rollback:
+        lines.append(f"Rollback-Reason: {' '.join(opts.reason.split())}")
+    return "\n".join(lines)
+
+
+def run_url(opts: GitopsBumpOptions) -> str:
+    if opts.run_url:
+        return opts.run_url
+    server, repo, run_id = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else ""
+
+
+def _record_edit(ctx: _Context, previous: str) -> FileEdit | None:
+    opts = ctx.opts
+    if not opts.record:
+        return None
+    rel = _render(opts.record, "record", app=ctx.app, environment=opts.environment or "default")
+    path = inside_repo(ctx.root, rel, "record")
+    before = path.read_bytes() if path.exists() else b""
+    entry: dict[str, object] = {
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "event": "rollback" if opts.rollback else "bump",
+        "environment": opts.environment or "default",
+        "app": ctx.app,
+        "image": ctx.image.short(),
+        "version": ctx.target.tag or "",
+        "digest": ctx.target.digest or "",
+        "previous_version": previous,
+        # The record rides in the GitOps commit itself, which cannot name its own hash: it names the
+        # commit it was made on; the commit that carries it is `git log -1 -- <record file>`.
+        "gitops_base_commit": ctx.git.head() if ctx.git is not None else "",
+        "source_repository": opts.source_repository,
+        "source_commit": opts.source_commit,
+        "actor": opts.actor,
+        "strategy": opts.strategy,
+        "status": "pending",
+        "run_url": run_url(opts),
+    }
+    if opts.rollback:
+        entry["reason"] = opts.reason
+    line = json.dumps(entry, sort_keys=False, separators=(",", ":")).encode() + b"\n"
+    prefix = before if not before or before.endswith(b"\n") else before + b"\n"
+    return FileEdit(path, rel, before, prefix + line)
+
+
+def _commit(ctx: _Context, planned: _Plan) -> str:
+    git = ctx.git
+    assert git is not None
+    rel = [e.relpath for e in planned.edits]
+    git.run("add", "--", *rel)
+    opts = ctx.opts
+    git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
+            "commit", "--quiet", "--no-verify", "-m", planned.message, "--", *rel)
+    return git.head()
+
+
+def _pull_request(ctx: _Context, result: GitopsBumpResult, sha: str) -> GitopsBumpResult:
+    from deploy_actions.github import GitHubClient
+
+    opts = ctx.opts
+    git = ctx.git
+    assert git is not None
+    if not opts.token:
+        raise InputError("token", "", "a GitHub token for pull-request mode")
+    branch = _render(opts.branch, "branch", app=ctx.app, environment=opts.environment or "default")
+    ref = f"refs/heads/{branch}"
+    current = git.run("ls-remote", "--heads", "origin", ref, authenticated=True).stdout.split()
+    expected = current[0] if current else ""
+    # The deploy branch belongs to this action: rewritten from the tip each time, pushed with a lease.
+    git.run("push", "--quiet", f"--force-with-lease={ref}:{expected}", "origin", f"{sha}:{ref}", authenticated=True)
+    client = GitHubClient(_github_repository(opts), opts.token)
+    title = git.out("log", "-1", "--format=%s", sha)
+    body = git.out("log", "-1", "--format=%b", sha)
+    url, created = client.open_or_update_pull_request(branch, opts.ref, title, body)
+    number = int(url.rstrip("/").rsplit("/", 1)[-1]) if url.rstrip("/").rsplit("/", 1)[-1].isdigit() else None
+    if number is not None and opts.labels:
+        client.add_labels(number, list(opts.labels))
+    if number is not None and opts.auto_merge:
+        client.enable_auto_merge(number)
+    note = f"{'opened' if created else 'updated'} pull request {url} from {branch}"
+    return replace(result, pull_request_url=url, pull_request_number=number, notes=(*result.notes, note))
