@@ -123,7 +123,7 @@ class _Context:
     target: ImageRef
     app: str
     notes: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
+    started: float = 0.0
 
 
 def _render(template: str, name: str, **values: str) -> str:
@@ -179,6 +179,7 @@ def _github_repository(opts: GitopsBumpOptions) -> str:
 
 def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
     _validate(opts)
+    started = time.time()
     workdir: Path | None = None
     try:
         if opts.repository:
@@ -189,7 +190,7 @@ def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
             root = (workdir / "repo").resolve()
         else:
             root, git = _local_root(opts)
-        return _run(opts, root, git)
+        return _run(opts, root, git, started)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -222,7 +223,7 @@ def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> l
     return [] if rel == "." else [rel]
 
 
-def _run(opts: GitopsBumpOptions, root: Path, git: Git | None) -> GitopsBumpResult:
+def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float) -> GitopsBumpResult:
     from deploy_actions.gitops import manifests
 
     findings: list[Annotation] = []
@@ -251,7 +252,7 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None) -> GitopsBumpResu
     policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
                      require_semver=opts.require_semver)
     target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
-    ctx = _Context(opts, root, scope, git, image, target, app, notes)
+    ctx = _Context(opts, root, scope, git, image, target, app, notes, started)
     return _apply_with_retries(ctx, findings)
 
 
