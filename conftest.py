@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.plugins.git_repos",
     "tests.plugins.git_http",
+    "tests.plugins.registry",
     "tests.plugins.github_api",
     "tests.plugins.act",
 ]

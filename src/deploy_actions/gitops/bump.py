@@ -277,16 +277,16 @@ def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str])
         return target
     from deploy_actions.gitops.registry import RegistryClient
 
-    client = RegistryClient(username=opts.registry_username or None, password=opts.registry_password or None)
     lookup = target.with_tag(target.tag, target.digest)
-    if opts.wait_for_image:
-        manifest = client.wait_for(lookup, timeout=opts.wait_for_image)
-    else:
-        found = client.manifest(lookup)
-        if found is None:
-            raise OperationError(f"{lookup.short()} is not in the registry; nothing was changed "
-                                 "(wait-for-image: 10m waits for CI to push it)")
-        manifest = found
+    with RegistryClient(username=opts.registry_username or None, password=opts.registry_password or None) as client:
+        if opts.wait_for_image:
+            manifest = client.wait_for(lookup, timeout=opts.wait_for_image)
+        else:
+            found = client.manifest(lookup)
+            if found is None:
+                raise OperationError(f"{lookup.short()} is not in the registry; nothing was changed "
+                                     "(wait-for-image: 10m waits for CI to push it)")
+            manifest = found
     notes.append(f"registry has {lookup.short()} ({manifest.digest[:19]}…)")
     if opts.digest == "pin" or target.digest:
         return target.with_tag(target.tag, manifest.digest)
