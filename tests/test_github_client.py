@@ -18,10 +18,18 @@ import deploy_actions.github as github_module
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.github import GitHubClient
 from tests.fakes.github_api import (
+    FakeAutoMerge,
     GitHubAPIFake,
+    GitHubGraphQLSchema,
     ResponseSchemas,
     repository_root,
     to_json_schema,
+)
+
+# The document PyGithub 2.x sends for PullRequest.enable_automerge, word for word.
+ENABLE_AUTO_MERGE = (
+    "mutation Mutation($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: $input)"
+    " { actor { avatarUrl login resourcePath url } clientMutationId } }"
 )
 
 
@@ -43,6 +51,16 @@ def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries without the sleeps between them, so retry tests stay fast."""
     monkeypatch.setattr(github_module, "BACKOFF_SECONDS", 0)
+
+
+def _graphql(github_api: GitHubAPIFake, query: str, variables: dict[str, object] | None = None) -> requests.Response:
+    """POST a GraphQL document to the fake, as any client would."""
+    return requests.post(
+        f"{github_api.url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"bearer {github_api.token}"},
+        timeout=10,
+    )
 
 
 def _chain(exc: BaseException) -> str:
@@ -238,8 +256,207 @@ def test_a_pull_request_without_labels_has_none(client: GitHubClient, github_api
     assert client.pull_request_labels(pull.number) == []
 
 
+def test_add_labels_puts_them_on_the_pull_request_next_to_those_it_has(
+    client: GitHubClient, github_api: GitHubAPIFake
+) -> None:
+    pull = github_api.seed_pull_request(labels=["release"])
+
+    client.add_labels(pull.number, ["deploy", "env: production"])
+
+    assert pull.labels == ["release", "deploy", "env: production"]
+    [add] = github_api.calls("POST", f"/repos/org/app/issues/{pull.number}/labels")
+    assert add.body == ["deploy", "env: production"]  # only what was missing
+    assert client.pull_request_labels(pull.number) == ["release", "deploy", "env: production"]
+
+
+def test_add_labels_is_idempotent_and_never_doubles_a_label(client: GitHubClient, github_api: GitHubAPIFake) -> None:
+    pull = github_api.seed_pull_request(labels=["Release"])
+
+    client.add_labels(pull.number, ["deploy", "release", "deploy", " deploy "])
+    writes = github_api.calls("POST")
+    client.add_labels(pull.number, ["DEPLOY", "release"])
+
+    assert pull.labels == ["Release", "deploy"]  # GitHub compares label names ignoring case
+    assert github_api.calls("POST") == writes  # the second call only looked
+    assert [body for body in (r.body for r in writes)] == [["deploy"]]
+
+
+def test_add_labels_with_no_labels_sends_nothing(client: GitHubClient, github_api: GitHubAPIFake) -> None:
+    client.add_labels(1, [])
+
+    assert github_api.requests == []
+
+
+def test_a_blank_label_is_bad_input(client: GitHubClient, github_api: GitHubAPIFake) -> None:
+    with pytest.raises(InputError) as caught:
+        client.add_labels(1, ["deploy", "  "])
+
+    assert caught.value.name == "labels"
+    assert github_api.requests == []
+
+
+def test_add_labels_to_a_pull_request_that_does_not_exist_is_an_operation_error(client: GitHubClient) -> None:
+    with pytest.raises(OperationError) as caught:
+        client.add_labels(404, ["deploy"])
+
+    assert str(caught.value).startswith("GitHub API: adding labels to pull request #404 in org/app failed: 404")
+
+
 def test_default_branch_reads_the_repository(client: GitHubClient) -> None:
     assert client.default_branch() == "main"
+
+
+# -- auto-merge (GraphQL) --------------------------------------------------------------------
+
+
+def test_enable_auto_merge_arms_it_with_squash_by_default(client: GitHubClient, github_api: GitHubAPIFake) -> None:
+    pull = github_api.seed_pull_request(title="deploy app v1.2.0 to production")
+
+    client.enable_auto_merge(pull.number)
+
+    assert pull.auto_merge is not None
+    assert (pull.auto_merge.merge_method, pull.auto_merge.enabled_by) == ("SQUASH", "deploy-bot")
+    [mutation] = github_api.calls("POST", "/graphql")
+    assert mutation.status == 200
+    assert "enablePullRequestAutoMerge" in mutation.body["query"]
+    assert mutation.body["variables"]["input"] == {"pullRequestId": pull.node_id, "mergeMethod": "SQUASH"}
+    # REST shows it too, as GitHub does, with the commit title GitHub fills in.
+    rest = requests.get(
+        f"{github_api.url}/repos/org/app/pulls/{pull.number}",
+        headers={"Authorization": f"token {github_api.token}"},
+        timeout=10,
+    ).json()
+    assert rest["auto_merge"]["merge_method"] == "squash"
+    assert rest["auto_merge"]["commit_title"] == f"deploy app v1.2.0 to production (#{pull.number})"
+    assert rest["auto_merge"]["enabled_by"]["login"] == "deploy-bot"
+
+
+@pytest.mark.parametrize(("given", "armed"), [("merge", "MERGE"), ("Rebase", "REBASE"), (" SQUASH ", "SQUASH")])
+def test_enable_auto_merge_takes_the_merge_method_in_any_case(
+    client: GitHubClient, github_api: GitHubAPIFake, given: str, armed: str
+) -> None:
+    pull = github_api.seed_pull_request()
+
+    client.enable_auto_merge(pull.number, given)
+
+    assert pull.auto_merge is not None
+    assert pull.auto_merge.merge_method == armed
+
+
+def test_an_unknown_merge_method_is_bad_input(client: GitHubClient, github_api: GitHubAPIFake) -> None:
+    with pytest.raises(InputError) as caught:
+        client.enable_auto_merge(1, "fast-forward")
+
+    assert caught.value.name == "merge-method"
+    assert "merge, squash or rebase" in str(caught.value)
+    assert github_api.requests == []
+
+
+def test_enable_auto_merge_again_sends_no_mutation_but_a_new_method_is_applied(
+    client: GitHubClient, github_api: GitHubAPIFake
+) -> None:
+    pull = github_api.seed_pull_request()
+    client.enable_auto_merge(pull.number)
+
+    client.enable_auto_merge(pull.number, "SQUASH")
+
+    assert len(github_api.calls("POST", "/graphql")) == 1  # already on with that method: only a look
+    client.enable_auto_merge(pull.number, "MERGE")
+    assert len(github_api.calls("POST", "/graphql")) == 2
+    assert pull.auto_merge is not None
+    assert pull.auto_merge.merge_method == "MERGE"
+
+
+def test_auto_merge_already_enabled_by_someone_else_is_left_alone(
+    client: GitHubClient, github_api: GitHubAPIFake
+) -> None:
+    pull = github_api.seed_pull_request()
+    pull.auto_merge = FakeAutoMerge(merge_method="SQUASH", enabled_by="a-maintainer")
+
+    client.enable_auto_merge(pull.number)
+
+    assert pull.auto_merge.enabled_by == "a-maintainer"
+    assert github_api.calls("POST") == []
+
+
+def test_a_lost_answer_to_enabling_auto_merge_is_retried_harmlessly(
+    client: GitHubClient, github_api: GitHubAPIFake, no_backoff: None
+) -> None:
+    pull = github_api.seed_pull_request()
+    github_api.fail_next(status=502, method="POST", path="/graphql", after_handling=True)
+
+    client.enable_auto_merge(pull.number)
+
+    assert [r.status for r in github_api.calls("POST", "/graphql")] == [502, 200]
+    assert pull.auto_merge is not None
+    assert pull.auto_merge.merge_method == "SQUASH"
+
+
+def test_a_repository_that_does_not_allow_auto_merge_gets_an_error_saying_how_to_allow_it(
+    client: GitHubClient, github_api: GitHubAPIFake
+) -> None:
+    github_api.allow_auto_merge = False
+    pull = github_api.seed_pull_request()
+
+    with pytest.raises(OperationError) as caught:
+        client.enable_auto_merge(pull.number)
+
+    message = str(caught.value)
+    assert message.startswith(
+        f"GitHub API: enabling auto-merge on pull request #{pull.number} in org/app failed:"
+        " GraphQL: Auto merge is not allowed for this repository;"
+    )
+    assert "Settings > General > Pull Requests > 'Allow auto-merge'" in message
+    assert "gh api -X PATCH repos/org/app -F allow_auto_merge=true" in message
+    assert "\n" not in message
+    assert pull.auto_merge is None
+
+
+def test_a_repository_that_does_not_allow_auto_merge_answers_as_github_does(github_api: GitHubAPIFake) -> None:
+    github_api.allow_auto_merge = False
+    pull = github_api.seed_pull_request()
+
+    answer = _graphql(github_api, ENABLE_AUTO_MERGE, {"input": {"pullRequestId": pull.node_id}})
+
+    # GitHub answers 200, a null payload, and the refusal as a typed GraphQL error.
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "data": {"enablePullRequestAutoMerge": None},
+        "errors": [
+            {
+                "type": "UNPROCESSABLE",
+                "path": ["enablePullRequestAutoMerge"],
+                "locations": [{"line": 1, "column": 63}],
+                "message": "Auto merge is not allowed for this repository",
+            }
+        ],
+    }
+    rest = requests.get(
+        f"{github_api.url}/repos/org/app", headers={"Authorization": f"token {github_api.token}"}, timeout=10
+    ).json()
+    assert rest["allow_auto_merge"] is False
+
+
+def test_a_pull_request_github_could_merge_now_gets_an_error_that_explains_it(
+    client: GitHubClient, github_api: GitHubAPIFake
+) -> None:
+    pull = github_api.seed_pull_request()
+    pull.merge_state_status = "CLEAN"  # no required check or review pending
+
+    with pytest.raises(OperationError) as caught:
+        client.enable_auto_merge(pull.number)
+
+    assert "GraphQL: Pull request Pull request is in clean status;" in str(caught.value)
+    assert "merge it directly, or require status checks on the base branch" in str(caught.value)
+
+
+def test_enable_auto_merge_on_a_pull_request_that_does_not_exist_is_an_operation_error(
+    client: GitHubClient,
+) -> None:
+    with pytest.raises(OperationError) as caught:
+        client.enable_auto_merge(404)
+
+    assert str(caught.value).startswith("GitHub API: enabling auto-merge on pull request #404 in org/app failed: 404")
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -262,9 +479,9 @@ def test_the_api_url_defaults_to_api_github_com(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_github_enterprise_server_urls_with_a_path_prefix_work_across_pages(
-    github_api_schemas: ResponseSchemas,
+    github_api_schemas: ResponseSchemas, github_graphql_schema: GitHubGraphQLSchema
 ) -> None:
-    with GitHubAPIFake(github_api_schemas, prefix="/api/v3") as ghes:
+    with GitHubAPIFake(github_api_schemas, prefix="/api/v3", graphql=github_graphql_schema) as ghes:
         pull = ghes.seed_pull_request(files=[f"f{i}" for i in range(101)], labels=["x"])
         client = GitHubClient(ghes.repository, ghes.token, ghes.url)
 
@@ -274,8 +491,11 @@ def test_github_enterprise_server_urls_with_a_path_prefix_work_across_pages(
         client.create_release("v1.0.0", "v1.0.0", "a")
         client.create_release("v1.0.0", "v1.0.0", "b")  # PATCHes the url GitHub handed back
         assert ghes.releases[0].body == "b"
+        client.add_labels(pull.number, ["deploy"])
+        client.enable_auto_merge(pull.number)  # GraphQL is at /api/graphql, beside /api/v3
+        assert (pull.labels, pull.auto_merge is not None) == (["x", "deploy"], True)
         client.close()
-        assert {r.path.split("/")[1] for r in ghes.requests} == {"repos"}  # prefix stripped
+        assert {r.path.split("/")[1] for r in ghes.requests} == {"repos", "graphql"}  # prefix stripped
         ghes.raise_for_problems()
 
 
@@ -406,6 +626,46 @@ def test_the_token_never_appears_in_urls_logs_output_or_errors(
     assert github_api.calls()[0].headers["authorization"] == f"token {github_api.token}"
 
 
+def test_the_token_never_appears_when_labelling_or_enabling_auto_merge(
+    github_api: GitHubAPIFake,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    no_backoff: None,
+) -> None:
+    import github  # noqa: F401  (see above: before raising the level)
+
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="github")
+    client = GitHubClient("org/app", github_api.token, github_api.url)
+    pull = github_api.seed_pull_request(labels=["release"])
+    github_api.fail_next(1, status=502, path="/graphql")
+    errors: list[str] = []
+
+    client.add_labels(pull.number, ["deploy"])
+    client.add_labels(pull.number, ["deploy"])
+    client.enable_auto_merge(pull.number)  # retried once past the 502
+    client.enable_auto_merge(pull.number)
+    other = github_api.seed_pull_request(head="other")
+    for failing in (
+        lambda: client.add_labels(404, ["deploy"]),
+        lambda: client.enable_auto_merge(404),
+        lambda: setattr(github_api, "allow_auto_merge", False) or client.enable_auto_merge(other.number),
+        lambda: GitHubClient("org/app", "ghp_wrong", github_api.url).enable_auto_merge(pull.number, "MERGE"),
+    ):
+        with pytest.raises(OperationError) as caught:
+            failing()
+        errors.append(_chain(caught.value))
+
+    out, err = capfd.readouterr()
+    seen = "\n".join([out, err, caplog.text, *errors, repr(client)])
+    assert "/graphql" in caplog.text and "Authorization" in caplog.text  # logged, token masked
+    assert "Auto merge is not allowed" in errors[2]
+    assert github_api.token not in seen
+    for recorded in github_api.requests:
+        assert github_api.token not in recorded.path + str(recorded.query) + str(recorded.body)
+    assert github_api.calls("POST", "/graphql")[0].headers["authorization"] == f"token {github_api.token}"
+
+
 # -- the fake holds itself to GitHub's schema ------------------------------------------------
 
 
@@ -481,6 +741,122 @@ def test_pages_carry_github_s_link_header(github_api: GitHubAPIFake) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "caught"),
+    [
+        pytest.param(
+            "mutation M($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: $input)"
+            " { mergedAt } }",
+            {"input": {"pullRequestId": "PR_x"}},
+            "Cannot query field 'mergedAt' on type 'EnablePullRequestAutoMergePayload'.",
+            id="unknown-field",
+        ),
+        pytest.param(
+            "mutation { enablePullRequestAutoMerge(input: {pullRequestId: 7}) { clientMutationId",
+            {},
+            "Syntax Error: Expected Name, found <EOF>.",
+            id="syntax",
+        ),
+        pytest.param(
+            "mutation { enablePullRequestAutoMerge(input: {mergeMethod: SQUASH}) { clientMutationId } }",
+            {},
+            "Field 'EnablePullRequestAutoMergeInput.pullRequestId' of required type 'ID!' was not provided.",
+            id="missing-required-input",
+        ),
+        pytest.param(
+            ENABLE_AUTO_MERGE,
+            {"input": {"pullRequestId": "PR_x", "mergeMethod": "squash"}},
+            "Variable '$input' got invalid value 'squash' at 'input.mergeMethod';"
+            " Value 'squash' does not exist in 'PullRequestMergeMethod' enum.",
+            id="bad-variable",
+        ),
+        pytest.param("{ viewer { login } }", {}, "", id="query-the-fake-does-not-back"),
+    ],
+)
+def test_a_graphql_document_github_would_refuse_is_caught_by_the_schema(
+    github_api: GitHubAPIFake, query: str, variables: dict[str, object], caught: str
+) -> None:
+    pull = github_api.seed_pull_request()
+
+    answer = _graphql(github_api, query, variables)
+
+    problems = github_api.take_problems()
+    assert len(problems) == 1, problems
+    assert pull.auto_merge is None
+    if caught:  # refused as GitHub refuses: 200, errors and no data
+        assert answer.status_code == 200
+        assert "data" not in answer.json()
+        assert caught in answer.json()["errors"][0]["message"]
+        assert problems[0].startswith(f"POST /graphql: GitHub would refuse this GraphQL request: {caught}")
+    else:  # valid for GitHub, but nothing behind it in the fake: a gap, never a made-up null
+        assert answer.status_code == 500
+        assert problems[0].startswith("POST /graphql: the fake does not back the GraphQL field Query.viewer")
+
+
+def test_graphql_answers_are_shaped_by_github_s_schema(github_api: GitHubAPIFake) -> None:
+    pull = github_api.seed_pull_request()
+    pull.auto_merge = FakeAutoMerge(merge_method="REBASE", enabled_by="deploy-bot")
+    query = (
+        "query($id: ID!) { node(id: $id) { __typename ... on PullRequest { number state"
+        " autoMergeRequest { mergeMethod enabledBy { __typename login } } repository { autoMergeAllowed } } } }"
+    )
+
+    answer = _graphql(github_api, query, {"id": pull.node_id})
+
+    assert answer.json() == {
+        "data": {
+            "node": {
+                "__typename": "PullRequest",
+                "number": pull.number,
+                "state": "OPEN",
+                "autoMergeRequest": {
+                    "mergeMethod": "REBASE",
+                    "enabledBy": {"__typename": "Bot", "login": "deploy-bot"},
+                },
+                "repository": {"autoMergeAllowed": True},
+            }
+        }
+    }
+
+
+def test_a_graphql_answer_that_breaks_github_s_schema_is_answered_with_500_and_recorded(
+    github_api: GitHubAPIFake,
+) -> None:
+    pull = github_api.seed_pull_request()
+    pull.auto_merge = FakeAutoMerge(merge_method="FAST_FORWARD", enabled_by="deploy-bot")  # no such method
+    pull.title = 42  # type: ignore[assignment]  # a String in the schema
+    query = "query($id: ID!) { node(id: $id) { ... on PullRequest { %s } } }"
+
+    answers = [
+        _graphql(github_api, query % "autoMergeRequest { mergeMethod }", {"id": pull.node_id}),
+        _graphql(github_api, query % "title", {"id": pull.node_id}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [500, 500]
+    assert github_api.take_problems() == [
+        "POST /graphql: Enum 'PullRequestMergeMethod' cannot represent value: 'FAST_FORWARD'"
+        " at node.autoMergeRequest.mergeMethod (line 1, column 75)",
+        "POST /graphql: PullRequest.title: String in the schema, got int 42 at node.title (line 1, column 56)",
+    ]
+
+
+def test_graphql_not_found_is_answered_as_github_does(github_api: GitHubAPIFake) -> None:
+    answer = _graphql(github_api, "query($id: ID!) { node(id: $id) { id } }", {"id": "PR_nope"})
+
+    assert answer.json() == {
+        "data": {"node": None},
+        "errors": [
+            {
+                "type": "NOT_FOUND",
+                "path": ["node"],
+                "locations": [{"line": 1, "column": 19}],
+                "message": "Could not resolve to a node with the global id of 'PR_nope'",
+            }
+        ],
+    }
+    assert github_api.take_problems() == []
+
+
 def test_status_codes_the_operation_does_not_document(github_api_schemas: ResponseSchemas) -> None:
     schemas = github_api_schemas
     release_by_tag = ("GET", "/repos/{owner}/{repo}/releases/tags/{tag}")
@@ -521,6 +897,14 @@ def test_the_fixture_fails_a_test_whose_responses_broke_the_schema(tmp_path: Pat
                     headers={"Authorization": f"token {github_api.token}"},
                     timeout=10,
                 )
+
+            def test_sends_a_graphql_document_github_would_refuse(github_api):
+                requests.post(
+                    f"{github_api.url}/graphql",
+                    json={"query": "{ repository(owner: \\"org\\", name: \\"app\\") { stars } }"},
+                    headers={"Authorization": f"token {github_api.token}"},
+                    timeout=10,
+                )
             """
         )
     )
@@ -549,5 +933,6 @@ def test_the_fixture_fails_a_test_whose_responses_broke_the_schema(tmp_path: Pat
     )
 
     assert run.returncode == 1, run.stdout + run.stderr
-    assert "1 passed, 1 error" in run.stdout
+    assert "2 passed, 2 errors" in run.stdout
     assert "at $.id: 'not-an-integer' is not of type 'integer'" in run.stdout
+    assert "Cannot query field 'stars' on type 'Repository'." in run.stdout

@@ -1,11 +1,18 @@
-"""A local GitHub REST API for tests, held to GitHub's own OpenAPI description.
+"""A local GitHub API for tests, held to GitHub's own OpenAPI description and GraphQL schema.
 
 `GitHubAPIFake` serves the endpoints `deploy_actions.github` uses (repository, releases,
-pull requests, their files and labels) from in-memory state that tests seed and inspect.
-Every JSON body it sends is first validated against the response schema that GitHub
-publishes for that operation and status (npm `@octokit/openapi`): a body GitHub would never
-send is answered with a 500 and recorded in `problems`, which the `github_api` fixture turns
-into a test failure. `ResponseSchemas` fetches, caches and indexes that description.
+pull requests, their files and labels; GraphQL for auto-merge) from in-memory state that
+tests seed and inspect. Every JSON body it sends over REST is first validated against the
+response schema that GitHub publishes for that operation and status (npm `@octokit/openapi`):
+a body GitHub would never send is answered with a 500 and recorded in `problems`, which the
+`github_api` fixture turns into a test failure. `ResponseSchemas` fetches, caches and indexes
+that description.
+
+GraphQL (`POST /graphql`) is held to GitHub's GraphQL schema (npm `@octokit/graphql-schema`,
+see `GitHubGraphQLSchema`) by graphql-core: every document is parsed and validated against it
+(one GitHub would refuse is a problem), then executed against it with resolvers over the
+fake's state, so the schema itself shapes and type-checks every answer; a field the fake does
+not back, or a value of the wrong type, is a problem too (answered with a 500).
 """
 
 from __future__ import annotations
@@ -32,6 +39,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from graphql import (
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLSchema,
+    OperationType,
+    assert_valid_schema,
+    build_client_schema,
+    build_schema,
+    default_field_resolver,
+    execute_sync,
+    get_named_type,
+    get_operation_ast,
+    introspection_from_schema,
+    is_abstract_type,
+    is_object_type,
+    parse,
+    validate,
+)
 from jsonschema import Draft4Validator, FormatChecker
 
 # -- GitHub's OpenAPI description ------------------------------------------------------------
@@ -56,6 +84,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"),
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
 )
 # GitHub documents its error body ("Basic Error") on most operations but not for every status
 # (401 and 5xx are rarely listed); undocumented error statuses are held to this one.
@@ -72,16 +101,6 @@ def repository_root() -> Path:
 
 def openapi_cache_dir() -> Path:
     return repository_root() / ".work" / "octokit-openapi"
-
-
-def _fix_command(cache_dir: Path) -> str:
-    tarball = f"octokit-openapi-{OPENAPI_VERSION}.tgz"
-    return (
-        f"mkdir -p {cache_dir}/{OPENAPI_VERSION} && cd {cache_dir} && "
-        f"npm pack {OPENAPI_PACKAGE}@{OPENAPI_VERSION} && "
-        f"tar -xzf {tarball} -O {OPENAPI_MEMBER} > {OPENAPI_VERSION}/api.github.com.deref.json"
-        f" && rm {tarball}"
-    )
 
 
 @contextlib.contextmanager
@@ -109,51 +128,89 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class NpmFile:
+    """One file of one pinned npm package version, fetched once with `npm pack` into a cache
+    laid out as <cache_dir>/<version>/<file name> (written atomically, under <cache_dir>/.lock).
+    """
+
+    package: str
+    version: str
+    member: str  # path inside the package tarball
+    what: str  # for messages: what the file is and what the fake does with it
+
+    @property
+    def filename(self) -> str:
+        return self.member.rsplit("/", 1)[-1]
+
+    def target(self, cache_dir: Path) -> Path:
+        return cache_dir / self.version / self.filename
+
+    def fetch(self, cache_dir: Path) -> Path:
+        """The cached file's path, fetching it first if no process has yet."""
+        target = self.target(cache_dir)
+        if target.is_file():
+            return target
+        with _exclusive(cache_dir / ".lock"):
+            return self.fetch_locked(cache_dir)
+
+    def fetch_locked(self, cache_dir: Path) -> Path:
+        """`fetch`, for a caller that already holds <cache_dir>/.lock."""
+        target = self.target(cache_dir)
+        if target.is_file():  # another worker fetched it while we waited
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".npm-pack-"))
+        command = ["npm", "pack", f"{self.package}@{self.version}", "--json"]
+        try:
+            try:
+                done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise self._failed(cache_dir, f"{' '.join(command)}: {exc}") from exc
+            tarballs = sorted(workdir.glob("*.tgz"))
+            if done.returncode != 0 or not tarballs:
+                detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+                raise self._failed(cache_dir, f"{' '.join(command)} exited {done.returncode}: {' / '.join(detail)}")
+            try:
+                with tarfile.open(tarballs[0]) as archive:
+                    member = archive.extractfile(self.member)
+                    if member is None:
+                        raise self._failed(cache_dir, f"{tarballs[0].name} has no {self.member}")
+                    with member:
+                        _write_atomically(target, member.read())
+            except (tarfile.TarError, KeyError, OSError) as exc:
+                raise self._failed(cache_dir, f"cannot extract {tarballs[0].name}: {exc}") from exc
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return target
+
+    def fix_command(self, cache_dir: Path) -> str:
+        tarball = f"{self.package.lstrip('@').replace('/', '-')}-{self.version}.tgz"
+        return (
+            f"mkdir -p {cache_dir}/{self.version} && cd {cache_dir} && "
+            f"npm pack {self.package}@{self.version} && "
+            f"tar -xzf {tarball} -O {self.member} > {self.version}/{self.filename}"
+            f" && rm {tarball}"
+        )
+
+    def _failed(self, cache_dir: Path, why: str) -> RuntimeError:
+        return RuntimeError(
+            f"cannot get {self.what} ({self.package}@{self.version}): {why}\n"
+            f"To fetch it by hand, run:\n  {self.fix_command(cache_dir)}"
+        )
+
+
+OPENAPI_FILE = NpmFile(
+    OPENAPI_PACKAGE,
+    OPENAPI_VERSION,
+    OPENAPI_MEMBER,
+    "GitHub's OpenAPI description that the GitHub API fake validates every REST response against",
+)
+
+
 def fetch_openapi_description(cache_dir: Path | None = None) -> Path:
     """The path of `api.github.com.deref.json`, fetched once with `npm pack` into the cache."""
-    cache_dir = cache_dir or openapi_cache_dir()
-    target = cache_dir / OPENAPI_VERSION / "api.github.com.deref.json"
-    if target.is_file():
-        return target
-    with _exclusive(cache_dir / ".lock"):
-        return _fetch_locked(cache_dir, target)
-
-
-def _fetch_locked(cache_dir: Path, target: Path) -> Path:
-    if target.is_file():  # another worker fetched it while we waited
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".npm-pack-"))
-    command = ["npm", "pack", f"{OPENAPI_PACKAGE}@{OPENAPI_VERSION}", "--json"]
-    try:
-        try:
-            done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise _fetch_failed(cache_dir, f"{' '.join(command)}: {exc}") from exc
-        tarballs = sorted(workdir.glob("*.tgz"))
-        if done.returncode != 0 or not tarballs:
-            detail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-            raise _fetch_failed(cache_dir, f"{' '.join(command)} exited {done.returncode}: {' / '.join(detail)}")
-        try:
-            with tarfile.open(tarballs[0]) as archive:
-                member = archive.extractfile(OPENAPI_MEMBER)
-                if member is None:
-                    raise _fetch_failed(cache_dir, f"{tarballs[0].name} has no {OPENAPI_MEMBER}")
-                with member:
-                    _write_atomically(target, member.read())
-        except (tarfile.TarError, KeyError, OSError) as exc:
-            raise _fetch_failed(cache_dir, f"cannot extract {tarballs[0].name}: {exc}") from exc
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return target
-
-
-def _fetch_failed(cache_dir: Path, why: str) -> RuntimeError:
-    return RuntimeError(
-        f"cannot get GitHub's OpenAPI description ({OPENAPI_PACKAGE}@{OPENAPI_VERSION}) "
-        f"that the GitHub API fake validates every response against: {why}\n"
-        f"To fetch it by hand, run:\n  {_fix_command(cache_dir)}"
-    )
+    return OPENAPI_FILE.fetch(cache_dir or openapi_cache_dir())
 
 
 # OpenAPI 3.0 schema objects are JSON Schema plus `nullable`; these keywords hold schemas.
@@ -264,7 +321,7 @@ class ResponseSchemas:
             # One process fetches and indexes; the other workers wait, then read its index.
             with _exclusive(cache_dir / ".lock"):
                 if not index_path.is_file():
-                    document = _fetch_locked(cache_dir, cache_dir / OPENAPI_VERSION / "api.github.com.deref.json")
+                    document = OPENAPI_FILE.fetch_locked(cache_dir)
                     with open(document, "rb") as handle:
                         index = _build_index(json.load(handle))
                     _write_atomically(index_path, json.dumps(index).encode())
@@ -297,9 +354,217 @@ class ResponseSchemas:
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         return [f"{where}: at {e.json_path}: {_short(e.message)}" for e in errors[:10]]
 
+    def validate_error(self, status: int, body: Any, where: str) -> list[str]:
+        """Why GitHub would never send `body` as an error answer with `status` ([] if it might):
+        for answers outside the REST operations, such as GraphQL's 401 and 5xx.
+        """
+        if body is None:
+            return [f"{where} -> {status}: an error answer without its JSON body"]
+        validator = self._validators.get(("error", "error"))
+        if validator is None:
+            validator = Draft4Validator(self._error, format_checker=FORMATS)
+            self._validators[("error", "error")] = validator
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        return [f"{where} -> {status}: at {e.json_path}: {_short(e.message)}" for e in errors[:10]]
+
 
 def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- GitHub's GraphQL schema ----------------------------------------------------------------
+
+GRAPHQL_PACKAGE = "@octokit/graphql-schema"
+# Pinned, like the OpenAPI description. Not 15.26.x: its schema.graphql defines
+# EnterpriseOwnerInfo.repositoryDeployKeySetting twice, which graphql-core rightly refuses.
+GRAPHQL_VERSION = "15.25.0"
+GRAPHQL_MEMBER = "package/schema.graphql"
+GRAPHQL_INDEX_FORMAT = 1  # bump when what the introspection cache holds changes
+
+GRAPHQL_FILE = NpmFile(
+    GRAPHQL_PACKAGE,
+    GRAPHQL_VERSION,
+    GRAPHQL_MEMBER,
+    "GitHub's GraphQL schema that the GitHub API fake validates and executes every GraphQL document against",
+)
+
+
+def graphql_cache_dir() -> Path:
+    return repository_root() / ".work" / "octokit-graphql-schema"
+
+
+class GitHubGraphQLSchema:
+    """GitHub's GraphQL schema (`schema.graphql` of npm @octokit/graphql-schema), once per process.
+
+    Building it from the 1.2 MB SDL takes about 2 s. The first process that needs it checks the
+    SDL with graphql-core (the SDL rules, then the schema rules) and caches its introspection
+    result beside it (keyed by version and format, written atomically under the cache's lock);
+    every process builds from that in a fraction of the time. `prepare()` makes sure the cache
+    exists (the fixture calls it, so a missing npm fails the session early); the schema itself
+    is built on the first GraphQL request, so processes that never send one do not pay for it.
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = cache_dir or graphql_cache_dir()
+        self.package = f"{GRAPHQL_PACKAGE}@{GRAPHQL_VERSION}"
+        self._schema: GraphQLSchema | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index_path(self) -> Path:
+        key = hashlib.sha256(json.dumps([GRAPHQL_INDEX_FORMAT, GRAPHQL_VERSION]).encode()).hexdigest()[:12]
+        return self.cache_dir / GRAPHQL_VERSION / f"introspection-{key}.json"
+
+    def prepare(self) -> GitHubGraphQLSchema:
+        """Fetch the SDL and cache its introspection result, unless a process already did."""
+        index = self.index_path
+        if not index.is_file():
+            with _exclusive(self.cache_dir / ".lock"):
+                if not index.is_file():
+                    sdl = GRAPHQL_FILE.fetch_locked(self.cache_dir).read_text(encoding="utf-8")
+                    try:
+                        schema = build_schema(sdl, no_location=True)
+                        assert_valid_schema(schema)
+                    except (GraphQLError, TypeError) as exc:
+                        raise RuntimeError(
+                            f"{self.package} {GRAPHQL_MEMBER} is not a valid GraphQL schema: {_short(str(exc))}"
+                        ) from exc
+                    _write_atomically(index, json.dumps(introspection_from_schema(schema)).encode())
+        return self
+
+    @property
+    def schema(self) -> GraphQLSchema:
+        with self._lock:
+            if self._schema is None:
+                self.prepare()
+                with open(self.index_path, "rb") as handle:
+                    schema = build_client_schema(json.load(handle))
+                for name, check in _SCALAR_CHECKS.items():
+                    scalar = schema.get_type(name)
+                    if isinstance(scalar, GraphQLScalarType):
+                        scalar.serialize = _checked_serializer(name, check)  # type: ignore[method-assign]
+                self._schema = schema
+            return self._schema
+
+
+# GitHub's own scalars arrive from the schema with no rules of their own (any value passes);
+# these hold the fake's answers to what GitHub's documentation of each says.
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_graphql_uri(value: object) -> bool:  # URI covers both url and resourcePath ("/org/app")
+    return isinstance(value, str) and (value.startswith("/") or _is_uri(value)) and not re.search(r"\s", value)
+
+
+_SCALAR_CHECKS: dict[str, Callable[[object], bool]] = {
+    "DateTime": lambda v: isinstance(v, str) and _is_date_time(v),
+    "PreciseDateTime": lambda v: isinstance(v, str) and _is_date_time(v),
+    "GitTimestamp": lambda v: isinstance(v, str) and _is_date_time(v),
+    "Date": lambda v: isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None,
+    "URI": _is_graphql_uri,
+    "GitObjectID": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{40}(?:[0-9a-f]{24})?", v) is not None,
+    "BigInt": lambda v: isinstance(v, (int, str)) and not isinstance(v, bool) and str(v).lstrip("-").isdigit(),
+    "HTML": _is_text,
+    "GitRefname": _is_text,
+    "GitSSHRemote": _is_text,
+    "Base64String": _is_text,
+    "X509Certificate": _is_text,
+}
+
+
+def _checked_serializer(name: str, check: Callable[[object], bool]) -> Callable[[Any], Any]:
+    def serialize(value: Any) -> Any:
+        if not check(value):
+            raise GraphQLError(f"{name} cannot represent value: {value!r}")
+        return value
+
+    return serialize
+
+
+class GraphQLRefusal(Exception):
+    """An error GitHub answers on purpose, e.g. NOT_FOUND or UNPROCESSABLE, in GitHub's shape."""
+
+    def __init__(self, type_: str, message: str) -> None:
+        super().__init__(message)
+        self.type = type_
+        self.message = message
+
+
+class _FakeGap(Exception):
+    """The fake cannot answer faithfully (a field it does not back, a value of the wrong type)."""
+
+
+class _Obj:
+    """A GraphQL object backed by the fake's state: its fields by schema name; a callable
+    field is called with the field's arguments when (and only if) a document asks for it.
+    A field missing here is a gap in the fake, never a silent null.
+    """
+
+    __slots__ = ("fields", "typename")
+
+    def __init__(self, typename: str, **fields: Any) -> None:
+        self.typename = typename
+        self.fields = fields
+
+
+def _resolve_field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+    if not isinstance(source, _Obj):
+        return default_field_resolver(source, info, **args)
+    where = f"{info.parent_type.name}.{info.field_name}"
+    if info.field_name not in source.fields:
+        raise _FakeGap(f"the fake does not back the GraphQL field {where}")
+    value = source.fields[info.field_name]
+    if callable(value):
+        value = value(**args)
+    _check_value(info.return_type, value, where)
+    return value
+
+
+def _resolve_type(value: Any, info: GraphQLResolveInfo, abstract_type: Any) -> str | None:
+    return value.typename if isinstance(value, _Obj) else None
+
+
+def _check_value(type_: Any, value: Any, where: str) -> None:
+    """What graphql-core lets pass that GitHub never sends: 7 for a String, "1" for an Int..."""
+    if isinstance(type_, GraphQLNonNull):
+        type_ = type_.of_type
+    if value is None:
+        return  # the executor itself refuses a null where the schema says non-null
+    if isinstance(type_, GraphQLList):
+        if not isinstance(value, (list, tuple)):
+            raise _FakeGap(f"{where}: a list in the schema, got {type(value).__name__}")
+        for item in value:
+            _check_value(type_.of_type, item, where)
+        return
+    name = get_named_type(type_).name
+    expected = {"String": str, "ID": str, "Boolean": bool, "Int": int, "Float": (int, float)}.get(name)
+    if expected is not None and (not isinstance(value, expected) or (name != "Boolean" and isinstance(value, bool))):
+        raise _FakeGap(f"{where}: {name} in the schema, got {type(value).__name__} {value!r}")
+    if is_object_type(type_) and (not isinstance(value, _Obj) or value.typename != name):
+        got = value.typename if isinstance(value, _Obj) else type(value).__name__
+        raise _FakeGap(f"{where}: {name} in the schema, got {got}")
+    if is_abstract_type(type_) and not isinstance(value, _Obj):
+        raise _FakeGap(f"{where}: {name} in the schema, got {type(value).__name__}")
+
+
+def _graphql_error_json(error: GraphQLError) -> dict[str, Any]:
+    original = error.original_error
+    body: dict[str, Any] = {}
+    if isinstance(original, GraphQLRefusal):
+        body["type"] = original.type
+    if error.path:
+        body["path"] = list(error.path)
+    if error.locations:
+        body["locations"] = [{"line": where.line, "column": where.column} for where in error.locations]
+    body["message"] = original.message if isinstance(original, GraphQLRefusal) else error.message
+    return body
+
+
+def _where(error: GraphQLError) -> str:
+    spots = ", ".join(f"line {where.line}, column {where.column}" for where in error.locations or [])
+    path = ".".join(map(str, error.path or []))
+    return " ".join(part for part in (f"at {path}" if path else "", f"({spots})" if spots else "") if part)
 
 
 # -- in-memory state -------------------------------------------------------------------------
@@ -328,6 +593,18 @@ class FakeRelease:
 
 
 @dataclass
+class FakeAutoMerge:
+    """Auto-merge as enabled on a pull request, spelled as GraphQL spells it."""
+
+    merge_method: str  # "MERGE", "SQUASH" or "REBASE"
+    enabled_by: str  # login
+    enabled_at: str = field(default_factory=_now)
+    commit_headline: str | None = None
+    commit_body: str | None = None
+    author_email: str | None = None
+
+
+@dataclass
 class FakePullRequest:
     number: int
     head: str  # branch name
@@ -339,6 +616,10 @@ class FakePullRequest:
     draft: bool = False
     files: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    auto_merge: FakeAutoMerge | None = None
+    # GraphQL's MergeStateStatus. BLOCKED: a required check or review is pending, which is
+    # when auto-merge applies; CLEAN: mergeable right now, and GitHub refuses to arm it.
+    merge_state_status: str = "BLOCKED"
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
     closed_at: str | None = None
@@ -346,6 +627,11 @@ class FakePullRequest:
     @property
     def label(self) -> str:
         return f"{self.head_owner}:{self.head}"
+
+    @property
+    def node_id(self) -> str:
+        """The global id that REST calls node_id and GraphQL calls id."""
+        return f"PR_{_sha('pr', self.number)[:14]}"
 
 
 @dataclass(frozen=True)
@@ -422,10 +708,12 @@ WEB_URL = "https://github.com"
 class GitHubAPIFake:
     """GitHub's REST API for one repository (`repository`, default "org/app"), on loopback.
 
-    Seed with `seed_release` / `seed_pull_request`; inspect `releases`, `pulls` and
-    `requests`; inject failures with `fail_next`; corrupt a response on purpose with
-    `tamper_next`. `problems` lists what the fake caught: bodies that fail GitHub's schema
-    and requests to endpoints it does not implement.
+    Seed with `seed_release` / `seed_pull_request` (and `allow_auto_merge`, the repository
+    setting); inspect `releases`, `pulls` and `requests`; inject failures with `fail_next`;
+    corrupt a REST response on purpose with `tamper_next`. `problems` lists what the fake
+    caught: bodies that fail GitHub's schema, requests to endpoints it does not implement,
+    GraphQL documents GitHub would refuse and GraphQL fields the fake does not back.
+    GraphQL requests are recorded with the path "/graphql" (on GHES too).
     """
 
     def __init__(
@@ -436,12 +724,16 @@ class GitHubAPIFake:
         token: str | None = None,
         prefix: str = "",
         user: str = "deploy-bot",
+        graphql: GitHubGraphQLSchema | None = None,
     ) -> None:
         self.schemas = schemas
+        self.graphql = graphql or GitHubGraphQLSchema()
         self.repository = repository
         self.owner, self.name = repository.split("/")
         self.token = token or "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")
         self.prefix = prefix.rstrip("/")  # "/api/v3" to look like GitHub Enterprise Server
+        # GraphQL sits beside REST: /graphql, or /api/graphql on GitHub Enterprise Server.
+        self.graphql_path = self.prefix.removesuffix("/v3") + "/graphql"
         self.user = user
         self.repository_id = 4242
         self._lock = threading.RLock()
@@ -486,6 +778,7 @@ class GitHubAPIFake:
             self.requests: list[RecordedRequest] = []
             self.problems: list[str] = []
             self.default_branch = "main"
+            self.allow_auto_merge = True  # the repository setting "Allow auto-merge"
             self._ids = itertools.count(1000)
             self._numbers = itertools.count(1)
             self._faults: list[_Fault] = []
@@ -593,9 +886,10 @@ class GitHubAPIFake:
             self._faults.extend(_Fault(status, method, path, after_handling) for _ in range(count))
 
     def tamper_next(self, change: Callable[[Any], Any], *, method: str | None = None, path: str | None = None) -> None:
-        """Pass the next JSON body (of a matching request) through `change` before it is
+        """Pass the next JSON body (of a matching REST request) through `change` before it is
         validated and sent: the debugging hook for tests of the fake itself, where a body
-        broken on purpose must be caught by validation.
+        broken on purpose must be caught by validation. (GraphQL answers are made by executing
+        against the schema, so there is no body to corrupt after the fact; corrupt the state.)
         """
         with self._lock:
             self._tamper.append(_Tamper(change, method, path))
@@ -627,7 +921,11 @@ class GitHubAPIFake:
                 bad_json = True
         inner = path[len(self.prefix) :] if path.startswith(self.prefix + "/") else None
         with self._lock:
-            status, payload, extra = self._dispatch(method, inner, path, query, headers, body, bad_json)
+            if method == "POST" and path == self.graphql_path:
+                inner = "/graphql"
+                status, payload, extra = self._dispatch_graphql(headers, body, bad_json)
+            else:
+                status, payload, extra = self._dispatch(method, inner, path, query, headers, body, bad_json)
             self.requests.append(RecordedRequest(method, inner or path, query, headers, body, status))
         data = b"" if payload is None else json.dumps(payload, indent=1).encode()
         return status, data, extra
@@ -713,6 +1011,246 @@ class GitHubAPIFake:
         scheme, _, credential = value.partition(" ")
         return scheme.lower() in ("token", "bearer") and secrets.compare_digest(
             credential.strip().encode(), self.token.encode()
+        )
+
+    # GraphQL: POST /graphql, the fault injection and credentials of REST, then graphql-core
+
+    def _dispatch_graphql(self, headers: dict[str, str], body: Any, bad_json: bool) -> tuple[int, Any, dict[str, str]]:
+        where = "POST /graphql"
+        fault = self._take_fault("POST", "/graphql")
+        try:
+            if fault is not None and not fault.after_handling:
+                raise fault.answer()
+            if not self._authorized(headers.get("authorization", "")):
+                raise _Answer(
+                    401,
+                    {
+                        "message": "Bad credentials",
+                        "documentation_url": "https://docs.github.com/graphql",
+                        "status": "401",
+                    },
+                )
+            if bad_json:
+                raise _Answer(
+                    400,
+                    {
+                        "message": "Problems parsing JSON",
+                        "documentation_url": "https://docs.github.com/graphql",
+                        "status": "400",
+                    },
+                )
+            answer = self._execute_graphql(body, where)
+        except _Answer as exc:
+            answer = exc
+        if fault is not None and fault.after_handling:
+            answer = fault.answer()  # the mutation happened; the client never hears of it
+        if answer.status >= 400:
+            errors = self.schemas.validate_error(answer.status, answer.body, where)
+            if errors:
+                self.problems.extend(errors)
+                return (
+                    500,
+                    {"message": "GitHub API fake: " + errors[0], "documentation_url": "https://docs.github.com"},
+                    {},
+                )
+        return answer.status, answer.body, answer.headers
+
+    def _execute_graphql(self, body: Any, where: str) -> _Answer:
+        """GitHub's answer to one GraphQL request: always 200, with errors in the body."""
+        query = body.get("query") if isinstance(body, dict) else None
+        variables = (body.get("variables") if isinstance(body, dict) else None) or {}
+        operation_name = (body.get("operationName") if isinstance(body, dict) else None) or None
+        if (
+            not isinstance(query, str)
+            or not isinstance(variables, dict)
+            or not isinstance(operation_name, (str, type(None)))
+        ):
+            self.problems.append(f"{where}: not a GraphQL request (a JSON object with a string query)")
+            return _Answer(200, {"errors": [{"message": "A query attribute must be specified and must be a string."}]})
+        try:
+            schema = self.graphql.schema
+        except RuntimeError as exc:  # no cached schema and npm cannot fetch it
+            self.problems.append(f"{where}: {exc}")
+            raise _Answer(500, {"message": f"GitHub API fake: {_short(str(exc))}", "documentation_url": ""}) from exc
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            return self._graphql_refused(where, [exc])
+        invalid = validate(schema, document)
+        if invalid:
+            return self._graphql_refused(where, invalid)
+        operation = get_operation_ast(document, operation_name)
+        mutation = operation is not None and operation.operation == OperationType.MUTATION
+        result = execute_sync(
+            schema,
+            document,
+            root_value=self._graphql_mutation_root() if mutation else self._graphql_query_root(),
+            variable_values=variables,
+            operation_name=operation_name,
+            field_resolver=_resolve_field,
+            type_resolver=_resolve_type,
+        )
+        errors = list(result.errors or [])
+        request_errors = [e for e in errors if not e.path]  # bad variables, unknown operation name
+        if request_errors:
+            return self._graphql_refused(where, request_errors)
+        gaps = [e for e in errors if not isinstance(e.original_error, GraphQLRefusal)]
+        if gaps:
+            self.problems.extend(f"{where}: {e.message} {_where(e)}".rstrip() for e in gaps)
+            return _Answer(
+                500,
+                {
+                    "message": f"GitHub API fake: cannot answer this GraphQL document faithfully: {gaps[0].message}",
+                    "documentation_url": "https://github.com/octokit/graphql-schema",
+                },
+            )
+        answer: dict[str, Any] = {"data": result.data}
+        if errors:
+            answer["errors"] = [_graphql_error_json(e) for e in errors]
+        return _Answer(200, answer)
+
+    def _graphql_refused(self, where: str, errors: list[GraphQLError]) -> _Answer:
+        """A document or request GitHub refuses: answered as GitHub does, and a problem."""
+        self.problems.extend(
+            f"{where}: GitHub would refuse this GraphQL request: {e.message} {_where(e)}".rstrip() for e in errors
+        )
+        return _Answer(200, {"errors": [_graphql_error_json(e) for e in errors]})
+
+    def _graphql_query_root(self) -> _Obj:
+        return _Obj(
+            "Query",
+            node=lambda id, **_: self._gql_node(id),
+            repository=lambda owner, name, **_: self._gql_repository_named(owner, name),
+        )
+
+    def _graphql_mutation_root(self) -> _Obj:
+        return _Obj(
+            "Mutation",
+            enablePullRequestAutoMerge=lambda input, **_: self._gql_enable_auto_merge(input),
+        )
+
+    def _gql_enable_auto_merge(self, given: dict[str, Any]) -> _Obj:
+        node_id = given["pullRequestId"]
+        pull = next((p for p in self.pulls.values() if p.node_id == node_id), None)
+        if pull is None:
+            raise GraphQLRefusal("NOT_FOUND", f"Could not resolve to a node with the global id of '{node_id}'")
+        if not self.allow_auto_merge:  # GitHub checks the setting first
+            raise GraphQLRefusal("UNPROCESSABLE", "Auto merge is not allowed for this repository")
+        unmodelled = [
+            what
+            for what, applies in (
+                ("a pull request that is not open", pull.state != "open"),
+                ("a draft pull request", pull.draft),
+                ("expectedHeadOid", given.get("expectedHeadOid") is not None),
+            )
+            if applies
+        ]
+        if unmodelled:  # GitHub's answers to these are not modelled: say so rather than guess
+            raise _FakeGap(f"the fake does not model enablePullRequestAutoMerge with {', '.join(unmodelled)}")
+        if pull.merge_state_status == "CLEAN":
+            raise GraphQLRefusal("UNPROCESSABLE", "Pull request Pull request is in clean status")
+        pull.auto_merge = FakeAutoMerge(
+            merge_method=given["mergeMethod"],  # the schema defaults it to MERGE
+            enabled_by=self.user,
+            commit_headline=given.get("commitHeadline"),
+            commit_body=given.get("commitBody"),
+            author_email=given.get("authorEmail"),
+        )
+        pull.updated_at = _now()
+        return _Obj(
+            "EnablePullRequestAutoMergePayload",
+            actor=lambda: self._gql_actor(self.user),
+            clientMutationId=given.get("clientMutationId"),
+            pullRequest=lambda: self._gql_pull(pull),
+        )
+
+    def _gql_node(self, node_id: str) -> _Obj:
+        if node_id == self._repository_json()["node_id"]:
+            return self._gql_repository()
+        for pull in self.pulls.values():
+            if pull.node_id == node_id:
+                return self._gql_pull(pull)
+        raise GraphQLRefusal("NOT_FOUND", f"Could not resolve to a node with the global id of '{node_id}'")
+
+    def _gql_repository_named(self, owner: str, name: str) -> _Obj:
+        if f"{owner}/{name}".lower() != self.repository.lower():
+            raise GraphQLRefusal("NOT_FOUND", f"Could not resolve to a Repository with the name '{owner}/{name}'.")
+        return self._gql_repository()
+
+    def _gql_repository(self) -> _Obj:
+        def pull_request(number: int, **_: Any) -> _Obj:
+            if number not in self.pulls:
+                raise GraphQLRefusal("NOT_FOUND", f"Could not resolve to a PullRequest with the number of {number}.")
+            return self._gql_pull(self.pulls[number])
+
+        return _Obj(
+            "Repository",
+            id=self._repository_json()["node_id"],
+            databaseId=self.repository_id,
+            name=self.name,
+            nameWithOwner=self.repository,
+            url=f"{WEB_URL}/{self.repository}",
+            resourcePath=f"/{self.repository}",
+            autoMergeAllowed=self.allow_auto_merge,
+            pullRequest=pull_request,
+        )
+
+    def _gql_pull(self, pull: FakePullRequest) -> _Obj:
+        path = f"/{self.repository}/pull/{pull.number}"
+        return _Obj(
+            "PullRequest",
+            id=pull.node_id,
+            databaseId=int(_sha("pull", pull.number)[:8], 16),
+            number=pull.number,
+            title=pull.title,
+            body=pull.body or "",
+            url=f"{WEB_URL}{path}",
+            resourcePath=path,
+            state=pull.state.upper(),
+            closed=pull.state == "closed",
+            merged=False,
+            isDraft=pull.draft,
+            headRefName=pull.head,
+            baseRefName=pull.base,
+            mergeStateStatus=pull.merge_state_status,
+            createdAt=pull.created_at,
+            updatedAt=pull.updated_at,
+            closedAt=pull.closed_at,
+            autoMergeRequest=lambda: self._gql_auto_merge(pull),
+            repository=self._gql_repository,
+        )
+
+    def _gql_auto_merge(self, pull: FakePullRequest) -> _Obj | None:
+        auto = pull.auto_merge
+        if auto is None:
+            return None
+        return _Obj(
+            "AutoMergeRequest",
+            mergeMethod=auto.merge_method,
+            enabledAt=auto.enabled_at,
+            enabledBy=lambda: self._gql_actor(auto.enabled_by),
+            commitHeadline=auto.commit_headline,
+            commitBody=auto.commit_body,
+            authorEmail=auto.author_email,
+            pullRequest=lambda: self._gql_pull(pull),
+        )
+
+    def _gql_actor(self, login: str) -> _Obj:
+        rest = self._user_json(login)
+        bot = rest["type"] == "Bot"
+        name = login.removesuffix("[bot]")
+        path = f"/apps/{name}" if bot else f"/{name}"
+        stamp = "2024-01-02T03:04:05Z"
+        return _Obj(
+            "Bot" if bot else "User",
+            id=rest["node_id"],
+            databaseId=rest["id"],
+            login=name,
+            avatarUrl=lambda size=None, **_: rest["avatar_url"] + (f"&s={size}" if size else ""),
+            resourcePath=path,
+            url=f"{WEB_URL}{path}",
+            createdAt=stamp,
+            updatedAt=stamp,
         )
 
     # endpoints: each returns an _Answer (or raises one)
@@ -866,6 +1404,21 @@ class GitHubAPIFake:
         items, links = self._paginate(pull.labels, query, path)
         return _Answer(200, [self._label_json(name) for name in items], links)
 
+    def _add_issue_labels(self, params: dict[str, str], body: Any, **_: Any) -> _Answer:
+        # {"labels": [...]} is what GitHub documents; a bare array is what it also accepts
+        # (and PyGithub sends). Items are names or {"name": ...}. Adding is additive, and a
+        # label the issue has already (in any case) stays as it is: never twice.
+        pull = self._pull(params["issue_number"])
+        items = body.get("labels") if isinstance(body, dict) else body
+        names = [i.get("name") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
+        if not names or not all(isinstance(name, str) and name.strip() for name in names):
+            raise _validation_failed({"resource": "Label", "code": "invalid", "field": "labels"})
+        for name in names:
+            if name.strip().casefold() not in {label.casefold() for label in pull.labels}:
+                pull.labels.append(name.strip())
+                pull.updated_at = _now()
+        return _Answer(200, [self._label_json(name) for name in pull.labels])
+
     # pagination, as GitHub does it: ?per_page (default 30, at most 100) and ?page, with a
     # Link header naming next/last (and prev/first when not on the first page)
 
@@ -1014,6 +1567,7 @@ class GitHubAPIFake:
             **self._repository_json(),
             "network_count": 0,
             "subscribers_count": 1,
+            "allow_auto_merge": self.allow_auto_merge,
             "permissions": {
                 "admin": False,
                 "maintain": False,
@@ -1082,7 +1636,7 @@ class GitHubAPIFake:
         data: dict[str, Any] = {
             "url": api,
             "id": int(_sha("pull", pull.number)[:8], 16),
-            "node_id": f"PR_{_sha('pr', pull.number)[:14]}",
+            "node_id": pull.node_id,
             "html_url": web,
             "diff_url": f"{web}.diff",
             "patch_url": f"{web}.patch",
@@ -1123,7 +1677,7 @@ class GitHubAPIFake:
                 "statuses": {"href": statuses},
             },
             "author_association": "CONTRIBUTOR",
-            "auto_merge": None,
+            "auto_merge": self._auto_merge_json(pull),
             "draft": pull.draft,
         }
         if full:
@@ -1132,7 +1686,7 @@ class GitHubAPIFake:
                     "merged": False,
                     "mergeable": None,
                     "rebaseable": None,
-                    "mergeable_state": "unknown",
+                    "mergeable_state": pull.merge_state_status.lower(),
                     "merged_by": None,
                     "comments": 0,
                     "review_comments": 0,
@@ -1144,6 +1698,23 @@ class GitHubAPIFake:
                 }
             )
         return data
+
+    def _auto_merge_json(self, pull: FakePullRequest) -> dict[str, Any] | None:
+        auto = pull.auto_merge
+        if auto is None:
+            return None
+        # What GitHub fills in when enabling left the commit title and message to it.
+        title, message = {
+            "MERGE": (f"Merge pull request #{pull.number} from {pull.label.replace(':', '/', 1)}", pull.title),
+            "SQUASH": (f"{pull.title} (#{pull.number})", pull.body or ""),
+            "REBASE": (pull.title, ""),
+        }[auto.merge_method]
+        return {
+            "enabled_by": self._user_json(auto.enabled_by),
+            "merge_method": auto.merge_method.lower(),
+            "commit_title": auto.commit_headline if auto.commit_headline is not None else title,
+            "commit_message": auto.commit_body if auto.commit_body is not None else message,
+        }
 
     def _diff_entry_json(self, pull: FakePullRequest, filename: str) -> dict[str, Any]:
         head_sha = _sha("head", pull.head_owner, pull.head, pull.title)
@@ -1190,6 +1761,7 @@ _ROUTE_HANDLERS = {
     ("PATCH", "/repos/{owner}/{repo}/pulls/{pull_number}"): "_update_pull",
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): "_list_pull_files",
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_list_issue_labels",
+    ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_add_issue_labels",
 }
 assert set(_ROUTE_HANDLERS) == set(OPERATIONS), "every served route needs its schema indexed"
 

@@ -1,8 +1,10 @@
-"""The GitHub REST API fake as fixtures: one server per test process, fresh state per test.
+"""The GitHub API fake as fixtures: one server per test process, fresh state per test.
 
 `github_api` yields a `tests.fakes.github_api.GitHubAPIFake` with `.url` (for GITHUB_API_URL),
 `.token`, `.repository` ("org/app") and `.env`. A test fails at teardown if the fake served a
-body that GitHub's OpenAPI description does not allow, or was asked for an endpoint it lacks.
+body that GitHub's OpenAPI description does not allow, was asked for an endpoint it lacks,
+was sent a GraphQL document that GitHub's GraphQL schema refuses, or could not answer one
+faithfully (a field it does not back).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes.github_api import GitHubAPIFake, ResponseSchemas
+from tests.fakes.github_api import GitHubAPIFake, GitHubGraphQLSchema, ResponseSchemas
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +26,20 @@ def github_api_schemas() -> ResponseSchemas:
 
 
 @pytest.fixture(scope="session")
-def github_api_server(github_api_schemas: ResponseSchemas) -> Iterator[GitHubAPIFake]:
+def github_graphql_schema() -> GitHubGraphQLSchema:
+    """GitHub's GraphQL schema (npm @octokit/graphql-schema, cached); built on first use."""
+    try:
+        return GitHubGraphQLSchema().prepare()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def github_api_server(
+    github_api_schemas: ResponseSchemas, github_graphql_schema: GitHubGraphQLSchema
+) -> Iterator[GitHubAPIFake]:
     """The running fake, shared by the tests of one process; prefer `github_api`."""
-    with GitHubAPIFake(github_api_schemas) as fake:
+    with GitHubAPIFake(github_api_schemas, graphql=github_graphql_schema) as fake:
         yield fake
 
 

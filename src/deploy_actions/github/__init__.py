@@ -1,4 +1,4 @@
-"""The GitHub REST API: releases and pull requests, through PyGithub.
+"""The GitHub API: releases and pull requests, through PyGithub (REST, and GraphQL for auto-merge).
 
 The only module that talks to GitHub. PyGithub (and `requests` under it) is imported inside
 the methods, so commands that never call the API do not pay for loading it.
@@ -28,6 +28,7 @@ RETRIES = 3  # 5xx answers and dropped connections, with backoff 0 s, 1 s, 2 s
 BACKOFF_SECONDS = 0.5
 MAX_RATE_LIMIT_WAIT_SECONDS = 120  # longer than that and the job should fail, not hang
 PER_PAGE = 100  # GitHub's maximum: fewest round trips when listing
+MERGE_METHODS = ("MERGE", "SQUASH", "REBASE")  # GraphQL's PullRequestMergeMethod
 # GitHub asks integrators to pace requests to stay clear of secondary rate limits;
 # PyGithub's defaults do that.
 SECONDS_BETWEEN_REQUESTS = 0.25
@@ -192,6 +193,47 @@ class GitHubClient:
             issue = self._repository.get_issue(number)
             return [label.name for label in issue.get_labels()]
 
+    def add_labels(self, number: int, labels: list[str]) -> None:
+        """Put `labels` on pull request (or issue) `number`, keeping the labels it has.
+
+        Names compare as GitHub compares them, ignoring case; GitHub creates a label the
+        repository does not have yet. Labels already there are fine: when all of them are,
+        nothing is written.
+        """
+        wanted: dict[str, str] = {}
+        for label in labels:
+            name = label.strip() if isinstance(label, str) else ""
+            if not name:
+                raise InputError("labels", label, "label names, none of them empty")
+            wanted.setdefault(name.casefold(), name)
+        if not wanted:
+            return
+        with self._calling(f"adding labels to pull request #{number}"):
+            issue = self._repository.get_issue(number)
+            present = {label.name.casefold() for label in issue.get_labels()}
+            missing = [name for key, name in wanted.items() if key not in present]
+            if missing:
+                # Adding is additive on GitHub: a label someone added meanwhile is kept, not doubled.
+                issue.add_to_labels(*missing)
+
+    def enable_auto_merge(self, number: int, merge_method: str = "SQUASH") -> None:
+        """Have GitHub merge pull request `number` with `merge_method` once its requirements pass.
+
+        `merge_method` is MERGE, SQUASH or REBASE (any case). Nothing is written when auto-merge
+        is already on with that method. Goes through GraphQL (`enablePullRequestAutoMerge`):
+        REST has no way to do it. The repository must allow auto-merge (a setting, off by
+        default); when it does not, the error says how to turn it on.
+        """
+        method = merge_method.strip().upper() if isinstance(merge_method, str) else ""
+        if method not in MERGE_METHODS:
+            raise InputError("merge-method", merge_method, "merge, squash or rebase")
+        with self._calling(f"enabling auto-merge on pull request #{number}"):
+            pull = self._repository.get_pull(number)
+            current = pull.auto_merge  # this GET also brings the node id the mutation needs
+            if isinstance(current, dict) and str(current.get("merge_method", "")).upper() == method:
+                return
+            pull.enable_automerge(merge_method=method)
+
     # -- repository -------------------------------------------------------------------------
 
     def default_branch(self) -> str:
@@ -218,7 +260,8 @@ class GitHubClient:
                 total=RETRIES,
                 backoff_factor=BACKOFF_SECONDS,
                 max_rate_limit_wait=MAX_RATE_LIMIT_WAIT_SECONDS,
-                # Every write here is safe to repeat: creates fall back to update on 422.
+                # Every write here is safe to repeat: creates fall back to update on 422,
+                # adding labels is additive, and enabling auto-merge sets a state, once.
                 allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
                 # When retries run out, hand back GitHub's last answer (status + message)
                 # rather than urllib3's "too many 502 error responses".
@@ -247,7 +290,7 @@ class GitHubClient:
         try:
             yield
         except GithubException as exc:
-            message = f"GitHub API: {doing} in {self.repository} failed: {_describe(exc)}"
+            message = f"GitHub API: {doing} in {self.repository} failed: {_describe(exc, self.repository)}"
             raise OperationError(self._redact(message)) from exc
         except RequestException as exc:
             message = f"GitHub API: {doing} in {self.repository} failed: cannot reach {self.api_url} ({_reason(exc)})"
@@ -257,10 +300,12 @@ class GitHubClient:
         return text.replace(self._token, "***")
 
 
-def _describe(exc: Any) -> str:
+def _describe(exc: Any, repository: str) -> str:
     """'<status> <GitHub's message>[ (<details>)]' with a hint for the usual suspects."""
     status = exc.status
     data = exc.data
+    if _is_graphql_error(data):
+        return _describe_graphql(data["errors"], repository)
     message = ""
     details: list[str] = []
     if isinstance(data, dict):
@@ -289,6 +334,48 @@ _HINTS = {
 }
 
 
+def _is_graphql_error(data: Any) -> bool:
+    """GraphQL answers 200 with {"data": ..., "errors": [...]}; PyGithub raises it as a 400/404."""
+    return (
+        isinstance(data, dict)
+        and not data.get("message")
+        and isinstance(data.get("errors"), list)
+        and any(isinstance(error, dict) and error.get("message") for error in data["errors"])
+    )
+
+
+def _describe_graphql(errors: list[Any], repository: str) -> str:
+    """'GraphQL: <message>[; <message>...]' with a hint for the usual suspects."""
+    messages: list[str] = []
+    hints: list[str] = []
+    for error in errors:
+        if not isinstance(error, dict) or not error.get("message"):
+            continue
+        text = " ".join(str(error["message"]).split())[:300]
+        messages.append(text)
+        hint = next((h for needle, h in _GRAPHQL_HINTS if needle in text), None)
+        hint = hint or _HINTS.get(_GRAPHQL_STATUS.get(str(error.get("type")), 0))
+        if hint and hint not in hints:
+            hints.append(hint)
+    line = "GraphQL: " + "; ".join(messages)
+    return "; ".join([line, *hints]).replace("{repository}", repository)
+
+
+_GRAPHQL_STATUS = {"NOT_FOUND": 404, "FORBIDDEN": 403}
+_GRAPHQL_HINTS = (
+    (
+        "Auto merge is not allowed for this repository",
+        "a repository admin can turn it on: Settings > General > Pull Requests > 'Allow auto-merge'"
+        " (or: gh api -X PATCH repos/{repository} -F allow_auto_merge=true)",
+    ),
+    (
+        "is in clean status",
+        "GitHub arms auto-merge only while a required check or review is pending, and this pull"
+        " request can be merged now; merge it directly, or require status checks on the base branch",
+    ),
+)
+
+
 def _is_already_exists(exc: Any) -> bool:
     if exc.status != 422 or not isinstance(exc.data, dict):
         return False
@@ -312,4 +399,4 @@ def _reason(exc: BaseException) -> str:
     return " ".join(text.split())[:200] or type(exc).__name__
 
 
-__all__ = ["DEFAULT_API_URL", "GitHubClient", "api_url_from", "parse_repository"]
+__all__ = ["DEFAULT_API_URL", "MERGE_METHODS", "GitHubClient", "api_url_from", "parse_repository"]
