@@ -646,10 +646,15 @@ def test_the_token_never_appears_when_labelling_or_enabling_auto_merge(
     client.enable_auto_merge(pull.number)  # retried once past the 502
     client.enable_auto_merge(pull.number)
     other = github_api.seed_pull_request(head="other")
+
+    def not_allowed() -> None:
+        github_api.allow_auto_merge = False
+        client.enable_auto_merge(other.number)
+
     for failing in (
         lambda: client.add_labels(404, ["deploy"]),
         lambda: client.enable_auto_merge(404),
-        lambda: setattr(github_api, "allow_auto_merge", False) or client.enable_auto_merge(other.number),
+        not_allowed,
         lambda: GitHubClient("org/app", "ghp_wrong", github_api.url).enable_auto_merge(pull.number, "MERGE"),
     ):
         with pytest.raises(OperationError) as caught:
@@ -660,6 +665,7 @@ def test_the_token_never_appears_when_labelling_or_enabling_auto_merge(
     seen = "\n".join([out, err, caplog.text, *errors, repr(client)])
     assert "/graphql" in caplog.text and "Authorization" in caplog.text  # logged, token masked
     assert "Auto merge is not allowed" in errors[2]
+    assert [r.status for r in github_api.calls("POST", "/graphql")][:2] == [502, 200]
     assert github_api.token not in seen
     for recorded in github_api.requests:
         assert github_api.token not in recorded.path + str(recorded.query) + str(recorded.body)
@@ -838,6 +844,19 @@ def test_a_graphql_answer_that_breaks_github_s_schema_is_answered_with_500_and_r
         " at node.autoMergeRequest.mergeMethod (line 1, column 75)",
         "POST /graphql: PullRequest.title: String in the schema, got int 42 at node.title (line 1, column 56)",
     ]
+
+
+def test_graphql_with_bad_credentials_is_answered_401_as_github_does(github_api: GitHubAPIFake) -> None:
+    answer = requests.post(
+        f"{github_api.url}/graphql",
+        json={"query": "{ viewer { login } }"},
+        headers={"Authorization": "bearer ghp_wrong"},
+        timeout=10,
+    )
+
+    assert answer.status_code == 401
+    assert answer.json()["message"] == "Bad credentials"
+    assert github_api.take_problems() == []  # the 401 body passed GitHub's error schema
 
 
 def test_graphql_not_found_is_answered_as_github_does(github_api: GitHubAPIFake) -> None:

@@ -442,7 +442,7 @@ class GitHubGraphQLSchema:
                 for name, check in _SCALAR_CHECKS.items():
                     scalar = schema.get_type(name)
                     if isinstance(scalar, GraphQLScalarType):
-                        scalar.serialize = _checked_serializer(name, check)  # type: ignore[method-assign]
+                        scalar.serialize = _checked_serializer(name, check)  # type: ignore[method-assign,assignment]
                 self._schema = schema
             return self._schema
 
@@ -525,6 +525,15 @@ def _resolve_type(value: Any, info: GraphQLResolveInfo, abstract_type: Any) -> s
     return value.typename if isinstance(value, _Obj) else None
 
 
+_BUILT_IN_SCALARS: dict[str, type | tuple[type, ...]] = {
+    "String": str,
+    "ID": str,  # GitHub's ids are strings
+    "Boolean": bool,
+    "Int": int,
+    "Float": (int, float),
+}
+
+
 def _check_value(type_: Any, value: Any, where: str) -> None:
     """What graphql-core lets pass that GitHub never sends: 7 for a String, "1" for an Int..."""
     if isinstance(type_, GraphQLNonNull):
@@ -538,7 +547,7 @@ def _check_value(type_: Any, value: Any, where: str) -> None:
             _check_value(type_.of_type, item, where)
         return
     name = get_named_type(type_).name
-    expected = {"String": str, "ID": str, "Boolean": bool, "Int": int, "Float": (int, float)}.get(name)
+    expected = _BUILT_IN_SCALARS.get(name)
     if expected is not None and (not isinstance(value, expected) or (name != "Boolean" and isinstance(value, bool))):
         raise _FakeGap(f"{where}: {name} in the schema, got {type(value).__name__} {value!r}")
     if is_object_type(type_) and (not isinstance(value, _Obj) or value.typename != name):
@@ -1410,12 +1419,13 @@ class GitHubAPIFake:
         # label the issue has already (in any case) stays as it is: never twice.
         pull = self._pull(params["issue_number"])
         items = body.get("labels") if isinstance(body, dict) else body
-        names = [i.get("name") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
-        if not names or not all(isinstance(name, str) and name.strip() for name in names):
+        given = [i.get("name") if isinstance(i, dict) else i for i in items] if isinstance(items, list) else []
+        names = [name.strip() for name in given if isinstance(name, str) and name.strip()]
+        if not names or len(names) != len(given):
             raise _validation_failed({"resource": "Label", "code": "invalid", "field": "labels"})
         for name in names:
-            if name.strip().casefold() not in {label.casefold() for label in pull.labels}:
-                pull.labels.append(name.strip())
+            if name.casefold() not in {label.casefold() for label in pull.labels}:
+                pull.labels.append(name)
                 pull.updated_at = _now()
         return _Answer(200, [self._label_json(name) for name in pull.labels])
 

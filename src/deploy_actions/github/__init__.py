@@ -353,12 +353,11 @@ def _describe_graphql(errors: list[Any], repository: str) -> str:
             continue
         text = " ".join(str(error["message"]).split())[:300]
         messages.append(text)
-        hint = next((h for needle, h in _GRAPHQL_HINTS if needle in text), None)
+        hint = next((h.format(repository=repository) for needle, h in _GRAPHQL_HINTS if needle in text), None)
         hint = hint or _HINTS.get(_GRAPHQL_STATUS.get(str(error.get("type")), 0))
         if hint and hint not in hints:
             hints.append(hint)
-    line = "GraphQL: " + "; ".join(messages)
-    return "; ".join([line, *hints]).replace("{repository}", repository)
+    return "; ".join(["GraphQL: " + "; ".join(messages), *hints])
 
 
 _GRAPHQL_STATUS = {"NOT_FOUND": 404, "FORBIDDEN": 403}
