@@ -76,7 +76,8 @@ def bump(capsys, *args: str, token: str | None = None, monkeypatch=None) -> tupl
 
 
 def show(bare: Path, rev: str, path: str) -> str:
-    return run_git(bare, "show", f"{rev}:{path}")
+    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=bare, capture_output=True, text=True,
+                          check=True).stdout
 
 
 def test_push_changes_only_the_tag_in_the_scoped_environment(gitops, capsys, monkeypatch):

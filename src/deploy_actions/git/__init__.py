@@ -22,6 +22,10 @@ _RECORD_SEP = b"\x1e"
 class GitError(OperationError):
     """A git command failed; the message carries git's own words (secrets redacted)."""
 
+    def __init__(self, message: str, stderr: str = ""):
+        super().__init__(message)
+        self.stderr = actions_runtime.redact(stderr)
+
 
 class Git:
     """A repository's working tree, and the git commands we run in it."""
@@ -60,7 +64,7 @@ class Git:
         proc = subprocess.run([*args, "--", url, str(dest)], capture_output=True, text=True, check=False,
                               env=auth_env(token, url))
         if proc.returncode != 0:
-            raise GitError(_describe(["clone"], proc.stderr))
+            raise GitError(_describe(["clone"], proc.stderr), proc.stderr)
         return cls(dest, token=token)
 
     def run(self, *args: str, check: bool = True, input_text: str | None = None,
@@ -71,7 +75,7 @@ class Git:
             env=env, input=input_text,
         )
         if check and proc.returncode != 0:
-            raise GitError(_describe(args, proc.stderr))
+            raise GitError(_describe(args, proc.stderr), proc.stderr)
         return proc
 
     def out(self, *args: str) -> str:
@@ -96,7 +100,7 @@ class Git:
                 yield pending
             stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
             if proc.wait() != 0:
-                raise GitError(_describe(args, stderr))
+                raise GitError(_describe(args, stderr), stderr)
 
     def remote_url_or_none(self, remote: str) -> str | None:
         proc = subprocess.run(["git", "remote", "get-url", remote], cwd=self.root,

@@ -179,6 +179,9 @@ def _github_repository(opts: GitopsBumpOptions) -> str:
 
 def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
     _validate(opts)
+    if opts.tag:  # fail fast, before any clone or registry call
+        policy.check_tag(opts.tag, pinned=opts.digest == "pin", deny_tags=opts.deny_tags,
+                         require_semver=opts.require_semver)
     started = time.time()
     workdir: Path | None = None
     try:
@@ -313,7 +316,7 @@ def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBump
             ctx.git.run("push", "--quiet", "origin", f"HEAD:refs/heads/{opts.ref}", authenticated=True)
             return replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
         except GitError as err:
-            text = str(err)
+            text = err.stderr or str(err)
             if _is_protected(text):
                 if opts.on_protected == "pull-request":
                     note = f"{opts.ref} is protected; proposing a pull request instead"
