@@ -1750,7 +1750,8 @@ class GitHubAPIFake:
             "name": name,
             "color": _sha("color", name)[:6],
             "default": name in ("bug", "documentation", "enhancement"),
-            "description": None,
+            # Not None: GitHub's schema for labels inside pull-request-simple says string, not nullable.
+            "description": f"{name} label",
         }
 
 

@@ -245,3 +245,51 @@ def test_ten_concurrent_bumps_of_one_app_land_or_stand_down(git_http, tmp_path):
     assert final == DEPLOYMENT.format(app="app", tag=max(landed, key=lambda t: int(t.split(".")[-1])))
     assert run_git(bare, "rev-list", "--merges", "main") == ""
     assert int(run_git(bare, "rev-list", "--count", "main")) == 1 + len(landed)
+
+
+@pytest.fixture
+def gh(github_api, monkeypatch):
+    import deploy_actions.github as client
+
+    monkeypatch.setattr(client, "SECONDS_BETWEEN_REQUESTS", 0.0, raising=False)
+    monkeypatch.setattr(client, "SECONDS_BETWEEN_WRITES", 0.0, raising=False)
+    monkeypatch.setenv("GITHUB_API_URL", github_api.url)
+    return github_api
+
+
+def test_pull_request_mode_opens_one_pr_per_app_and_environment(gitops, gh, capsys, monkeypatch):
+    # The git server and the API fake each want their own token; the action uses one, so align them.
+    monkeypatch.setattr(gh, "token", gitops["token"], raising=False)
+    args = ("--repository", gitops["url"], "--github-repository", gh.repository, "--image", "ghcr.io/org/app",
+            "--path", "apps/app/overlays/staging", "--environment", "staging", "--mode", "pull-request",
+            "--labels", "deploy\nstaging", "--auto-merge")
+    main_before = run_git(gitops["bare"], "rev-parse", "main")
+    code, out, err = bump(capsys, *args, "--tag", "v0.7.3", token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert out["pull-request-number"] and out["pull-request-url"].endswith(f"/{out['pull-request-number']}")
+    assert run_git(gitops["bare"], "rev-parse", "main") == main_before  # main untouched
+    assert 'newTag: "v0.7.3"' in show(gitops["bare"], "deploy/app-staging",
+                                      "apps/app/overlays/staging/kustomization.yaml")
+    (pr,) = gh.pulls.values()
+    assert pr.head == "deploy/app-staging" and pr.base == "main" and pr.title == "chore: Bump app to v0.7.3"
+    assert sorted(pr.labels) == ["deploy", "staging"] and pr.auto_merge is not None
+    code, out, err = bump(capsys, *args, "--tag", "v0.7.4", token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert len(gh.pulls) == 1 and next(iter(gh.pulls.values())).title == "chore: Bump app to v0.7.4"
+    assert 'newTag: "v0.7.4"' in show(gitops["bare"], "deploy/app-staging",
+                                      "apps/app/overlays/staging/kustomization.yaml")
+
+
+def test_protected_branch_can_fall_back_to_a_pull_request(gitops, gh, capsys, monkeypatch):
+    monkeypatch.setattr(gh, "token", gitops["token"], raising=False)
+    hook = gitops["bare"] / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nwhile read old new ref; do [ \"$ref\" = refs/heads/main ] && "
+                    "{ echo 'GH006: Protected branch update failed' >&2; exit 1; }; done; exit 0\n")
+    hook.chmod(0o755)
+    code, out, err = bump(capsys, "--repository", gitops["url"], "--github-repository", gh.repository,
+                          "--image", "ghcr.io/org/app", "--tag", "v0.7.5", "--path", "apps/app/overlays/staging",
+                          "--environment", "staging", "--on-protected", "pull-request",
+                          token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert out["pull-request-url"] and len(gh.pulls) == 1
+    assert "protected" in err

@@ -506,7 +506,13 @@ def _pull_request(ctx: _Context, result: GitopsBumpResult, sha: str) -> GitopsBu
     number = int(url.rstrip("/").rsplit("/", 1)[-1]) if url.rstrip("/").rsplit("/", 1)[-1].isdigit() else None
     if number is not None and opts.labels:
         client.add_labels(number, list(opts.labels))
+    findings = result.findings
     if number is not None and opts.auto_merge:
-        client.enable_auto_merge(number)
+        try:
+            client.enable_auto_merge(number)
+        except OperationError as err:
+            # The pull request is open and correct; only the convenience failed, so warn, don't fail.
+            findings = (*findings, Annotation("warning", f"auto-merge not enabled: {err.message}"))
     note = f"{'opened' if created else 'updated'} pull request {url} from {branch}"
-    return replace(result, pull_request_url=url, pull_request_number=number, notes=(*result.notes, note))
+    return replace(result, pull_request_url=url, pull_request_number=number, notes=(*result.notes, note),
+                   findings=findings)
