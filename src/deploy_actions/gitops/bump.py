@@ -264,7 +264,8 @@ def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str)
 
     scope = _scope(opts, root, app, opts.promote_from)
     sites, _ = manifests.find_image_sites(root, scope, image, policy=opts.policy or None, sets=opts.set)
-    versions = {(s.current.tag or "", s.current.digest or "") for s in sites}
+    # Sites that name no tag (Flux :name/:digest markers, rename-only kustomize entries) say nothing.
+    versions = {(s.current.tag or "", s.current.digest or "") for s in sites if s.current.tag}
     if not versions:
         raise InputError("promote-from", opts.promote_from, f"an environment where {image.short()} is deployed "
                          f"(nothing references it under {'/'.join(scope) or '.'})")
@@ -413,7 +414,7 @@ def _env_text(opts: GitopsBumpOptions) -> str:
 
 
 def _previous_tag(sites: tuple[Any, ...]) -> str:
-    tags = [s.current.tag or (s.current.digest or "") for s in sites]
+    tags = [s.current.tag for s in sites if s.current.tag]
     if not tags:
         return ""
     return max(set(tags), key=tags.count)

@@ -6,14 +6,28 @@ Shapes understood: Kubernetes workloads' containers, kustomize `images:`, Helm v
 `set: FILE:dotted.path=VALUE` for anything else. Images are matched by normalised repository.
 
 Only files that contain the image's repository path (or, with a policy, the policy's name) are
-parsed at all: that byte search is what keeps a bump over thousands of files near `grep` speed.
+parsed at all, and of those only the documents that contain it: that byte search is what keeps a
+bump over thousands of files near `grep` speed. So a malformed file is an error only when it names
+the image (a "target"); one that merely contains the path (`org/app-worker`) is skipped with a
+warning, and one that never mentions it is not read as YAML at all (lint reports it).
+
+Choices where the tools leave room:
+- A digest in Helm values goes into an existing `digest` key; without one, into the tag as
+  `tag@sha256:…` (charts render `repository:tag`, so any chart then pulls by digest). Bumping
+  without a digest empties that key. In kustomize the old `digest:` line is removed.
+- With a `policy`, only Flux's marked fields change, as Flux does it: unmarked references are
+  left alone.
+- `set` values may use {tag}, {digest}, {image} (`ghcr.io/org/app:v1@sha256:…`, Docker Hub's
+  defaults left out) and {name} (`ghcr.io/org/app`); set only changes values that exist.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -104,8 +118,8 @@ def find_image_sites(
     that pins `image`, matched by normalised repository. With `policy` (Flux's `ns:name`),
     only the fields marked `# {"$imagepolicy": "ns:name[:tag|:name|:digest]"}` count, as in
     Flux; `sets` (`FILE:dotted.path=VALUE`) add fields of any other shape."""
-    scan = _Scan(root, scope, image, policy, _parse_sets(sets))
-    return tuple(sorted(scan.sites())), tuple(scan.findings)
+    found = _search(root, scope, image, None, _check_policy(policy), _parse_sets(sets), kustomize_add=False)
+    return found.sites, found.findings
 
 
 def plan_image_update(
@@ -121,22 +135,7 @@ def plan_image_update(
     entries = _parse_sets(sets)
     for entry in entries:
         entry.render(target)  # a placeholder this target cannot fill fails before anything else
-    scan = _Scan(root, scope, target, policy, entries)
-    changed: dict[tuple[str, int], ImageSite] = {}
-    for opened, found in scan.found:
-        changes = found.plan(target, opened.yaml)
-        if changes:
-            changed.setdefault((opened.relpath, id(found.at.node)), found.site(opened.relpath))
-            opened.changes.extend(changes)
-    added = _add_kustomize_entries(scan, target) if kustomize_add else []
-    edits = []
-    for opened in scan.opened.values():
-        if opened.changes:
-            after = opened.yaml.apply(opened.changes, f"the image to {target.short()}")
-            if after != opened.data:
-                edits.append(FileEdit(opened.path, opened.relpath, opened.data, after))
-    sites = sorted({*scan.sites(), *added})
-    return ImageUpdate(tuple(edits), tuple(sites), tuple(sorted({*changed.values(), *added})), tuple(scan.findings))
+    return _search(root, scope, target, target, _check_policy(policy), entries, kustomize_add)
 
 
 def lint_repository(root: Path, scope: Sequence[str]) -> tuple[Finding, ...]:
@@ -155,10 +154,11 @@ def yaml_files(root: Path, scope: Sequence[str]) -> list[tuple[str, str]]:
     `.git` and the `templates/` folder of a Helm chart (next to a Chart.yaml) are skipped, and
     so are symbolic links (the file they point to is found where it lives, if it is in scope).
     A file named in `scope` is taken whatever its name."""
-    base = root.resolve()
     found: dict[str, str] = {}
     for entry in scope or ["."]:
         target, prefix = scope_folder(root, entry)
+        if _in_chart_templates(root.resolve(), target):
+            continue
         if target.is_file():
             found.setdefault(prefix.rstrip("/"), str(target))
         elif target.is_dir():
@@ -174,6 +174,16 @@ def scope_folder(root: Path, entry: str) -> tuple[Path, str]:
     target = root.resolve() if rel in ("", ".") else inside_repo(root, rel, "path")
     prefix = target.relative_to(root.resolve()).as_posix()
     return target, "" if prefix == "." else prefix + "/"
+
+
+def _in_chart_templates(root: Path, path: Path) -> bool:
+    """Whether `path` is (in) the `templates/` folder of a Helm chart: Go templates, not YAML."""
+    for folder in [path, *path.parents]:
+        if folder == root or not folder.is_relative_to(root):
+            return False
+        if folder.name == "templates" and (folder.parent / "Chart.yaml").is_file():
+            return True
+    return False
 
 
 def _walk(top: Path, top_prefix: str, found: dict[str, str]) -> None:
@@ -196,6 +206,113 @@ def _walk(top: Path, top_prefix: str, found: dict[str, str]) -> None:
                 found.setdefault(prefix + e.name, e.path)
 
 
+# --------------------------------------------------------------------------- the search
+
+# Above this many files, and when the process may fork, files are read and edited by worker
+# processes (parsing is most of the work and each file stands alone). None: decide by size.
+WORKERS: int | None = None
+_PARALLEL_FROM = 2000
+
+
+def _check_policy(policy: str | None) -> str | None:
+    if policy is not None and not _POLICY.fullmatch(policy):
+        raise InputError("policy", policy, "a Flux image policy as namespace:name (flux-system:app)")
+    return policy
+
+
+@dataclass(frozen=True)
+class _Result:
+    """What the search found in some files (or the error that stopped it in one)."""
+
+    sites: tuple[ImageSite, ...] = ()
+    changed: tuple[ImageSite, ...] = ()
+    edits: tuple[FileEdit, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    error: tuple[str, str | None, int | None] | None = None  # a FileError's message, file and line
+
+
+def _search(root: Path, scope: Sequence[str], image: ImageRef, target: ImageRef | None, policy: str | None,
+            sets: Sequence[_SetEntry], kustomize_add: bool) -> ImageUpdate:
+    files = yaml_files(root, scope)
+    base = root.resolve()
+    add_to = _kustomization_files(root, scope) if kustomize_add else []
+    # files a set or kustomize-add may also change are read here, whole, after the others
+    special = {*(rel for rel, _ in add_to),
+               *(inside_repo(root, e.relpath, "set", e.text).relative_to(base).as_posix() for e in sets)}
+    results = _each_file(root, [f for f in files if f[1] not in special], image, target, policy)
+    failed = [r.error for r in results if r.error is not None]
+    if failed:
+        message, file, line = failed[0]
+        raise FileError(message, file=file, line=line)
+    scan = _Scan(root, image, policy)
+    for path, relpath in files:
+        if relpath in special:
+            scan.scan_file(path, relpath, read_file(path, relpath))
+    for entry in sets:
+        scan.scan_set(entry)
+    added: tuple[ImageSite, ...] = ()
+    if target is not None and add_to:
+        found = [site for r in results for site in r.sites] + scan.sites()
+        added = tuple(_add_kustomize_entries(scan, target, add_to, found))
+    last = scan.result(target, added)
+    everything = [*results, last]
+    return ImageUpdate(
+        edits=tuple(sorted((e for r in everything for e in r.edits), key=lambda e: e.relpath)),
+        sites=tuple(sorted(s for r in everything for s in r.sites)),
+        changed=tuple(sorted(s for r in everything for s in r.changed)),
+        findings=tuple(f for r in everything for f in r.findings),
+    )
+
+
+def _each_file(root: Path, files: list[tuple[str, str]], image: ImageRef, target: ImageRef | None,
+               policy: str | None) -> list[_Result]:
+    """One result per file that needed one, in file order; forked workers share big searches."""
+    workers = WORKERS if WORKERS is not None else _spare_cpus() if len(files) >= _PARALLEL_FROM else 1
+    # fork only a single-threaded process (a lock held by another thread would stay locked in the copy)
+    if workers > 1 and sys.platform == "linux" and threading.active_count() == 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        batches = [files[i :: workers * 4] for i in range(workers * 4)]
+        context = multiprocessing.get_context("fork")  # a copy of this process: nothing to import again
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            parts = pool.map(_files_batch, *zip(*((root, b, image, target, policy) for b in batches), strict=True))
+            results = [(relpath, result) for part in parts for relpath, result in part]
+        return [result for _, result in sorted(results, key=lambda pair: pair[0])]
+    return [result for _, result in _files_batch(root, files, image, target, policy)]
+
+
+def _spare_cpus() -> int:
+    """CPUs this process may use that are not busy already (workers competing for one CPU are slower
+    than none), at most 4."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cpus - round(os.getloadavg()[0])))
+
+
+def _files_batch(root: Path, files: list[tuple[str, str]], image: ImageRef, target: ImageRef | None,
+                 policy: str | None) -> list[tuple[str, _Result]]:
+    needle = _needle(image, policy)
+    results = []
+    for path, relpath in files:
+        try:
+            data = read_file(path, relpath)
+            if needle not in data:
+                continue
+            scan = _Scan(root, image, policy)
+            scan.scan_file(path, relpath, data)
+            result = scan.result(target)
+        except FileError as err:  # passed back as data: an exception's file and line would not survive pickling
+            result = _Result(error=(err.message, err.file, err.line))
+        if result != _Result():
+            results.append((relpath, result))
+    return results
+
+
+def _needle(image: ImageRef, policy: str | None) -> bytes:
+    """What a file must contain to be parsed: the repository path (`org/app`, `nginx`), or the policy."""
+    return (policy or image.repository.removeprefix("library/")).encode()
+
+
 @dataclass
 class _Opened:
     """A parsed file and the changes planned for it."""
@@ -208,37 +325,36 @@ class _Opened:
 
 
 def read_file(path: str | Path, relpath: str) -> bytes:
+    """The file's bytes. Plain os.read: half the cost of open().read() over thousands of files."""
     try:
-        with open(path, "rb", buffering=0) as handle:
-            return handle.read()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, _CHUNK)
+            if len(data) < _CHUNK:  # a short read of a regular file is its end
+                return data
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise FileError(f"cannot be read: {exc.strerror or exc}", file=relpath) from exc
 
 
-# --------------------------------------------------------------------------- the scan
+_CHUNK = 1 << 16
 
 
 class _Scan:
-    """The files of a scope that pin one image, parsed, with what was found in them."""
+    """Files parsed for one image, with what was found in them and the changes planned."""
 
-    def __init__(self, root: Path, scope: Sequence[str], image: ImageRef, policy: str | None,
-                 sets: Sequence[_SetEntry]):
-        if policy is not None and not _POLICY.fullmatch(policy):
-            raise InputError("policy", policy, "a Flux image policy as namespace:name (flux-system:app)")
+    def __init__(self, root: Path, image: ImageRef, policy: str | None):
         self.root = root
-        self.scope = list(scope)
         self.image = image
         self.policy = policy
         self.opened: dict[str, _Opened] = {}
         self.found: list[tuple[_Opened, Occurrence]] = []
         self.findings: list[Finding] = []
-        files = yaml_files(root, scope)
-        if policy is not None:
-            self._scan_setters(files, policy)
-        else:
-            self._scan_shapes(files)
-        for entry in sets:
-            self._scan_set(entry)
 
     def sites(self) -> list[ImageSite]:
         seen: dict[tuple[str, int], ImageSite] = {}
@@ -246,36 +362,34 @@ class _Scan:
             seen.setdefault((opened.relpath, id(found.at.node)), found.site(opened.relpath))
         return list(seen.values())
 
-    def _scan_shapes(self, files: Iterable[tuple[str, str]]) -> None:
-        needle = self.image.repository.removeprefix("library/").encode()
-        for path, relpath in files:
-            data = read_file(path, relpath)
-            if needle not in data:
-                continue
-            opened = self.open(path, relpath, data, target=None, needle=needle.decode())
-            if opened is None:
-                continue
-            name = PurePosixPath(relpath).name
-            for doc_index, doc in enumerate(opened.yaml.docs):
-                for found in document_occurrences(Loc(doc, (doc_index,)), name):
-                    if found.current.name == self.image.name:
-                        self.found.append((opened, found))
+    def scan_file(self, path: str | Path, relpath: str, data: bytes) -> None:
+        """Look for the image in one file (with a policy: for its setter markers)."""
+        if self.policy is not None:
+            self._scan_setters(path, relpath, data, self.policy)
+            return
+        needle = _needle(self.image, None)
+        if needle not in data:
+            return
+        opened = self.open(path, relpath, data, target=False, needle=needle.decode())
+        if opened is None:
+            return
+        name = PurePosixPath(relpath).name
+        for doc_index, doc in enumerate(opened.yaml.docs):
+            for found in document_occurrences(Loc(doc, (doc_index,)), name):
+                if found.current.name == self.image.name:
+                    self.found.append((opened, found))
 
-    def _scan_setters(self, files: Iterable[tuple[str, str]], policy: str) -> None:
-        needle = policy.encode()
-        for path, relpath in files:
-            data = read_file(path, relpath)
-            if needle not in data or b'"$imagepolicy"' not in data:
-                continue
-            marks = [m for m in _MARKER.finditer(data.decode("utf-8", "replace"))
-                     if _setter_field(m.group(1), policy) is not None]
-            if not marks:
-                continue
-            opened = self.open(path, relpath, data, target=True, needle=policy)
-            assert opened is not None
-            self.found += [(opened, f) for f in _setter_occurrences(opened.yaml, policy, self.image, self.findings)]
+    def _scan_setters(self, path: str | Path, relpath: str, data: bytes, policy: str) -> None:
+        if policy.encode() not in data or b'"$imagepolicy"' not in data:
+            return
+        text = data.decode("utf-8", "replace")
+        if not any(_setter_field(m.group(1), policy) is not None for m in _MARKER.finditer(text)):
+            return
+        opened = self.open(path, relpath, data, target=True, needle=policy)
+        assert opened is not None
+        self.found += [(opened, f) for f in _setter_occurrences(opened.yaml, policy, self.image, self.findings)]
 
-    def _scan_set(self, entry: _SetEntry) -> None:
+    def scan_set(self, entry: _SetEntry) -> None:
         path = inside_repo(self.root, entry.relpath, "set", entry.text)
         if not path.is_file():
             raise FileError("not found (it is named in set)", file=entry.relpath)
@@ -295,14 +409,13 @@ class _Scan:
             raise FileError(f"has no {entry.path} (set: {entry.text}); set only changes values that exist",
                             file=entry.relpath)
 
-    def open(self, path: str | Path, relpath: str, data: bytes | None, target: bool | None,
+    def open(self, path: str | Path, relpath: str, data: bytes | None, target: bool,
              needle: str | None = None) -> _Opened | None:
         """Parse a file once: with a `needle`, only its documents that contain it. A malformed
-        target is an error; a malformed file that only contains the repository path inside
-        some other name is skipped with a warning."""
-        key = relpath
-        if key in self.opened:
-            opened = self.opened[key]
+        target (`target`, or a file that names the image) is an error; a malformed file that only
+        contains the repository path inside some other name is skipped with a warning."""
+        if relpath in self.opened:
+            opened = self.opened[relpath]
             if needle is None:
                 self._read_all(opened)
             return opened
@@ -311,14 +424,17 @@ class _Scan:
         try:
             opened = _Opened(Path(path), relpath, data, YamlText(relpath, data, needle))
         except YamlSyntaxError as exc:
-            if target or (target is None and mentions(data, self.image)):
+            if b"{{" in data and needle is not None:  # a template (Helm, Jinja...): not ours to edit
+                why = "it looks like a template"
+            elif target or mentions(data, self.image):
                 raise FileError(f"{exc.message}; nothing was written, fix the file first",
                                 file=relpath, line=exc.line) from None
-            self.findings.append(Finding(relpath, exc.line, "warning",
-                                         f"{exc.message}; skipped (it does not name {self.image.short()})",
+            else:
+                why = f"it does not name {self.image.short()}"
+            self.findings.append(Finding(relpath, exc.line, "warning", f"{exc.message}; skipped ({why})",
                                          "yaml-syntax"))
             return None
-        self.opened[key] = opened
+        self.opened[relpath] = opened
         return opened
 
     def _read_all(self, opened: _Opened) -> None:
@@ -327,6 +443,25 @@ class _Scan:
         except YamlSyntaxError as exc:
             raise FileError(f"{exc.message}; nothing was written, fix the file first",
                             file=opened.relpath, line=exc.line) from None
+
+    def result(self, target: ImageRef | None, added: Sequence[ImageSite] = ()) -> _Result:
+        """The sites found; with a `target`, also the verified edits that pin it."""
+        if target is None:
+            return _Result(sites=tuple(self.sites()), findings=tuple(self.findings))
+        changed: dict[tuple[str, int], ImageSite] = {}
+        for opened, found in self.found:
+            changes = found.plan(target, opened.yaml)
+            if changes:
+                changed.setdefault((opened.relpath, id(found.at.node)), found.site(opened.relpath))
+                opened.changes.extend(changes)
+        edits = []
+        for opened in self.opened.values():
+            if opened.changes:
+                after = opened.yaml.apply(opened.changes, f"the image to {target.short()}")
+                if after != opened.data:
+                    edits.append(FileEdit(opened.path, opened.relpath, opened.data, after))
+        return _Result(tuple(self.sites()) + tuple(added), tuple(changed.values()) + tuple(added), tuple(edits),
+                       tuple(self.findings))
 
 
 def mentions(data: bytes, image: ImageRef) -> bool:
@@ -493,7 +628,8 @@ def _document(doc: Loc, filename: str, seen: set[int]) -> Iterator[Occurrence]:
     elif kind == "Kustomization" and api.startswith("kustomize.toolkit.fluxcd.io"):
         yield from _kustomize_images(doc.dig("spec", "images"), "kustomize")
     elif kind == "List":
-        for item in (doc.get("items") or doc).items():
+        items = doc.get("items")
+        for item in items.items() if items is not None else []:
             yield from _document(item, filename, seen)
     elif kind in _POD_SPEC:
         for container in containers(doc, kind):
@@ -601,17 +737,26 @@ def _values(values: Loc | None, kind: str) -> Iterator[Occurrence]:
 def _helm_block(block: Loc, kind: str) -> Occurrence | None:
     repository, registry = block.get("repository"), block.get("registry")
     tag, digest = block.get("tag"), block.get("digest")
-    if repository is None:
+    if repository is None or any(loc is not None and loc.text is None for loc in (tag, digest)):
         return None
-    repo_text = repository.text
-    reg_text = registry.text if registry is not None else None
-    if not repo_text or any(loc is not None and loc.text is None for loc in (tag, digest)):
-        return None
-    ref = parse_ref(f"{reg_text}/{repo_text}" if reg_text else repo_text)
+    ref = _joined_ref(registry, repository)
     if ref is None:
         return None
     if ref.tag or ref.digest:  # the repository holds a whole reference: edit that, if it is alone
-        return _ref_occurrence(kind, repository) if tag is None and digest is None and not reg_text else None
+        return _ref_occurrence(kind, repository) if tag is None and digest is None and registry is None else None
+    return _split_occurrence(kind, ref, repository, tag, digest,
+                             lambda new_tag: AddPairs(block.node, block.path, (("tag", new_tag),)))
+
+
+def _joined_ref(registry: Loc | None, repository: Loc) -> ImageRef | None:
+    """`registry` + `repository` (Helm's split form) as one reference."""
+    reg_text = registry.text if registry is not None else None
+    return parse_ref(f"{reg_text}/{repository.text}" if reg_text else repository.text)
+
+
+def _split_occurrence(kind: str, ref: ImageRef, repository: Loc, tag: Loc | None, digest: Loc | None,
+                      add_tag: Callable[[str], Change]) -> Occurrence | None:
+    """An image whose tag (and digest) sit apart from its repository, as in Helm values."""
     tag_text = tag.text if tag is not None else None
     if tag_text and ("{{" in tag_text or "$" in tag_text):
         return None  # a template: the chart fills it in
@@ -627,11 +772,7 @@ def _helm_block(block: Loc, kind: str) -> Occurrence | None:
             changes += _set(digest, target.digest or "")
         else:  # charts render `repository:tag`, so `tag@digest` pins the digest in any chart
             new_tag = target.tag + (f"@{target.digest}" if target.digest else "")
-        if tag is not None:
-            changes += _set(tag, new_tag)
-        else:
-            changes.append(AddPairs(block.node, block.path, (("tag", new_tag),)))
-        return changes
+        return changes + (_set(tag, new_tag) if tag is not None else [add_tag(new_tag)])
 
     return Occurrence(kind, current, tag or repository, plan, defaulted=not tag_text)
 
@@ -639,8 +780,8 @@ def _helm_block(block: Loc, kind: str) -> Occurrence | None:
 def _argo_sources(spec: Loc | None) -> Iterator[Occurrence]:
     if spec is None:
         return
-    sources = [spec.get("source"), *(spec.get("sources") or spec).items()]
-    for source in sources:
+    sources = spec.get("sources")
+    for source in [spec.get("source"), *(sources.items() if sources is not None else [])]:
         if source is None or source.node.id != "mapping":
             continue
         helm = source.get("helm")
@@ -651,12 +792,10 @@ def _argo_sources(spec: Loc | None) -> Iterator[Occurrence]:
         for item in images.items() if images is not None else []:
             text = item.text or ""
             found = _ref_occurrence("argocd-kustomize", item, text.partition("=")[0] + "=" if "=" in text else "")
+            if found is not None and not (split_ref(text)[1] or "@" in text):  # `name=newName` renames only
+                found = Occurrence(found.kind, found.current, found.at, found.plan, defaulted=True)
             if found is not None:
-                yield found if split_ref(text)[1] or "@" in text else _as_defaulted(found)
-
-
-def _as_defaulted(found: Occurrence) -> Occurrence:
-    return Occurrence(found.kind, found.current, found.at, found.plan, defaulted=True)
+                yield found
 
 
 def _helm_parameters(parameters: Loc | None) -> Iterator[Occurrence]:
@@ -678,38 +817,17 @@ def _helm_parameters(parameters: Loc | None) -> Iterator[Occurrence]:
         if not (name == "repository" or name.endswith(".repository")):
             continue
         prefix = name[: -len("repository")]
-        registry = by_name.get(prefix + "registry")
-        reg_text = registry.text if registry is not None else None
-        ref = parse_ref(f"{reg_text}/{value.text}" if reg_text else value.text)
+        ref = _joined_ref(by_name.get(prefix + "registry"), value)
         if ref is None or ref.tag or ref.digest:
             continue
-        tag, digest = by_name.get(prefix + "tag"), by_name.get(prefix + "digest")
-        tag_text = tag.text if tag is not None else None
-        if tag_text and ("{{" in tag_text or "$" in tag_text):
-            continue
-        written_tag, _, tag_digest = (tag_text or "").partition("@")
-        digest_text = (digest.text if digest is not None else None) or tag_digest or None
-        current = ImageRef(ref.registry, ref.repository, written_tag or None, digest_text)
-        yield Occurrence(kind, current, tag or value, _parameters_plan(parameters, prefix, tag, digest),
-                          defaulted=not tag_text)
 
+        def add_tag(new_tag: str, prefix: str = prefix) -> Change:
+            return AddItem(parameters.node, parameters.path, (("name", prefix + "tag"), ("value", new_tag)))
 
-def _parameters_plan(parameters: Loc, prefix: str, tag: Loc | None, digest: Loc | None) -> Plan:
-    def plan(target: ImageRef, _yaml: YamlText) -> list[Change]:
-        assert target.tag is not None
-        changes: list[Change] = []
-        if digest is not None:
-            new_tag = target.tag
-            changes += _set(digest, target.digest or "")
-        else:
-            new_tag = target.tag + (f"@{target.digest}" if target.digest else "")
-        if tag is not None:
-            changes += _set(tag, new_tag)
-        else:
-            changes.append(AddItem(parameters.node, parameters.path, (("name", prefix + "tag"), ("value", new_tag))))
-        return changes
-
-    return plan
+        found = _split_occurrence(kind, ref, value, by_name.get(prefix + "tag"), by_name.get(prefix + "digest"),
+                                  add_tag)
+        if found is not None:
+            yield found
 
 
 # --------------------------------------------------------------------------- Flux setters
@@ -868,27 +986,32 @@ def _is_tag(text: str) -> bool:
 # --------------------------------------------------------------------------- kustomize-add
 
 
-def _add_kustomize_entries(scan: _Scan, target: ImageRef) -> list[ImageSite]:
+def _kustomization_files(root: Path, scope: Sequence[str]) -> list[tuple[str, Path | None]]:
+    """(relpath, path) of the kustomization file of each scope folder; (folder, None) if it has none."""
+    result: list[tuple[str, Path | None]] = []
+    for folder in dict.fromkeys(scope or ["."]):
+        base, prefix = scope_folder(root, folder)
+        if base.is_dir():
+            name = next((n for n in KUSTOMIZATION_NAMES if (base / n).is_file()), None)
+            result.append((prefix + name, base / name) if name else (prefix.rstrip("/") or ".", None))
+    return result
+
+
+def _add_kustomize_entries(scan: _Scan, target: ImageRef, files: Sequence[tuple[str, Path | None]],
+                           found: Sequence[ImageSite]) -> list[ImageSite]:
     """In each scope folder whose tree has no kustomize entry for the image, add one to its
     kustomization file, in the file's style (`images:` is created when missing)."""
-    assert target.tag is not None
-    folders = scan.scope or ["."]
-    have = [opened.relpath for opened, found in scan.found if found.kind == "kustomize"]
+    have = [site.relpath for site in found if site.kind == "kustomize"]
     # kustomize matches `name` as written in the resources, so spell it as they do
-    spelled = next((split_ref(found.at.text or "")[0] for _, found in scan.found if found.kind == "container"),
-                   short_name(target))
+    spelled = next((split_ref(site.value)[0] for site in found if site.kind == "container"), short_name(target))
     added = []
-    for folder in dict.fromkeys(folders):
-        base, prefix = scope_folder(scan.root, folder)
-        if not base.is_dir():
+    for relpath, path in files:
+        folder = relpath.rpartition("/")[0] + "/" if "/" in relpath else ""
+        if path is not None and any(have_path.startswith(folder) for have_path in have):
             continue
-        if any(relpath.startswith(prefix) for relpath in have):
-            continue
-        name = next((n for n in KUSTOMIZATION_NAMES if (base / n).is_file()), None)
-        if name is None:
-            raise FileError("has no kustomization.yaml to add the image to (kustomize-add)",
-                            file=prefix.rstrip("/") or ".")
-        opened = scan.open(base / name, prefix + name, None, target=True)
+        if path is None:
+            raise FileError("has no kustomization.yaml to add the image to (kustomize-add)", file=relpath)
+        opened = scan.open(path, relpath, None, target=True)
         assert opened is not None
         change = _kustomize_add_change(opened, target, spelled)
         opened.changes.append(change)

@@ -103,8 +103,8 @@ def decode(data: bytes) -> tuple[bytes, str]:
     try:
         return bom, data[len(bom):].decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise YamlSyntaxError(f"is not UTF-8 text (bad byte at offset {exc.start})", line) from None
+        at = exc.start + len(bom)
+        raise YamlSyntaxError(f"is not UTF-8 text (bad byte at offset {at})", data[:at].count(b"\n") + 1) from None
 
 
 # --------------------------------------------------------------------------- scalar text
@@ -113,7 +113,7 @@ _PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./+](?:[A-Za-z0-9_./:@+=~-]*[A-Za-z0-9_./@
 # What a plain scalar would be read as other than a string, in YAML 1.1 or 1.2 (Kubernetes and
 # Helm read 1.1): numbers, booleans, null, dates. Such values are written in double quotes.
 _NOT_A_STRING = re.compile(
-    r"""[-+]?(?:0|[1-9][0-9_]*)|[-+]?0[0-7_]+|0o[0-7]+|[-+]?0b[01_]+|[-+]?0x[0-9a-fA-F_]+
+    r"""[-+]?[0-9][0-9_]*|0o[0-7]+|[-+]?0b[01_]+|[-+]?0x[0-9a-fA-F_]+
     |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
     |[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+
@@ -495,23 +495,19 @@ class _Comparison:
         pairs = zip(indices, old, new, strict=False)
         return len(old) == len(new) and all(self.same(a, b, (i,)) for i, a, b in pairs)
 
-    def same(self, old: Any, new: Any, path: NodePath | None) -> bool:
-        self.budget -= 1
-        if self.budget < 0:
-            return False  # an alias bomb: refuse rather than spin
-        changes = self.at.get(path, ()) if path is not None else ()
+    def touched(self, path: NodePath) -> bool:
+        return path in self.at or path in self.above
+
+    def same(self, old: Any, new: Any, path: NodePath) -> bool:
+        """`new` is `old` with the changes at and below `path` made."""
+        if not self.touched(path):
+            return self.equal([(old, new)])
+        changes = self.at.get(path, [])
         for change in changes:
             if isinstance(change, SetValue):
                 return _is_string(new, change.value)
-        if old.id != new.id:
+        if old.id != new.id or old.id == "scalar":
             return False
-        if old.id == "scalar":
-            return bool(old.tag == new.tag and old.value == new.value)
-        if path is None or (path not in self.above and not changes):
-            pair = (id(old), id(new))
-            if pair in self.done:  # an alias seen before, with nothing to change under it
-                return True
-            self.done.add(pair)
         dropped = {c.index for c in changes if isinstance(c, DropPair)}
         kept = [(i, child) for i, child in enumerate(old.value) if i not in dropped]
         added: list[Any] = []
@@ -524,15 +520,47 @@ class _Comparison:
                 added.append((change.key, change.items))
         if len(new.value) != len(kept) + len(added):
             return False
+        untouched = []
         for (i, old_child), new_child in zip(kept, new.value, strict=False):
-            child_path = None if path is None else (*path, i)
+            child_path = (*path, i)
             if old.id == "mapping":
-                (old_key, old_value), (new_key, new_value) = old_child, new_child
-                if not (self.same(old_key, new_key, None) and self.same(old_value, new_value, child_path)):
-                    return False
+                untouched.append((old_child[0], new_child[0]))
+                old_child, new_child = old_child[1], new_child[1]
+            if not self.touched(child_path):
+                untouched.append((old_child, new_child))
             elif not self.same(old_child, new_child, child_path):
                 return False
-        return all(_is_added(expected, node) for expected, node in zip(added, new.value[len(kept):], strict=True))
+        return self.equal(untouched) and all(
+            _is_added(expected, node) for expected, node in zip(added, new.value[len(kept):], strict=True))
+
+    def equal(self, pairs: list[tuple[Any, Any]]) -> bool:
+        """Each old node reads exactly as its new one (no changes anywhere below)."""
+        stack, done = pairs, self.done
+        while stack:
+            old, new = stack.pop()
+            self.budget -= 1
+            if self.budget < 0:
+                return False  # an alias bomb: refuse rather than spin
+            kind = old.id
+            if kind != new.id:
+                return False
+            if kind == "scalar":
+                if old.tag != new.tag or old.value != new.value:
+                    return False
+                continue
+            pair = (id(old), id(new))
+            if pair in done:  # an alias seen before
+                continue
+            done.add(pair)
+            if len(old.value) != len(new.value):
+                return False
+            if kind == "mapping":
+                for (old_key, old_value), (new_key, new_value) in zip(old.value, new.value, strict=True):
+                    stack.append((old_key, new_key))
+                    stack.append((old_value, new_value))
+            else:
+                stack.extend(zip(old.value, new.value, strict=True))
+        return True
 
 
 def _is_string(node: Any, value: str) -> bool:
