@@ -34,6 +34,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py
 	$(BIN)/python benchmarks/changelog_parse.py
 	$(BIN)/python benchmarks/action_overhead.py
+	$(BIN)/python benchmarks/gitops_bump.py
 
 clean:
 	rm -rf $(VENV) .work
