@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Annotation, Outcome
@@ -27,6 +27,9 @@ from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, GitError
 from deploy_actions.gitops import policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
+
+if TYPE_CHECKING:
+    from deploy_actions.gitops.manifests import ImageSite
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -413,8 +416,9 @@ def _env_text(opts: GitopsBumpOptions) -> str:
     return f" in {opts.environment}" if opts.environment else ""
 
 
-def _previous_tag(sites: tuple[Any, ...]) -> str:
-    tags = [s.current.tag for s in sites if s.current.tag]
+def _previous_tag(sites: tuple[ImageSite, ...]) -> str:
+    """The tag most sites pin now (sites that name no tag say nothing)."""
+    tags: list[str] = [s.current.tag for s in sites if s.current.tag]
     if not tags:
         return ""
     return max(set(tags), key=tags.count)
