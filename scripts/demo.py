@@ -88,9 +88,69 @@ def main() -> int:
     bad = deploy_actions("version-bump", "--repo", str(app), "--bump", "huge", check=False)
     print(f"  exit status {bad.returncode}")
 
-    say(f"Done. Look around in {app.relative_to(ROOT)}; the next legs of the flow "
-        "(gitops-bump, smoke-test, canary-monitor) join this demo as they land.")
+    gitops_leg(app)
+    say(f"Done. Look around in {WORK.relative_to(ROOT)}; smoke-test and canary-monitor join this "
+        "demo as they land.")
     return 0
+
+
+GITOPS_KUSTOMIZATION = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../base
+images:
+  - name: ghcr.io/org/app
+    newTag: v1.2.0 # {"$imagepolicy": "flux-system:app:tag"}
+"""
+
+
+def gitops_leg(app: Path) -> None:
+    gitops = WORK / "gitops"
+    say("A GitOps repository pins ghcr.io/org/app per environment")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(gitops)], check=True)
+    git(gitops, "config", "user.name", "Demo Dev")
+    git(gitops, "config", "user.email", "dev@example.com")
+    for env in ("staging", "production"):
+        path = gitops / "apps/app/overlays" / env / "kustomization.yaml"
+        path.parent.mkdir(parents=True)
+        path.write_text(GITOPS_KUSTOMIZATION)
+    base = gitops / "apps/app/base/deployment.yaml"
+    base.parent.mkdir(parents=True)
+    base.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n"
+                    "    spec:\n      containers:\n        - name: app\n          image: ghcr.io/org/app:v1.2.0\n"
+                    "          imagePullPolicy: Always\n")
+    git(gitops, "add", "-A")
+    git(gitops, "commit", "-qm", "seed")
+    source = git(app, "rev-parse", "HEAD")
+    common = ["gitops-bump", "--path", str(gitops / "apps/{app}/overlays/{environment}"), "--image",
+              "ghcr.io/org/app", "--mode", "commit", "--verify-image", "false", "--json"]
+    print("  (the registry check is off here: this demo has no registry; the tests run a real one)")
+
+    say("Deploy v1.3.0 to staging: one commit that changes the tag and appends a deployment record")
+    out = json.loads(deploy_actions(*common, "--tag", "v1.3.0", "--environment", "staging",
+                                    "--source-repository", "org/app", "--source-commit", source).stdout)
+    print(f"  {out['previous-tag']} → {out['tag']} in {', '.join(out['files'])}")
+    print("    " + git(gitops, "show", "--format=%B", "--unified=0", "HEAD", "--",
+                       "apps/app/overlays/staging/kustomization.yaml").replace("\n", "\n    "))
+
+    say("Promote what staging runs to production")
+    out = json.loads(deploy_actions(*common, "--promote-from", "staging", "--environment", "production").stdout)
+    print(f"  production: {out['previous-tag']} → {out['tag']}")
+
+    say("Mutable tags are refused before anything is touched")
+    bad = deploy_actions(*common, "--tag", "latest", "--environment", "production", check=False)
+    print(f"  exit status {bad.returncode}")
+
+    say("Going back needs rollback and a reason, and is a forward commit")
+    deploy_actions(*common, "--tag", "v1.2.0", "--environment", "production", check=False)
+    out = json.loads(deploy_actions(*common, "--tag", "v1.2.0", "--environment", "production", "--rollback",
+                                    "--reason", "p95 latency +80% on the canary").stdout)
+    print("  " + git(gitops, "log", "--format=%h %s", "-3").replace("\n", "\n  "))
+
+    say("Lint the GitOps repository for the runbook's anti-patterns")
+    lint = deploy_actions("gitops-bump", "--path", str(gitops), "--lint", check=False)
+    print(f"  exit status {lint.returncode} (warnings do not fail; errors would)")
 
 
 if __name__ == "__main__":
