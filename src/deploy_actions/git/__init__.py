@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -86,9 +87,9 @@ class Git:
 
     def records(self, args: Sequence[str]) -> Iterator[bytes]:
         """Stream the output of `git <args>` split on \\x1e, without holding it all in memory."""
-        with subprocess.Popen(
-            ["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=_base_env(),
+        # stderr goes to a file, not a pipe: a pipe nobody reads could fill and stall git.
+        with tempfile.TemporaryFile() as errors, subprocess.Popen(
+            ["git", *args], cwd=self.root, stdout=subprocess.PIPE, stderr=errors, env=_base_env(),
         ) as proc:
             assert proc.stdout is not None
             pending = b""
@@ -98,8 +99,9 @@ class Git:
                 yield from complete
             if pending.strip():
                 yield pending
-            stderr = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
             if proc.wait() != 0:
+                errors.seek(0)
+                stderr = errors.read().decode("utf-8", "replace")
                 raise GitError(_describe(args, stderr), stderr)
 
     def remote_url_or_none(self, remote: str) -> str | None:

@@ -36,7 +36,7 @@ _GIT_REVERT = re.compile(r'^Revert "(?P<subject>.+)"$')
 _FOOTER_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:: | #)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a long history keeps many of these for the notes
 class Change:
     """One change a commit announces."""
 
@@ -49,13 +49,14 @@ class Change:
 
 
 def _header(line: str, sha: str) -> Change | None:
-    match = _HEADER.match(line.strip())
+    line = line.strip()
+    match = _HEADER.match(line)
     if match:
         return Change(
             type=match["type"].lower(), subject=match["subject"].strip(),
             scope=(match["scope"] or "").strip() or None, breaking=bool(match["bang"]), sha=sha,
         )
-    revert = _GIT_REVERT.match(line.strip())
+    revert = _GIT_REVERT.match(line) if line.startswith("Revert") else None
     if revert:  # git's own `Revert "feat: x"` message
         return Change(type="revert", subject=revert["subject"], sha=sha)
     return None
@@ -63,6 +64,11 @@ def _header(line: str, sha: str) -> Change | None:
 
 def parse_message(message: str, sha: str = "") -> list[Change]:
     """The changes announced by one commit message (empty when it follows no convention)."""
+    if "BREAKING" not in message and "\n*" not in message and "\n-" not in message:
+        # Fast path (most commits): no footer and no squash bullets, so only the header speaks.
+        first_line, _, _ = message.partition("\n")
+        change = _header(first_line, sha)
+        return [change] if change else []
     lines = message.replace("\r\n", "\n").split("\n")
     first = _header(lines[0], sha) if lines else None
     changes: list[Change] = [first] if first else []

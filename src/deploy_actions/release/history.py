@@ -6,7 +6,7 @@ that matter for a release are kept, so memory stays flat in the length of the hi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from semver import Version
@@ -53,26 +53,42 @@ def parse_tag(name: str, prefix: str) -> Version | None:
 
 
 def release_tags(git: Git, prefix: str) -> Releases:
+    """One `for-each-ref` lists the reachable tags and the commits they point at."""
     listing = git.out(
-        "for-each-ref", "--merged", "HEAD", "--format=%(refname:strip=2)",
+        "for-each-ref", "--merged", "HEAD", "--format=%(refname:strip=2) %(objectname) %(*objectname)",
         f"refs/tags/{prefix}*",
     )
-    tags = _valid(listing.splitlines(), prefix)
-    head_names = set(git.out("tag", "--points-at", "HEAD", "--list", f"{prefix}*").splitlines())
-    newest = max(tags, key=lambda t: t.version, default=None)
-    last_release = max((t for t in tags if not t.version.prerelease), key=lambda t: t.version,
-                       default=None)
-    at_head = max((t for t in tags if t.name in head_names), key=lambda t: t.version, default=None)
-    return Releases(newest, last_release, at_head)
+    head = git.head()
+    tags: list[ReleaseTag] = []
+    at_head: list[ReleaseTag] = []
+    for line in listing.splitlines():
+        name, _, objects = line.partition(" ")
+        version = parse_tag(name, prefix)
+        if version is None:
+            continue
+        tag = ReleaseTag(name, version)
+        tags.append(tag)
+        if head in objects.split():  # lightweight tags name the commit, annotated ones peel to it
+            at_head.append(tag)
+    return Releases(
+        newest=_newest(tags),
+        last_release=_newest([t for t in tags if not t.version.prerelease]),
+        at_head=_newest(at_head),
+    )
 
 
-def _valid(names: Iterable[str], prefix: str) -> list[ReleaseTag]:
-    tags = []
-    for name in names:
-        version = parse_tag(name.strip(), prefix)
-        if version is not None:
-            tags.append(ReleaseTag(name.strip(), version))
-    return tags
+def _precedence(tag: ReleaseTag) -> tuple[object, ...]:
+    """semver.org precedence as a plain tuple: comparing thousands of these is far cheaper than
+    comparing `semver.Version` objects, which re-derive their parts on every comparison."""
+    v = tag.version
+    if not v.prerelease:
+        return (v.major, v.minor, v.patch, 1, ())
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.prerelease.split("."))
+    return (v.major, v.minor, v.patch, 0, parts)
+
+
+def _newest(tags: list[ReleaseTag]) -> ReleaseTag | None:
+    return max(tags, key=_precedence, default=None)
 
 
 def ensure_history(git: Git, prefix: str, remote: str) -> str | None:
