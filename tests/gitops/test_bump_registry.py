@@ -121,3 +121,32 @@ def test_bearer_registry_with_credentials(registry_bearer, tmp_path, capsys, mon
     code, _, err = bump(capsys, root, "--image", name, "--tag", "v3.0.0",
                         "--registry-username", registry_bearer.username)
     assert code == 1 and "wrong-password" not in err
+
+
+def test_registry_down_is_a_clear_error_and_nothing_is_written(closed_registry, tmp_path, capsys):
+    name = f"{closed_registry}/org/app"
+    text = MANIFEST.format(image=f"{name}:v1.0.0")
+    root = checkout(tmp_path, text)
+    code, _, err = bump(capsys, root, "--image", name, "--tag", "v1.1.0")
+    assert code == 1 and "Traceback" not in err and closed_registry in err
+    assert (root / "deploy/app.yaml").read_text() == text
+
+
+def test_registry_5xx_is_retried_then_the_bump_goes_ahead(registry, registry_proxy, tmp_path, capsys):
+    registry.push("org/flaky", "v1.1.0")
+    proxy = registry_proxy(registry, fail_first=2, fail_status=503)
+    name = f"{proxy.host}/org/flaky"
+    root = checkout(tmp_path, MANIFEST.format(image=f"{name}:v1.0.0"))
+    code, out, err = bump(capsys, root, "--image", name, "--tag", "v1.1.0")
+    assert code == 0, err
+    assert out["changed"] is True
+
+
+def test_malformed_target_yaml_names_file_and_line_and_writes_nothing(tmp_path, capsys):
+    broken = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - image: ghcr.io/org/app:v1.0.0\n   bad: [\n"
+    root = checkout(tmp_path, broken)
+    (root / "deploy/ok.yaml").write_text(MANIFEST.format(image="ghcr.io/org/app:v1.0.0"))
+    code, _, err = bump(capsys, root, "--image", "ghcr.io/org/app", "--tag", "v1.1.0", "--verify-image", "false")
+    assert code == 2 and "deploy/app.yaml" in err and "Traceback" not in err
+    assert (root / "deploy/app.yaml").read_text() == broken
+    assert (root / "deploy/ok.yaml").read_text() == MANIFEST.format(image="ghcr.io/org/app:v1.0.0")
