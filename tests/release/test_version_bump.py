@@ -138,13 +138,15 @@ def test_shallow_clone_is_deepened_to_the_tag(released, tmp_path, capsys):
 
 
 def test_prerelease_then_next_prerelease_then_final(released, capsys):
-    code, out = bump(released, "--prerelease-id", "rc", capsys=capsys)
+    files = ("--version-files", "pyproject.toml")
+    code, out = bump(released, "--prerelease-id", "rc", *files, capsys=capsys)
     assert out["version"] == "1.3.0-rc.1" and out["is-prerelease"] is True
     released.commit("fix: found in rc")
-    code, out = bump(released, "--prerelease-id", "rc", capsys=capsys)
+    code, out = bump(released, "--prerelease-id", "rc", *files, capsys=capsys)
     assert out["version"] == "1.3.0-rc.2"
-    _code, out = bump(released, capsys=capsys)
-    assert out["version"] == "1.3.0" and out["previous-version"] == "1.3.0-rc.2"
+    code, out = bump(released, *files, capsys=capsys)
+    assert code == 0 and out["version"] == "1.3.0" and out["previous-version"] == "1.3.0-rc.2"
+    assert 'version = "1.3.0"' in (released.path / "pyproject.toml").read_text()
 
 
 def test_changelog_update_prepends_a_section(released, capsys):

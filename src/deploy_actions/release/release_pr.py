@@ -53,7 +53,7 @@ def _base_branch(git: Git, opts: vb.VersionBumpOptions) -> str:
 
 
 def pull_request_step(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult,
-                      last: Version | None) -> vb.VersionBumpResult:
+                      current: Version | None) -> vb.VersionBumpResult:
     from deploy_actions.github import GitHubClient
 
     repository = opts.github_repository or os.environ.get("GITHUB_REPOSITORY", "")
@@ -71,7 +71,7 @@ def pull_request_step(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionB
     git.run("worktree", "add", "--quiet", "--detach", str(tree), "HEAD")
     try:
         branch_git = Git(tree, token=opts.token)
-        edits = vb.plan_files(branch_git, opts, result, str(last) if last else None)
+        edits = vb.plan_files(branch_git, opts, result, str(current) if current else None)
         sha = vb.commit_release(branch_git, opts, result, edits)
         ref = f"refs/heads/{opts.release_branch}"
         current = git.run("ls-remote", "--heads", opts.remote, ref, authenticated=True).stdout.split()

@@ -177,11 +177,13 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     )
     if opts.dry_run:
         return result
+    # Version files hold what the newest tag released, a prerelease included.
+    current = previous.version if previous else None
     if opts.mode == "pull-request":
         from deploy_actions.release.release_pr import pull_request_step
 
-        return pull_request_step(git, opts, result, last.version if last else None)
-    return _release(git, opts, result, str(last.version) if last else None)
+        return pull_request_step(git, opts, result, current)
+    return _release(git, opts, result, str(current) if current else None)
 
 
 def _unreleased(opts: VersionBumpOptions, current: Version | None, previous_version: str,
