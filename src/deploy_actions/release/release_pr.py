@@ -74,8 +74,8 @@ def pull_request_step(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionB
         edits = vb.plan_files(branch_git, opts, result, str(current) if current else None)
         sha = vb.commit_release(branch_git, opts, result, edits)
         ref = f"refs/heads/{opts.release_branch}"
-        current = git.run("ls-remote", "--heads", opts.remote, ref, authenticated=True).stdout.split()
-        expected = current[0] if current else ""
+        remote_head = git.run("ls-remote", "--heads", opts.remote, ref, authenticated=True).stdout.split()
+        expected = remote_head[0] if remote_head else ""
         branch_git.run("push", "--quiet", f"--force-with-lease={ref}:{expected}", opts.remote,
                        f"{sha}:{ref}", authenticated=True)
     finally:
