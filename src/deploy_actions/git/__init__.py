@@ -10,7 +10,7 @@ import base64
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,7 +85,7 @@ class Git:
     def ok(self, *args: str) -> bool:
         return self.run(*args, check=False).returncode == 0
 
-    def records(self, args: Sequence[str]) -> Iterator[bytes]:
+    def records(self, args: Sequence[str]) -> Generator[bytes, None, None]:
         """Stream the output of `git <args>` split on \\x1e, without holding it all in memory."""
         # stderr goes to a file, not a pipe: a pipe nobody reads could fill and stall git.
         with tempfile.TemporaryFile() as errors, subprocess.Popen(

@@ -13,7 +13,7 @@ from semver import Version
 
 from deploy_actions import actions_runtime
 from deploy_actions.git import Git
-from deploy_actions.release.commits import Change, Level, level_of, parse_message
+from deploy_actions.release.commits import Change, Level, level_of, needs_full_parse, parse_header, parse_message
 
 _MAX_DEEPEN_ROUNDS = 12
 
@@ -112,6 +112,117 @@ def ensure_history(git: Git, prefix: str, remote: str) -> str | None:
     return "shallow clone: fetched the full history to find the newest release tag"
 
 
+class _Tally:
+    """Commit messages in, releasable changes and their highest level out."""
+
+    def __init__(self, rules: dict[str, Level]):
+        self.rules = rules
+        self.changes: list[Change] = []
+        self.level = Level.NONE
+        self.commits = 0
+
+    def add(self, sha_bytes: bytes, body: bytes) -> None:
+        self.commits += 1
+        sha = sha_bytes[:12].decode()
+        if needs_full_parse(body):
+            changes = parse_message(body.decode("utf-8", "replace"), sha)
+        else:
+            header = parse_header(body.partition(b"\n")[0].decode("utf-8", "replace"), sha)
+            changes = [header] if header else []
+        for change in changes:
+            change_level = level_of(change, self.rules)
+            if change_level is not Level.NONE:
+                self.changes.append(change)
+                self.level = max(self.level, change_level)
+
+
+@dataclass(frozen=True)
+class History:
+    """The releases so far and the changes since the last one, from as few history walks as possible."""
+
+    releases: Releases
+    changes: ChangeSet  # since releases.last_release
+    new_since_newest: bool  # a releasable change came after releases.newest
+
+
+def read_history(git: Git, prefix: str, paths: Sequence[str], rules: dict[str, Level]) -> History:
+    """Walking a long history is the cost that matters (git parses every commit), so the common
+    case takes one walk: linear history from HEAD, whose nearest release tags are also the highest.
+    Anything else (merges in the range, `paths`, a higher tag elsewhere) takes the exact route:
+    `for-each-ref --merged HEAD`, then `git log TAG..HEAD`."""
+    if not paths:
+        fast = _single_walk(git, prefix, rules)
+        if fast is not None:
+            return fast
+    releases = release_tags(git, prefix)
+    last = releases.last_release
+    changes = changes_since(git, last.name if last else None, paths, rules)
+    new_since_newest = True
+    if releases.newest is not None and last is not None and releases.newest.name != last.name:
+        new_since_newest = changes_since(git, releases.newest.name, paths, rules).level is not Level.NONE
+    return History(releases, changes, new_since_newest)
+
+
+def _single_walk(git: Git, prefix: str, rules: dict[str, Level]) -> History | None:
+    """One `git log` from HEAD that stops at the last release; None when the shortcut is not exact."""
+    by_commit: dict[bytes, list[ReleaseTag]] = {}
+    everything: list[ReleaseTag] = []
+    for line in git.out("for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)",
+                        f"refs/tags/{prefix}*").splitlines():
+        name, _, objects = line.partition(" ")
+        version = parse_tag(name, prefix)
+        if version is None:
+            continue
+        tag = ReleaseTag(name, version)
+        everything.append(tag)
+        commit = objects.split()[-1] if objects.split() else ""
+        by_commit.setdefault(commit.encode(), []).append(tag)
+    top = _newest(everything)
+    top_release = _newest([t for t in everything if not t.version.prerelease])
+    head = git.head().encode()
+    at_head = _newest(by_commit.get(head, []))
+    tally = _Tally(rules)
+    newest: ReleaseTag | None = None
+    level_at_newest = Level.NONE
+    walk = git.records(["log", "--format=%H%x1f%P%x1f%B%x1e", "HEAD"])
+    try:
+        for record in walk:
+            sha, _, rest = record.strip(b"\n").partition(b"\x1f")
+            if not sha:
+                continue
+            here = by_commit.get(sha)
+            if here:
+                if newest is None:
+                    newest, level_at_newest = _newest(here), tally.level
+                    if newest != top:
+                        return None  # a higher tag exists that this walk has not proven reachable
+                release = _newest([t for t in here if not t.version.prerelease])
+                if release is not None:
+                    if release != top_release:
+                        return None
+                    releases = Releases(newest, release, at_head)
+                    changes = ChangeSet(tuple(tally.changes), tally.level, tally.commits)
+                    _log_read(tally.commits, release.name)
+                    return History(releases, changes, level_at_newest is not Level.NONE)
+            parents, _, body = rest.partition(b"\x1f")
+            if b" " in parents.strip():
+                return None  # a merge: `TAG..HEAD` may hold commits this walk would cut off
+            tally.add(sha, body)
+    finally:
+        walk.close()  # stops git early (SIGPIPE) when we return before the end
+    if top_release is not None or (top is not None and newest is None):
+        return None  # a tag exists but the walk never met it: not reachable, let the exact route decide
+    _log_read(tally.commits, newest.name if newest else None)
+    changes = ChangeSet(tuple(tally.changes), tally.level, tally.commits)
+    return History(Releases(newest, None, at_head), changes,
+                   newest is None or level_at_newest is not Level.NONE)
+
+
+def _log_read(commits: int, since: str | None) -> None:
+    if commits:
+        actions_runtime.log(f"read {commits} commit(s) since {since or 'the beginning'}")
+
+
 def changes_since(git: Git, since: str | None, paths: Sequence[str],
                   rules: dict[str, Level]) -> ChangeSet:
     """The releasable changes in `since..HEAD` (all history when since is None).
@@ -121,20 +232,11 @@ def changes_since(git: Git, since: str | None, paths: Sequence[str],
     args = ["log", "--no-merges", "--format=%H%x1f%B%x1e", since + "..HEAD" if since else "HEAD"]
     if paths:
         args += ["--", *paths]
-    kept: list[Change] = []
-    level = Level.NONE
-    commits = 0
+    tally = _Tally(rules)
     for record in git.records(args):
-        record = record.strip(b"\n")
-        if not record:
-            continue
-        commits += 1
-        sha, _, body = record.partition(b"\x1f")
-        for change in parse_message(body.decode("utf-8", "replace"), sha.decode()[:12]):
-            change_level = level_of(change, rules)
-            if change_level is not Level.NONE:
-                kept.append(change)
-                level = max(level, change_level)
-    if commits:
-        actions_runtime.log(f"read {commits} commit(s) since {since or 'the beginning'}")
+        sha, _, body = record.strip(b"\n").partition(b"\x1f")
+        if sha:
+            tally.add(sha, body)
+    kept, level, commits = tally.changes, tally.level, tally.commits
+    _log_read(commits, since)
     return ChangeSet(tuple(kept), level, commits)

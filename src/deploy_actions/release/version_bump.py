@@ -21,7 +21,7 @@ from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git
 from deploy_actions.release import history
-from deploy_actions.release.commits import Level, parse_rules
+from deploy_actions.release.commits import parse_rules
 from deploy_actions.release.next_version import decide, valid_prerelease_id
 from deploy_actions.release.notes import render_notes
 
@@ -132,7 +132,8 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     note = history.ensure_history(git, opts.tag_prefix, opts.remote)
     if note:
         notes.append(note)
-    releases = history.release_tags(git, opts.tag_prefix)
+    found = history.read_history(git, opts.tag_prefix, paths, rules)
+    releases, changeset = found.releases, found.changes
     previous = releases.newest
     previous_version = str(previous.version) if previous else ""
 
@@ -145,11 +146,7 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
             return _unreleased(opts, at_head.version, previous_version, git, notes)
 
     last = releases.last_release
-    changeset = history.changes_since(git, last.name if last else None, paths, rules)
-    new_since_newest = True
-    if previous is not None and last is not None and previous.name != last.name:
-        newer = history.changes_since(git, previous.name, paths, rules)
-        new_since_newest = newer.level is not Level.NONE
+    new_since_newest = found.new_since_newest
     decision = decide(
         last_release=last.version if last else None,
         newest=previous.version if previous else None,
