@@ -48,6 +48,17 @@ class Change:
     sha: str = ""
 
 
+def needs_full_parse(message: bytes) -> bool:
+    """Whether anything past the first line can matter: a breaking footer or squash bullets.
+    Checked on the raw bytes, so most commits are never decoded beyond their subject."""
+    return b"BREAKING" in message or b"\n*" in message or b"\n-" in message
+
+
+def parse_header(line: str, sha: str = "") -> Change | None:
+    """The change a header line announces (a commit whose body cannot matter)."""
+    return _header(line, sha)
+
+
 def _header(line: str, sha: str) -> Change | None:
     line = line.strip()
     match = _HEADER.match(line)
