@@ -98,3 +98,14 @@ def test_summary_is_appended_and_capped_at_one_mebibyte(in_actions):
     assert data.startswith(b"# first\n")
     assert len(data) <= len(b"# first\n") + rt.SUMMARY_LIMIT + 1
     assert b"summary truncated" in data
+
+
+def test_a_missing_output_file_is_one_clear_line_not_a_traceback(git_repo, tmp_path, monkeypatch, capsys):
+    from deploy_actions.cli import main
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "missing"))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    code = main(["version-bump", "--repo", str(git_repo.path), "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 1 and "GITHUB_OUTPUT" in out and "Traceback" not in out

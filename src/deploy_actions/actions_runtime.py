@@ -144,8 +144,13 @@ def output_text(value: object) -> str:
 
 def write_outputs(outputs: Mapping[str, object]) -> None:
     """Append every output to GITHUB_OUTPUT, each with its own random heredoc delimiter."""
-    if not os.environ.get("GITHUB_OUTPUT"):
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
         return
+    if not os.path.isfile(path):
+        from deploy_actions.errors import OperationError
+
+        raise OperationError(f"GITHUB_OUTPUT is {path!r}, which is not a file; outputs cannot be written")
     for name, value in outputs.items():
         text = output_text(value)
         if any(secret in text for secret in _secrets):

@@ -84,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         module_name, func_name = spec.run.split(":")
         run = getattr(importlib.import_module(module_name), func_name)
         outcome: Outcome = run(options)
+        _report(spec, outcome, bool(args.json))
     except DeployActionsError as err:
         actions_runtime.annotate("error", err.message, file=err.file, line=err.line)
         return err.exit_code
@@ -94,5 +95,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(text)
         sys.stderr.write("deploy-actions: internal error; please report it with the lines above\n")
         return 1
-    _report(spec, outcome, bool(args.json))
     return outcome.exit_code
