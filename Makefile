@@ -35,6 +35,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/changelog_parse.py
 	$(BIN)/python benchmarks/action_overhead.py
 	$(BIN)/python benchmarks/gitops_bump.py
+	$(BIN)/python benchmarks/smoke_load.py
+	$(BIN)/python benchmarks/canary_judges.py
 
 clean:
 	rm -rf $(VENV) .work

@@ -4,6 +4,8 @@ pytest_plugins = [
     "tests.plugins.git_repos",
     "tests.plugins.git_http",
     "tests.plugins.registry",
+    "tests.plugins.http_services",
+    "tests.plugins.prometheus",
     "tests.plugins.github_api",
     "tests.plugins.act",
 ]

@@ -27,11 +27,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_flag(parser: argparse.ArgumentParser, option: Option) -> None:
-    help_text = option.description
+    help_text = option.description.replace("%", "%%")  # argparse formats help with %
     if option.choices:
         help_text += f" ({'|'.join(option.choices)})"
     if option.default not in (None, ""):
-        help_text += f" [default: {option.default}]"
+        help_text += f" [default: {option.default.replace('%', '%%')}]"
     if option.kind == "bool":
         parser.add_argument(f"--{option.name}", dest=option.dest, nargs="?", const="true",
                             default=None, metavar="true|false", help=help_text)

@@ -1,0 +1,83 @@
+"""`deploy-actions canary-monitor`: promote, roll back or hold a canary, decided from data with a
+bounded false-rollback rate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deploy_actions.commands import Outcome
+from deploy_actions.commands.spec import CommandSpec, Option, Output
+
+SPEC = CommandSpec(
+    name="canary-monitor",
+    description="Compare a canary with its baseline until the evidence decides: promote, roll back or hold. "
+                "Anytime-valid sequential tests keep the chance of rolling back a healthy canary at or below "
+                "alpha however often it looks, and no data is never promote.",
+    run="deploy_actions.commands.canary_monitor:run",
+    options=(
+        Option("provider", "Where the data comes from: prometheus (PromQL over the HTTP API) or probe (send our "
+               "own requests to canary-url and baseline-url).", "prometheus", kind="choice",
+               choices=("prometheus", "probe")),
+        Option("prometheus-url", "Prometheus base URL, e.g. http://prometheus:9090.", "",
+               env_fallback="PROMETHEUS_URL"),
+        Option("prometheus-token", "Bearer token for Prometheus.", "", secret=True, env_fallback="PROMETHEUS_TOKEN"),
+        Option("prometheus-username", "User name for basic auth to Prometheus.", ""),
+        Option("prometheus-password", "Password for basic auth to Prometheus.", "", secret=True,
+               env_fallback="PROMETHEUS_PASSWORD"),
+        Option("canary-selector", "PromQL label matchers of the canary's series, e.g. "
+               "job=\"app\",track=\"canary\".", ""),
+        Option("baseline-selector", "PromQL label matchers of the baseline's series (the stable version, or a "
+               "baseline deployed beside the canary).", ""),
+        Option("request-metric", "Request counter with a status label.", "http_requests_total"),
+        Option("status-label", "Label of request-metric holding the HTTP status.", "code"),
+        Option("error-status", "Statuses that count as errors (regular expression; probe: also no answer at all).",
+               "5.."),
+        Option("latency-metric", "Latency histogram (base name; its _bucket series are read).",
+               "http_request_duration_seconds"),
+        Option("metrics", "Custom metrics: a YAML list of {name, query, max and/or min, for}; query is PromQL "
+               "using {{ selector }} and {{ interval }}. Checked on the canary at every look.", ""),
+        Option("canary-url", "probe: URL to send the canary's requests to.", ""),
+        Option("baseline-url", "probe: URL to send the baseline's requests to.", ""),
+        Option("rate", "probe: requests per second to each of canary-url and baseline-url.", "10", kind="float"),
+        Option("duration", "Longest the analysis may take before it holds, e.g. 10m.", "10m", kind="duration"),
+        Option("interval", "Time between looks.", "10s", kind="duration"),
+        Option("lookback", "prometheus: also judge this much history at once (range query), e.g. 10m; counted in "
+               "duration.", "", kind="duration"),
+        Option("timeout", "Timeout of one query or probe request.", "10s", kind="duration"),
+        Option("retries", "Retries of a failed query before the look counts as missing data.", "2", kind="int"),
+        Option("alpha", "Largest acceptable probability of rolling back a canary that is no worse than the "
+               "baseline, over the whole analysis however often it looks.", "0.01", kind="float"),
+        Option("min-requests", "Canary requests needed before promoting.", "300", kind="int"),
+        Option("min-duration", "Time needed before promoting (at most duration).", "5m", kind="duration"),
+        Option("max-error-rate", "Absolute guard: canary error rate in percent, optionally sustained 'for' a "
+               "time; off disables.", "5 for 2m"),
+        Option("max-error-increase", "Relative guard: canary error rate above the baseline's, in percentage "
+               "points; off disables.", "0.5"),
+        Option("max-p95-increase", "Relative guard: canary p95 latency above the baseline's, in percent; off "
+               "disables.", "50"),
+        Option("max-p99-ratio", "Relative guard: canary p99 latency as a multiple of the baseline's; off disables.",
+               "5x for 5m"),
+        Option("failure-counting", "How 'for' durations count breached looks: consecutive (a clean look resets) "
+               "or cumulative (never reset, as Flagger counts failed checks).", "consecutive", kind="choice",
+               choices=("consecutive", "cumulative")),
+        Option("on-no-data", "What no data means: hold, fail (hold and exit 1) or rollback. Never promote.",
+               "hold", kind="choice", choices=("hold", "fail", "rollback")),
+        Option("fail-on-rollback", "Exit 1 when the decision is rollback.", "false", kind="bool"),
+        Option("report", "Write a JSON report (decision, verdicts, every look) to this file.", ""),
+    ),
+    outputs=(
+        Output("decision", "promote, rollback or hold."),
+        Output("reason", "The rule that decided and its numbers."),
+        Output("verdicts", "Per-metric verdicts (JSON list of metric, rule, verdict, canary, baseline, "
+               "p_value, e_value)."),
+        Output("report", "Path of the JSON report, when report is set."),
+        Output("elapsed", "Seconds of data the decision rests on."),
+    ),
+    action=True,
+)
+
+
+def run(options: dict[str, Any]) -> Outcome:
+    from deploy_actions.verify.canary.monitor import CanaryMonitorOptions, canary_monitor
+
+    return canary_monitor(CanaryMonitorOptions(**options)).outcome()

@@ -1,0 +1,1 @@
+"""Verification after a deploy: smoke checks and canary analysis."""

@@ -1,0 +1,309 @@
+"""promote, rollback or hold: the analysis as a state machine fed one look at a time.
+
+- **rollback** as soon as any guard or custom metric fails (see `rules`);
+- **promote** only once `min-duration` has passed and the canary has served `min-requests`, the
+  latest look has data for both sides, no guard is breached or watching, every guard's estimate is
+  within its threshold and every custom metric passes: no evidence of a regression of the
+  tolerated size;
+- **hold** otherwise; when `duration` runs out it is the answer, with the reason (too little
+  traffic, inconclusive, or no data). "No data" (the canary was never seen serving, or the latest
+  look had no data) is never promote: `on-no-data` turns it into hold, a failed step (hold, exit
+  1) or rollback.
+
+Time is whatever the caller says it is, so the same code runs live, over a range query's
+history, and in the benchmark's virtual time.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from deploy_actions.verify.canary import rules
+from deploy_actions.verify.canary.providers import ArmCounts, LookData
+
+OnNoData = Literal["hold", "fail", "rollback"]
+RECENT_WINDOW = 60.0  # seconds: what "the latest numbers" of a guard with `for` are, like rate(...[1m])
+
+
+class Decision(str, enum.Enum):
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    alpha: float = 0.01
+    min_requests: int = 300
+    min_duration: float = 300.0
+    duration: float = 600.0
+    guards: tuple[rules.Guard, ...] = field(default_factory=rules.default_guards)
+    custom: tuple[rules.CustomMetric, ...] = ()
+    counting: rules.Counting = "consecutive"
+    on_no_data: OnNoData = "hold"
+
+    @property
+    def guard_alpha(self) -> float:
+        """Each guard's share of alpha (Bonferroni): together they stay at or below alpha."""
+        return self.alpha / max(1, len(self.guards))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One metric's standing: the outputs' `verdicts` entries and the summary table's rows."""
+
+    metric: str
+    rule: str
+    verdict: str
+    canary: float | None
+    baseline: float | None
+    unit: str  # "ratio" (error rates) or "seconds"
+    p_value: float | None = None
+    e_value: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"metric": self.metric, "rule": self.rule, "verdict": self.verdict, "canary": _finite(self.canary),
+                "baseline": _finite(self.baseline), "unit": self.unit,
+                "p_value": _finite(self.p_value), "e_value": _finite(self.e_value)}
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return round(value, 9) if math.isfinite(value) else (1e308 if value > 0 else -1e308)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One look, for the chart and the JSON report (cumulative numbers since the start)."""
+
+    t: float
+    canary_requests: float
+    baseline_requests: float
+    canary_error_rate: float | None
+    baseline_error_rate: float | None
+    canary_p95: float | None
+    baseline_p95: float | None
+    missing: bool
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    decision: Decision
+    reason: str
+    at: float  # seconds since the start of the analysis
+    verdicts: tuple[Verdict, ...]
+    no_data: bool = False
+    failed: bool = False  # on-no-data: fail
+    rule: str = ""  # the guard or metric that decided a rollback
+
+
+class CanaryAnalysis:
+    """Feed `look(t, data)` in time order; it returns a `Conclusion` once decided, and `finish(t)`
+    gives the answer when time is up."""
+
+    def __init__(self, config: AnalysisConfig) -> None:
+        self.config = config
+        self.guards = [rules.start(g) for g in config.guards]
+        self.customs = [rules.CustomState(m) for m in config.custom]
+        self.canary = ArmCounts()
+        self.baseline = ArmCounts()
+        self.last_t: float | None = None
+        self.last_missing = True
+        self.looks = 0
+        self.missing_looks = 0
+        self.problems: list[str] = []
+        self.timeline: list[Point] = []
+        self.recent: deque[tuple[float, ArmCounts, ArmCounts]] = deque()
+        self.conclusion: Conclusion | None = None
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def look(self, t: float, data: LookData) -> Conclusion | None:
+        if self.conclusion is not None:
+            return self.conclusion
+        seconds = 0.0 if self.last_t is None else max(0.0, t - self.last_t)
+        self.last_t = t
+        self.looks += 1
+        for problem in data.problems:
+            if problem not in self.problems:
+                self.problems.append(problem)
+        cfg = self.config
+        missing = data.canary is None or data.baseline is None
+        self.last_missing = missing
+        if missing:
+            self.missing_looks += 1
+        else:
+            assert data.canary is not None and data.baseline is not None
+            canary_delta, baseline_delta = data.canary.minus(self.canary), data.baseline.minus(self.baseline)
+            previous_baseline = self.baseline
+            self.canary, self.baseline = _grow(self.canary, data.canary), _grow(self.baseline, data.baseline)
+            recent = self._recent(t, canary_delta, baseline_delta)
+            self.guards = [
+                rules.step(state, canary=self.canary, baseline=self.baseline, canary_delta=canary_delta,
+                           baseline_delta=baseline_delta, previous_baseline=previous_baseline, seconds=seconds,
+                           alpha=cfg.guard_alpha, tolerance_alpha=cfg.alpha, counting=cfg.counting, recent=recent)
+                for state in self.guards
+            ]
+        for i, state in enumerate(self.customs):
+            canary_value, baseline_value = data.custom.get(state.metric.name, (None, None))
+            self.customs[i] = rules.step_custom(state, canary_value, baseline_value, seconds, cfg.counting)
+        self.timeline.append(self._point(t, missing))
+        self.conclusion = self._decide(t)
+        return self.conclusion
+
+    def _recent(self, t: float, canary_delta: ArmCounts, baseline_delta: ArmCounts,
+                ) -> Callable[[], tuple[ArmCounts, ArmCounts]]:
+        """The counts of the last RECENT_WINDOW seconds (at least this look), summed on demand."""
+        self.recent.append((t, canary_delta, baseline_delta))
+        while len(self.recent) > 1 and self.recent[0][0] <= t - RECENT_WINDOW:
+            self.recent.popleft()
+        window = tuple(self.recent)
+
+        @functools.cache
+        def counts() -> tuple[ArmCounts, ArmCounts]:
+            canary, baseline = ArmCounts(), ArmCounts()
+            for _, c, b in window:
+                canary, baseline = canary.plus(c), baseline.plus(b)
+            return canary, baseline
+
+        return counts
+
+    def _point(self, t: float, missing: bool) -> Point:
+        from deploy_actions.verify.canary.stats import histogram_quantile
+
+        return Point(t, self.canary.requests, self.baseline.requests, self.canary.error_rate,
+                     self.baseline.error_rate, histogram_quantile(self.canary.buckets, 0.95),
+                     histogram_quantile(self.baseline.buckets, 0.95), missing)
+
+    # -- deciding ------------------------------------------------------------------------------
+
+    def _decide(self, t: float) -> Conclusion | None:
+        for g in self.guards:
+            if g.rolled_back:
+                return Conclusion(Decision.ROLLBACK, self._rollback_reason(g, t), t, self.verdicts(),
+                                  rule=g.guard.name)
+        for c in self.customs:
+            if c.rolled_back:
+                reason = (f"rollback: metric {c.metric.name} = {c.canary:g} on the canary, outside "
+                          f"{c.metric.label} (at {t:g}s)")
+                return Conclusion(Decision.ROLLBACK, reason, t, self.verdicts(), rule=c.metric.name)
+        if not self._blockers(t):
+            return Conclusion(Decision.PROMOTE, self._promote_reason(t), t, self.verdicts())
+        return None
+
+    def _blockers(self, t: float) -> list[str]:
+        """Why we cannot promote yet (empty: we can)."""
+        cfg = self.config
+        blockers = []
+        min_duration = min(cfg.min_duration, cfg.duration)
+        if t < min_duration:
+            blockers.append(f"min-duration not reached ({t:g}s of {min_duration:g}s)")
+        if self.canary.requests < cfg.min_requests:
+            blockers.append(f"too little canary traffic ({self.canary.requests:.0f} of min-requests "
+                            f"{cfg.min_requests} requests)")
+        if self.baseline.requests <= 0:
+            blockers.append("no baseline traffic")
+        if self.last_missing:
+            blockers.append("no data at the latest look")
+        for g in self.guards:
+            if g.verdict == "nodata":
+                blockers.append(f"no data for {g.guard.name}")
+            elif g.verdict == "watch":
+                blockers.append(f"{g.guard.name} breached ({g.guard.label}), waiting out its 'for'")
+            elif g.exceeds:
+                blockers.append(f"{g.guard.name}: the canary's estimate is beyond {g.guard.label} (not yet conclusive)")
+        for c in self.customs:
+            if c.verdict != "pass":
+                blockers.append(f"metric {c.metric.name}: {c.verdict}")
+        return blockers
+
+    def finish(self, t: float) -> Conclusion:
+        """The answer when `duration` is up (or the data stops coming)."""
+        if self.conclusion is not None:
+            return self.conclusion
+        cfg = self.config
+        no_data = None
+        if self.canary.requests <= 0:
+            no_data = "no data for the canary: it served no requests that we could see"
+        elif self.last_missing:
+            no_data = "no data at the latest look"
+        elif self.baseline.requests <= 0:
+            no_data = "no data for the baseline"
+        if no_data is not None:
+            if self.problems:
+                no_data += f" ({'; '.join(self.problems[-3:])})"
+            no_data += f"; {self.missing_looks} of {self.looks} looks had missing data"
+            if cfg.on_no_data == "rollback":
+                self.conclusion = Conclusion(Decision.ROLLBACK, f"rollback (on-no-data: rollback): {no_data}", t,
+                                             self.verdicts(), no_data=True, rule="no-data")
+            else:
+                self.conclusion = Conclusion(Decision.HOLD, f"hold (on-no-data: {cfg.on_no_data}): {no_data}", t,
+                                             self.verdicts(), no_data=True, failed=cfg.on_no_data == "fail")
+            return self.conclusion
+        blockers = self._blockers(t)
+        if self.canary.requests < cfg.min_requests:
+            reason = (f"hold: too little traffic to decide: {self.canary.requests:.0f} canary requests in "
+                      f"{t:g}s, min-requests is {cfg.min_requests}")
+        else:
+            reason = "hold: inconclusive after {:g}s: {}".format(t, "; ".join(blockers) or "no decision")
+        self.conclusion = Conclusion(Decision.HOLD, reason, t, self.verdicts())
+        return self.conclusion
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def verdicts(self) -> tuple[Verdict, ...]:
+        out = []
+        for g in self.guards:
+            unit = "ratio" if g.guard.kind in ("rate", "increase") else "seconds"
+            metric = "error-rate" if g.guard.kind in ("rate", "increase") else f"p{round(g.guard.quantile * 100)}"
+            out.append(Verdict(metric, g.guard.label, g.verdict, g.canary, g.baseline, unit, g.test.p_value,
+                               g.test.e_value))
+        for c in self.customs:
+            out.append(Verdict(c.metric.name, c.metric.label, c.verdict, c.canary, c.baseline, "value"))
+        return tuple(out)
+
+    def _rollback_reason(self, g: rules.GuardState, t: float) -> str:
+        guard = g.guard
+        if guard.kind in ("rate", "increase"):
+            numbers = (f"canary error rate {_pct(g.canary)} ({self.canary.errors:.0f}/{self.canary.requests:.0f}) "
+                       f"vs baseline {_pct(g.baseline)} ({self.baseline.errors:.0f}/{self.baseline.requests:.0f})")
+        else:
+            numbers = f"canary p{round(guard.quantile * 100)} {_ms(g.canary)} vs baseline {_ms(g.baseline)}"
+        return (f"rollback: {guard.name} ({guard.label}): {numbers} after {t:g}s; evidence e = {g.test.e_value:.3g} "
+                f">= {1 / self.config.guard_alpha:g} (always-valid p = {g.test.p_value:.2g}, alpha share "
+                f"{self.config.guard_alpha:g})")
+
+    def _promote_reason(self, t: float) -> str:
+        parts = [f"{self.canary.requests:.0f} canary and {self.baseline.requests:.0f} baseline requests in {t:g}s",
+                 f"error rate {_pct(self.canary.error_rate)} vs {_pct(self.baseline.error_rate)}"]
+        for g in self.guards:
+            if g.guard.kind == "latency":
+                parts.append(f"p{round(g.guard.quantile * 100)} {_ms(g.canary)} vs {_ms(g.baseline)}")
+        return "promote: no evidence of a regression; " + ", ".join(parts)
+
+
+def _grow(before: ArmCounts, now: ArmCounts) -> ArmCounts:
+    # Providers report counts since their start; a provider that lost track (a restart) may
+    # report less than before: never go backwards.
+    if now.requests >= before.requests:
+        return now
+    return before
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.3g}%"
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 1000:.4g} ms"
+
+
+def summarize(verdicts: Sequence[Verdict]) -> list[dict[str, object]]:
+    return [v.as_json() for v in verdicts]

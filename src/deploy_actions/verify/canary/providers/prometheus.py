@@ -1,0 +1,447 @@
+"""Prometheus over its HTTP API: a small client (instant and range queries, bearer or basic auth,
+timeouts, retries) and the provider that turns counters and histograms into per-side counts.
+
+Counters are read raw, series by series, and differenced between looks the way `increase()` does
+(a value that goes down is a restart: the new value is the increase), so the counts are exact
+integers rather than extrapolated rates. A series first seen after the first look counts from
+zero (client libraries create labelled series on their first increment).
+
+Empty results and NaN values are ordinary answers: they mean "no data" for that side at that
+look, never zero. Only a query Prometheus rejects as malformed (HTTP 400, `bad_data`) is the
+user's error; down, overloaded, timing out or answering nonsense is missing data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from deploy_actions.errors import InputError, OperationError
+from deploy_actions.verify.canary import rules
+from deploy_actions.verify.canary.providers import ArmCounts, LookData, merge_buckets
+
+USER_AGENT = "deploy-actions canary-monitor"
+MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
+
+
+class PrometheusUnavailable(Exception):
+    """No usable answer (down, HTTP 5xx/429, timeout, an error status, not the API's JSON)."""
+
+
+class PrometheusRejected(Exception):
+    """Prometheus says the query itself is wrong (HTTP 400, errorType bad_data)."""
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: Mapping[str, str]
+    samples: tuple[tuple[float, float], ...]  # (unix time, value); value may be NaN or ±Inf
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    result_type: str  # vector, matrix, scalar or string
+    series: tuple[Series, ...] = field(default=())
+
+
+def _number(text: object) -> float:
+    if not isinstance(text, str):
+        raise PrometheusUnavailable(f"a sample value is {type(text).__name__}, not a string")
+    try:
+        return float(text)  # accepts NaN, +Inf, -Inf as Prometheus writes them
+    except ValueError:
+        raise PrometheusUnavailable(f"a sample value is {text[:40]!r}, not a number") from None
+
+
+def _sample(pair: object) -> tuple[float, float]:
+    if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], bool) \
+            or not isinstance(pair[0], (int, float)):
+        raise PrometheusUnavailable("a sample is not [time, \"value\"]")
+    return float(pair[0]), _number(pair[1])
+
+
+def parse_response(body: bytes) -> QueryResult:
+    """The `data` of a successful API answer; anything else raises PrometheusUnavailable or
+    PrometheusRejected (bad_data). Never another exception, whatever the bytes."""
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise PrometheusUnavailable("the answer is not JSON (is prometheus-url the server's base URL?)") from None
+    if not isinstance(doc, dict):
+        raise PrometheusUnavailable("the answer is not a JSON object")
+    status = doc.get("status")
+    if status != "success":
+        error_type, error = doc.get("errorType"), doc.get("error")
+        message = f"{error_type}: {error}" if error_type or error else f"status {status!r}"
+        if error_type == "bad_data":
+            raise PrometheusRejected(str(message)[:300])
+        raise PrometheusUnavailable(str(message)[:300])
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        raise PrometheusUnavailable("the answer has no data object")
+    result_type, result = data.get("resultType"), data.get("result")
+    if result_type in ("scalar", "string"):
+        if result_type == "string":
+            raise PrometheusUnavailable("the query returns a string, not a number")
+        return QueryResult("scalar", (Series({}, (_sample(result),)),))
+    if result_type not in ("vector", "matrix") or not isinstance(result, list):
+        raise PrometheusUnavailable(f"unexpected resultType {str(result_type)[:40]!r}")
+    series = []
+    for item in result:
+        if not isinstance(item, dict) or not isinstance(item.get("metric", {}), dict):
+            raise PrometheusUnavailable("a series is not an object with a metric")
+        labels = {str(k): str(v) for k, v in item.get("metric", {}).items()}
+        if result_type == "vector":
+            samples: tuple[tuple[float, float], ...] = (_sample(item.get("value")),)
+        else:
+            values = item.get("values", [])
+            if not isinstance(values, list):
+                raise PrometheusUnavailable("a series' values are not a list")
+            samples = tuple(_sample(v) for v in values)
+        series.append(Series(labels, samples))
+    return QueryResult(str(result_type), tuple(series))
+
+
+class PrometheusClient:
+    """`GET`-free, form-encoded `POST`s to /api/v1/query and /api/v1/query_range."""
+
+    def __init__(self, url: str, *, token: str = "", username: str = "", password: str = "",
+                 timeout: float = 10.0, retries: int = 2, backoff: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.base = validate_url(url)
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json",
+                        "Content-Type": "application/x-www-form-urlencoded"}
+        if token and (username or password):
+            raise InputError("prometheus-token", "***", "either a token or a username and password, not both")
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        elif username or password:
+            pair = f"{username}:{password}".encode()
+            self.headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+
+    def instant(self, query: str, at: float | None = None) -> QueryResult:
+        params = {"query": query}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        return self._call("/api/v1/query", params)
+
+    def range(self, query: str, start: float, end: float, step: float) -> QueryResult:
+        if step <= 0 or (end - start) / step > MAX_POINTS:
+            raise InputError("lookback", f"{end - start:g}s", f"at most {MAX_POINTS} looks of interval")
+        params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        return self._call("/api/v1/query_range", params)
+
+    def _call(self, path: str, params: Mapping[str, str]) -> QueryResult:
+        body = urllib.parse.urlencode(params).encode()
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.sleep(min(self.backoff * 2 ** (attempt - 1), 5.0))
+            request = urllib.request.Request(self.base + path, data=body, headers=self.headers,  # noqa: S310
+                                             method="POST")  # the base URL was checked to be http(s)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 -- http(s) only
+                    return parse_response(response.read(16 * 1024 * 1024))
+            except urllib.error.HTTPError as err:
+                payload = _read(err)
+                if err.code in (401, 403):
+                    raise OperationError(f"Prometheus at {self.base} refused the credentials (HTTP {err.code}); "
+                                         "check prometheus-token or prometheus-username/password") from None
+                if err.code == 400:
+                    try:
+                        parse_response(payload)
+                    except PrometheusRejected:
+                        raise
+                    except PrometheusUnavailable:
+                        pass
+                    raise PrometheusRejected(f"HTTP 400: {payload[:200].decode('utf-8', 'replace')}") from None
+                try:
+                    parse_response(payload)
+                    last = f"HTTP {err.code}"
+                except PrometheusRejected:
+                    raise
+                except PrometheusUnavailable as detail:
+                    last = f"HTTP {err.code} ({detail})"
+                if err.code == 404:
+                    raise PrometheusUnavailable(f"HTTP 404 at {self.base}{path}: is prometheus-url the server's "
+                                                "base URL?") from None
+                if err.code not in (422, 429) and err.code < 500:
+                    raise PrometheusUnavailable(last) from None
+            except PrometheusUnavailable as err:
+                last = str(err)
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+                reason = getattr(err, "reason", err)
+                last = f"cannot reach {self.base}: {reason}"
+        raise PrometheusUnavailable(last)
+
+
+def _read(err: urllib.error.HTTPError) -> bytes:
+    try:
+        return err.read(64 * 1024) or b""
+    except (OSError, ValueError):
+        return b""
+    finally:
+        err.close()
+
+
+def validate_url(url: str) -> str:
+    text = url.strip().rstrip("/")
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("prometheus-url", url, "the server's base URL, e.g. http://prometheus:9090")
+    if parts.username or parts.password:
+        raise InputError("prometheus-url", "<a URL with credentials>",
+                         "a URL without credentials; use prometheus-username/password or prometheus-token")
+    if parts.query or parts.fragment:
+        raise InputError("prometheus-url", url, "a base URL without ?query or #fragment")
+    return text
+
+
+_MATCHER = r"""[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*,?\s*"""
+_SELECTOR = re.compile(r"^\s*\{?\s*(?P<body>(?:" + _MATCHER + r")*)\}?\s*$")
+_METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
+
+
+def normalize_selector(name: str, text: str) -> str:
+    """`job="app",track="canary"` (braces optional) → the label matchers without braces.
+
+    >>> normalize_selector("canary-selector", '{job="app", track="canary"}')
+    'job="app", track="canary"'
+    """
+    match = _SELECTOR.match(text)
+    braces = text.strip().startswith("{"), text.strip().endswith("}")
+    if not text.strip() or not match or not match["body"].strip() or braces[0] != braces[1]:
+        raise InputError(name, text, 'PromQL label matchers such as job="app",track="canary"')
+    return match["body"].strip().rstrip(",").strip()
+
+
+def validate_metric_name(name: str, text: str) -> str:
+    if not _METRIC_NAME.match(text.strip()):
+        raise InputError(name, text, "a Prometheus metric name such as http_requests_total")
+    return text.strip()
+
+
+class _Counters:
+    """Per-series increases since the first look, as `increase()` computes them."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[tuple[str, str], ...], float] = {}
+        self.increase: dict[tuple[tuple[str, str], ...], float] = {}
+        self.started = False
+
+    def update(self, series: Iterable[tuple[Mapping[str, str], float]]) -> None:
+        first = not self.started
+        self.started = True
+        for labels, value in series:
+            key = tuple(sorted(labels.items()))
+            before = self.last.get(key)
+            if before is None:
+                grown = 0.0 if first else value
+            elif value < before:
+                grown = value  # a counter reset
+            else:
+                grown = value - before
+            self.last[key] = value
+            self.increase[key] = self.increase.get(key, 0.0) + grown
+
+
+@dataclass
+class _Side:
+    selector: str
+    requests: _Counters = field(default_factory=_Counters)
+    latency: _Counters = field(default_factory=_Counters)
+
+
+class PrometheusProvider:
+    """Canary and baseline counts from a request counter (with a status label) and a latency
+    histogram, plus custom PromQL metrics."""
+
+    def __init__(self, client: PrometheusClient, *, canary_selector: str, baseline_selector: str,
+                 request_metric: str = "http_requests_total", status_label: str = "code",
+                 error_status: str = "5..", latency_metric: str = "http_request_duration_seconds",
+                 custom: Sequence[rules.CustomMetric] = (), interval: float = 10.0, latency: bool = True) -> None:
+        self.client = client
+        self.sides = {"canary": _Side(canary_selector), "baseline": _Side(baseline_selector)}
+        self.request_metric = request_metric
+        self.status_label = status_label
+        try:
+            self.error_status = re.compile(error_status)
+        except re.error as err:
+            raise InputError("error-status", error_status, f"a regular expression ({err})") from None
+        self.latency_metric = latency_metric
+        self.custom = tuple(custom)
+        self.interval = interval
+        self.with_latency = latency
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def _requests_query(self, side: str) -> str:
+        return f"{self.request_metric}{{{self.sides[side].selector}}}"
+
+    def _latency_query(self, side: str) -> str:
+        return f"{self.latency_metric}_bucket{{{self.sides[side].selector}}}"
+
+    def _custom_query(self, metric: rules.CustomMetric, side: str) -> str:
+        return rules.render_query(metric.query, self.sides[side].selector, self.interval)
+
+    def _input_for(self, query: str) -> tuple[str, str]:
+        for metric in self.custom:
+            if query in (self._custom_query(metric, "canary"), self._custom_query(metric, "baseline")):
+                return "metrics", metric.query
+        for side in ("canary", "baseline"):
+            if query in (self._requests_query(side), self._latency_query(side)):
+                return f"{side}-selector", self.sides[side].selector
+        return "metrics", query
+
+    def _run(self, query: str, runner: Callable[[str], QueryResult]) -> QueryResult:
+        try:
+            return runner(query)
+        except PrometheusRejected as err:
+            name, value = self._input_for(query)
+            raise InputError(name, value, f"something Prometheus accepts in {query} ({err})") from None
+
+    # -- looks ---------------------------------------------------------------------------------
+
+    def look(self, now: float) -> LookData:
+        return self._looks([now], lambda q: self.client.instant(q, now))[0][1]
+
+    def history(self, start: float, end: float, step: float) -> list[tuple[float, LookData]]:
+        """Looks at start, start + step, … end, from range queries."""
+        start = round(start, 3)  # the server's timestamps are start + k * step, to the millisecond
+        count = math.floor((end - start) / step + 1e-9) + 1
+        times = [start + i * step for i in range(count)]
+        return self._looks(times, lambda q: self.client.range(q, start, times[-1], step))
+
+    def _looks(self, times: Sequence[float], runner: Callable[[str], QueryResult]) -> list[tuple[float, LookData]]:
+        problems: list[list[str]] = [[] for _ in times]  # per look time
+        by_side: dict[str, list[ArmCounts | None]] = {}
+        for side in ("canary", "baseline"):
+            requests = self._fetch(self._requests_query(side), runner, times, problems, side)
+            latency = (self._fetch(self._latency_query(side), runner, times, problems, side, empty_ok=True)
+                       if self.with_latency else [None] * len(times))
+            by_side[side] = [self._counts(side, requests[i], latency[i], problems[i]) for i in range(len(times))]
+        customs: list[dict[str, tuple[float | None, float | None]]] = [{} for _ in times]
+        for metric in self.custom:
+            values = {}
+            for side in ("canary", "baseline"):
+                values[side] = self._scalar(metric, side, runner, times, problems)
+            for i in range(len(times)):
+                customs[i][metric.name] = (values["canary"][i], values["baseline"][i])
+        return [(t, LookData(by_side["canary"][i], by_side["baseline"][i], customs[i], tuple(problems[i])))
+                for i, t in enumerate(times)]
+
+    def _fetch(self, query: str, runner: Callable[[str], QueryResult], times: Sequence[float],
+               problems: list[list[str]], side: str, empty_ok: bool = False,
+               ) -> list[list[tuple[Mapping[str, str], float]] | None]:
+        """Per look time, the series' values (None: missing at that time)."""
+        try:
+            result = self._run(query, runner)
+        except PrometheusUnavailable as err:
+            for at in problems:
+                _note(at, f"{side}: {err}")
+            return [None] * len(times)
+        out: list[list[tuple[Mapping[str, str], float]] | None] = []
+        indexes = [_index(series.samples) for series in result.series]
+        for t, at in zip(times, problems, strict=True):
+            values: list[tuple[Mapping[str, str], float]] = []
+            nan = False
+            for series, index in zip(result.series, indexes, strict=True):
+                sample = _sample_at(series.samples, index, t, len(times) == 1)
+                if sample is None:
+                    continue
+                if math.isnan(sample) or math.isinf(sample):
+                    nan = True
+                    continue
+                values.append((series.labels, sample))
+            if nan:
+                out.append(None)
+                _note(at, f"{side}: NaN in {query}")
+            elif not values:
+                out.append(None if not empty_ok else [])
+                _note(at, f"{side}: empty result for {query}")
+            else:
+                out.append(values)
+        return out
+
+    def _counts(self, side: str, requests: list[tuple[Mapping[str, str], float]] | None,
+                latency: list[tuple[Mapping[str, str], float]] | None, problems: list[str]) -> ArmCounts | None:
+        if requests is None:
+            return None
+        if not any(self.status_label in labels for labels, _ in requests):
+            _note(problems, f"{side}: the series of {self.request_metric} have no '{self.status_label}' label "
+                  "(set status-label)")
+            return None
+        state = self.sides[side]
+        state.requests.update(requests)
+        total = errors = 0.0
+        for key, grown in state.requests.increase.items():
+            total += grown
+            status = dict(key).get(self.status_label, "")
+            if self.error_status.fullmatch(status):
+                errors += grown
+        buckets: dict[float, float] = {}
+        if latency is None:
+            pass  # latency query failed: no histogram at this look
+        else:
+            state.latency.update((labels, value) for labels, value in latency if "le" in labels)
+            for key, grown in state.latency.increase.items():
+                try:
+                    le = float(dict(key)["le"])
+                except ValueError:
+                    continue
+                buckets[le] = buckets.get(le, 0.0) + grown
+        return ArmCounts(total, errors, merge_buckets(buckets))
+
+    def _scalar(self, metric: rules.CustomMetric, side: str, runner: Callable[[str], QueryResult],
+                times: Sequence[float], problems: list[list[str]]) -> list[float | None]:
+        query = self._custom_query(metric, side)
+        try:
+            result = self._run(query, runner)
+        except PrometheusUnavailable as err:
+            for at in problems:
+                _note(at, f"{metric.name} ({side}): {err}")
+            return [None] * len(times)
+        if len(result.series) > 1:
+            raise InputError("metrics", metric.query, f"a query that returns one series ({metric.name} returns "
+                             f"{len(result.series)} for the {side}; wrap it in sum())")
+        out: list[float | None] = []
+        index = _index(result.series[0].samples) if result.series else {}
+        for t, at in zip(times, problems, strict=True):
+            value = _sample_at(result.series[0].samples, index, t, len(times) == 1) if result.series else None
+            if value is None or math.isnan(value):
+                _note(at, f"{metric.name} ({side}): {'NaN' if value is not None else 'empty result'}")
+                out.append(None)
+            else:
+                out.append(value)
+        return out
+
+    def close(self) -> None:
+        return None
+
+
+def _note(problems: list[str], text: str) -> None:
+    if text not in problems:
+        problems.append(text)
+
+
+def _index(samples: Sequence[tuple[float, float]]) -> dict[int, float]:
+    return {round(when * 1000): value for when, value in samples}
+
+
+def _sample_at(samples: Sequence[tuple[float, float]], index: Mapping[int, float], t: float,
+               instant: bool) -> float | None:
+    if instant:
+        return samples[-1][1] if samples else None
+    return index.get(round(t * 1000))

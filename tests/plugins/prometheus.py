@@ -1,0 +1,441 @@
+"""Real Prometheus (Debian's `prometheus`) scraping a small instrumented test service.
+
+Fixtures:
+
+- `canary_lab` (session): a Prometheus on a free loopback port, 1 s scrape interval, scraping
+  several instances of `DemoService` (prometheus-client: `http_requests_total{code}` and the
+  `http_request_duration_seconds` histogram with the default buckets), each labelled
+  `group` and `track`:
+
+  | group | canary | baseline |
+  | --- | --- | --- |
+  | healthy | 0 % errors, 10 ms | 0 % errors, 10 ms |
+  | bad | 40 % errors, 60 ms | 0 % errors, 10 ms |
+  | idle | no traffic at all | 0 % errors, 10 ms |
+
+  A background thread sends `TRAFFIC_RPS` requests per second to every instance except the idle
+  canary. `canary_lab.selector(group, track)` gives the PromQL label matchers,
+  `canary_lab.url_of(group, track)` the instance's URL (for probe mode), and
+  `canary_lab.wait_for_history(seconds)` waits until Prometheus holds that much traffic.
+  If Prometheus cannot start, the test fails with its log: it is never skipped.
+- `fake_prometheus` (function): a scripted stand-in for the HTTP API that answers every query
+  with one `mode`: ok, nan, empty, error-status, http-500, http-503, bad-data, unauthorized, garbage
+  or hang. `.calls` counts the requests it received.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+READY_TIMEOUT = 30.0
+TRAFFIC_RPS = 25.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class DemoService:
+    """One instance of the test service: GET / answers after `latency` seconds (x a log-normal
+    jitter), with status 500 for a share `error_rate` of requests; GET /metrics is Prometheus'."""
+
+    def __init__(self, name: str, error_rate: float = 0.0, latency: float = 0.010, seed: int = 0) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.name = name
+        self.error_rate = error_rate
+        self.latency = latency
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests", "Requests served, by status code.", ["code"], registry=self.registry)
+        self.duration = Histogram("http_request_duration_seconds", "Time to answer a request.", registry=self.registry)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name=f"demo-{name}", daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.startswith("/metrics"):
+                    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+                    body = generate_latest(service.registry)
+                    self._send(200, body, CONTENT_TYPE_LATEST)
+                    return
+                started = time.perf_counter()
+                with service.lock:
+                    jitter = service.random.lognormvariate(0.0, 0.3)
+                    failed = service.random.random() < service.error_rate
+                time.sleep(service.latency * jitter)
+                status = 500 if failed else 200
+                service.duration.observe(time.perf_counter() - started)
+                service.requests.labels(code=str(status)).inc()
+                self._send(status, b"failed\n" if failed else b"ok\n", "text/plain")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Traffic:
+    """Sends `rps` requests per second to each service, from a few threads, until stopped."""
+
+    def __init__(self, services: list[DemoService], rps: float) -> None:
+        self.services = services
+        self.rps = rps
+        self.stop = threading.Event()
+        self.sent = 0
+        self.threads = [threading.Thread(target=self._run, args=(s,), name=f"traffic-{s.name}", daemon=True)
+                        for s in services]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self, service: DemoService) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        period = 1.0 / self.rps
+        next_at = time.monotonic()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while not self.stop.is_set():
+                try:
+                    pool.submit(self._one, service.url)
+                except RuntimeError:  # the interpreter is exiting
+                    return
+                next_at += period
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    self.stop.wait(delay)
+                elif delay < -1:
+                    next_at = time.monotonic()
+
+    def _one(self, url: str) -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                response.read()
+        except (urllib.error.URLError, OSError):
+            pass
+        self.sent += 1
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+GROUPS: dict[str, dict[str, dict[str, float]]] = {
+    "healthy": {"canary": {"error_rate": 0.0, "latency": 0.010}, "baseline": {"error_rate": 0.0, "latency": 0.010}},
+    "bad": {"canary": {"error_rate": 0.40, "latency": 0.060}, "baseline": {"error_rate": 0.0, "latency": 0.010}},
+    "idle": {"canary": {"error_rate": 0.0, "latency": 0.010}, "baseline": {"error_rate": 0.0, "latency": 0.010}},
+}
+
+
+@dataclass
+class CanaryLab:
+    url: str
+    services: dict[tuple[str, str], DemoService]
+    log_path: Path
+    traffic_started: float = 0.0
+    process: subprocess.Popen[bytes] | None = None
+    traffic: Traffic | None = None
+    closed: bool = False
+
+    def selector(self, group: str, track: str) -> str:
+        return f'job="demo",group="{group}",track="{track}"'
+
+    def url_of(self, group: str, track: str) -> str:
+        return self.services[(group, track)].url
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        body = urllib.parse.urlencode({"query": promql}).encode()
+        with urllib.request.urlopen(self.url + "/api/v1/query", data=body, timeout=5) as response:
+            return list(json.loads(response.read())["data"]["result"])
+
+    def wait_for_history(self, seconds: float, timeout: float = 60.0) -> None:
+        """Wait until Prometheus holds `seconds` of traffic for every busy instance."""
+        deadline = time.monotonic() + timeout
+        query = (f'min(count_over_time(http_requests_total{{job="demo",code="200"}}[{int(seconds) + 5}s]))')
+        while time.monotonic() < deadline:
+            try:
+                result = self.query(query)
+                if result and float(result[0]["value"][1]) >= seconds:  # type: ignore[index]
+                    return
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"Prometheus did not collect {seconds:g}s of samples within {timeout:g}s; log: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}", pytrace=False)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.traffic is not None:
+            self.traffic.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for service in self.services.values():
+            service.close()
+
+
+def _config(services: dict[tuple[str, str], DemoService]) -> str:
+    targets = []
+    for (group, track), service in services.items():
+        targets.append(f"""      - targets: ["127.0.0.1:{service.port}"]
+        labels: {{group: {group}, track: {track}}}""")
+    return "\n".join([
+        "global:",
+        "  scrape_interval: 1s",
+        "  evaluation_interval: 1s",
+        "scrape_configs:",
+        "  - job_name: demo",
+        "    scrape_interval: 1s",
+        "    scrape_timeout: 900ms",
+        "    static_configs:",
+        *targets,
+        "",
+    ])
+
+
+def start_lab(root: Path) -> CanaryLab:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("`prometheus` is not installed; install the Debian package `prometheus`", pytrace=False)
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        pytest.fail("the Python package `prometheus-client` is not installed (pip install prometheus-client)",
+                    pytrace=False)
+    services = {}
+    for i, (group, tracks) in enumerate(GROUPS.items()):
+        for j, (track, settings) in enumerate(tracks.items()):
+            services[(group, track)] = DemoService(f"{group}-{track}", seed=10 * i + j, **settings)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prometheus.yml").write_text(_config(services))
+    port = _free_port()
+    log_path = root / "prometheus.log"
+    lab = CanaryLab(f"http://127.0.0.1:{port}", services, log_path)
+    with open(log_path, "wb") as log:
+        lab.process = subprocess.Popen(
+            [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    busy = [s for (group, track), s in services.items() if not (group == "idle" and track == "canary")]
+    lab.traffic = Traffic(busy, TRAFFIC_RPS)
+    lab.traffic_started = time.monotonic()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if lab.process.poll() is not None:
+            lab.close()
+            pytest.fail(f"prometheus exited with {lab.process.returncode}: {log_path.read_text(errors='replace')[-3000:]}",
+                        pytrace=False)
+        try:
+            with urllib.request.urlopen(lab.url + "/-/ready", timeout=2) as response:
+                if response.status == 200:
+                    up = lab.query('up{job="demo"} == 1')
+                    if len(up) == len(services):
+                        return lab
+        except (urllib.error.URLError, OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.25)
+    lab.close()
+    pytest.fail(f"prometheus was not ready within {READY_TIMEOUT:g}s: {log_path.read_text(errors='replace')[-3000:]}",
+                pytrace=False)
+
+
+class _Warmup:
+    """Starts the lab in the background as soon as collection shows a test will need it, so that
+    Prometheus boots and gathers history while other tests run."""
+
+    def __init__(self, root: Path) -> None:
+        self.lab: CanaryLab | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._start, args=(root,), name="canary-lab-warmup", daemon=True)
+        self.thread.start()
+
+    def _start(self, root: Path) -> None:
+        try:
+            self.lab = start_lab(root)
+        except BaseException as err:  # noqa: BLE001 -- pytest.fail raises a BaseException; re-raised in the fixture
+            self.error = err
+
+    def result(self) -> CanaryLab:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.lab is not None
+        return self.lab
+
+    def close(self) -> None:
+        """At the end of the session, whether or not a test used the lab (under xdist, a worker
+        may warm one up and be given none of its tests)."""
+        self.thread.join()
+        if self.lab is not None:
+            self.lab.close()
+            shutil.rmtree(self.lab.log_path.parent, ignore_errors=True)
+
+
+_WARMUP_KEY = pytest.StashKey[_Warmup]()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any("canary_lab" in getattr(item, "fixturenames", ()) for item in items):
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="canary-lab-"))
+        warmup = config.stash[_WARMUP_KEY] = _Warmup(root)
+        config.add_cleanup(warmup.close)
+
+
+@pytest.fixture(scope="session")
+def canary_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CanaryLab]:
+    warmup = request.config.stash.get(_WARMUP_KEY, None)
+    lab = warmup.result() if warmup is not None else start_lab(tmp_path_factory.mktemp("prometheus"))
+    try:
+        yield lab
+    finally:
+        if warmup is None:  # a warmed-up lab is closed by the config's cleanup
+            lab.close()
+
+
+# -- a scripted stand-in for failure modes ---------------------------------------------------------
+
+FAKE_MODES = ("ok", "nan", "empty", "error-status", "http-500", "http-503", "bad-data", "unauthorized", "garbage",
+              "hang")
+
+
+class FakePrometheus:
+    def __init__(self, mode: str = "ok") -> None:
+        self.mode = mode
+        self.calls = 0
+        self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
+        self.value = 1.0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="fake-prometheus", daemon=True)
+        self.thread.start()
+
+    def _answer_ok(self, path: str, params: dict[str, list[str]], value: str) -> dict[str, object]:
+        query = params.get("query", [""])[0]
+        labels = {"code": "200"} if "_bucket" not in query else {"le": "+Inf"}
+        if path.endswith("query_range"):
+            start, end, step = (float(params[k][0]) for k in ("start", "end", "step"))
+            count = math.floor((end - start) / step + 1e-9) + 1
+            values = [[round(start + i * step, 3), value if value == "NaN" else f"{float(value) + 10 * i:g}"]
+                      for i in range(count)]
+            return {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": labels,
+                                                                                      "values": values}]}}
+        return {"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": labels, "value": [time.time(), value]}]}}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                params = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                fake.calls += 1
+                fake.requests.append((self.path, params, dict(self.headers.items())))
+                mode = fake.mode
+                if mode == "hang":
+                    time.sleep(3)
+                    mode = "http-503"
+                if mode == "ok":
+                    fake.value += 10.0
+                    self._json(200, fake._answer_ok(self.path, params, f"{fake.value:g}"))
+                elif mode == "nan":
+                    self._json(200, fake._answer_ok(self.path, params, "NaN"))
+                elif mode == "empty":
+                    result_type = "matrix" if self.path.endswith("query_range") else "vector"
+                    self._json(200, {"status": "success", "data": {"resultType": result_type, "result": []}})
+                elif mode == "error-status":
+                    self._json(422, {"status": "error", "errorType": "execution", "error": "query timed out"})
+                elif mode == "http-500":
+                    self._json(500, {"status": "error", "errorType": "internal", "error": "boom"})
+                elif mode == "http-503":
+                    self._raw(503, b"Service Unavailable", "text/plain")
+                elif mode == "bad-data":
+                    self._json(400, {"status": "error", "errorType": "bad_data",
+                                     "error": "1:20: parse error: unexpected character"})
+                elif mode == "unauthorized":
+                    self._raw(401, b"Unauthorized", "text/plain")
+                else:
+                    self._raw(200, b"<html>a login page</html>", "text/html")
+
+            def _json(self, status: int, doc: dict[str, object]) -> None:
+                self._raw(status, json.dumps(doc).encode(), "application/json")
+
+            def _raw(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_prometheus() -> Iterator[FakePrometheus]:
+    fake = FakePrometheus()
+    try:
+        yield fake
+    finally:
+        fake.close()
+

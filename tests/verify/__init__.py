@@ -1,0 +1,1 @@
+"""Tests of verify: smoke checks (and canary analysis)."""
