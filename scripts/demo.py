@@ -7,9 +7,13 @@ drives the same `deploy-actions` command the actions run.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,10 +92,63 @@ def main() -> int:
     bad = deploy_actions("version-bump", "--repo", str(app), "--bump", "huge", check=False)
     print(f"  exit status {bad.returncode}")
 
-    gitops_leg(app)
-    say(f"Done. Look around in {WORK.relative_to(ROOT)}; smoke-test and canary-monitor join this "
-        "demo as they land.")
+    gitops = gitops_leg(app)
+    verify_leg(gitops)
+    say(f"Done. Look around in {WORK.relative_to(ROOT)}. (No cluster here: small local services stand in for "
+        "what Flux or Argo CD would run from the GitOps repository.)")
     return 0
+
+
+def serve(version: str, error_rate: float) -> str:
+    """A stand-in for a deployed service: /health answers {"status": "ok", "version": …}, with errors."""
+    rng = random.Random(version)  # noqa: S311 -- simulated traffic, not cryptography
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            time.sleep(rng.lognormvariate(-3.5, 0.3))  # about 30 ms, like a real handler
+            status = 500 if rng.random() < error_rate else 200
+            body = json.dumps({"status": "ok" if status == 200 else "error", "version": version}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/health"
+
+
+def verify_leg(gitops: Path) -> None:
+    stable = serve("1.2.0", 0.0)
+    good = serve("1.3.0", 0.0)
+    say("smoke-test: is staging healthy, and does it run the version just shipped?")
+    out = json.loads(deploy_actions("smoke-test", "--url", good, "--expect-version", "1.3.0", "--timeout", "30s",
+                                    "--json").stdout)
+    print(f"  {out['passed']}/{out['total']} checks passed; the service reports {out['version']}")
+    wrong = deploy_actions("smoke-test", "--url", stable, "--expect-version", "1.3.0", "--timeout", "3s",
+                           check=False)
+    print(f"  against a service still on 1.2.0: exit status {wrong.returncode}")
+
+    canary = ["canary-monitor", "--provider", "probe", "--baseline-url", stable, "--rate", "20", "--interval", "2s",
+              "--duration", "40s", "--min-duration", "15s", "--min-requests", "200", "--json"]
+    say("canary-monitor: v1.3.0 as a canary next to v1.2.0, judged from our own probes")
+    out = json.loads(deploy_actions(*canary, "--canary-url", good).stdout)
+    print(f"  decision: {out['decision']} — {out['reason']}")
+
+    bad = serve("1.4.0", 0.25)
+    say("A bad release, v1.4.0, answers 25 % errors: the canary is rolled back as a forward commit")
+    out = json.loads(deploy_actions(*canary, "--canary-url", bad).stdout)
+    print(f"  decision: {out['decision']} — {out['reason']}")
+    if out["decision"] == "rollback":
+        common = ["gitops-bump", "--path", str(gitops / "apps/{app}/overlays/{environment}"), "--image",
+                  "ghcr.io/org/app", "--mode", "commit", "--verify-image", "false", "--environment", "staging"]
+        deploy_actions(*common, "--tag", "v1.4.0")
+        deploy_actions(*common, "--tag", "v1.3.0", "--rollback", "--reason", out["reason"][:120])
+        print("  " + git(gitops, "log", "--format=%h %s", "-2").replace("\n", "\n  "))
 
 
 GITOPS_KUSTOMIZATION = """\
@@ -105,7 +162,7 @@ images:
 """
 
 
-def gitops_leg(app: Path) -> None:
+def gitops_leg(app: Path) -> Path:
     gitops = WORK / "gitops"
     say("A GitOps repository pins ghcr.io/org/app per environment")
     subprocess.run(["git", "init", "-q", "-b", "main", str(gitops)], check=True)
@@ -151,6 +208,7 @@ def gitops_leg(app: Path) -> None:
     say("Lint the GitOps repository for the runbook's anti-patterns")
     lint = deploy_actions("gitops-bump", "--path", str(gitops), "--lint", check=False)
     print(f"  exit status {lint.returncode} (warnings do not fail; errors would)")
+    return gitops
 
 
 if __name__ == "__main__":
