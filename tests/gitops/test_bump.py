@@ -293,3 +293,13 @@ def test_protected_branch_can_fall_back_to_a_pull_request(gitops, gh, capsys, mo
     assert code == 0, err
     assert out["pull-request-url"] and len(gh.pulls) == 1
     assert "protected" in err
+
+
+def test_local_path_templates_use_the_app_named_by_the_image(tmp_path, capsys):
+    _seed(tmp_path / "co", {"apps/billing/overlays/dev/deploy.yaml": DEPLOYMENT.format(app="billing", tag="v1.0.0")})
+    template = str(tmp_path / "co" / "apps/{app}/overlays/{environment}")
+    code, out, err = bump(capsys, "--path", template, "--environment", "dev", "--image", "ghcr.io/org/billing",
+                          "--tag", "v1.0.1", "--mode", "none", "--record", "")
+    assert code == 0, err
+    assert out["files"] == ["deploy.yaml"]  # not a git checkout: the folder itself is the root
+    assert "ghcr.io/org/billing:v1.0.1" in (tmp_path / "co/apps/billing/overlays/dev/deploy.yaml").read_text()

@@ -202,8 +202,18 @@ def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _app_name(opts: GitopsBumpOptions) -> str:
+    """The app input, else the image's last path part (`ghcr.io/org/app` → `app`)."""
+    if opts.app:
+        return opts.app
+    try:
+        return ImageRef.parse(opts.image).repository.rsplit("/", 1)[-1]
+    except ImageRefError:
+        return "app"  # the image input itself is reported later, with its own error
+
+
 def _local_root(opts: GitopsBumpOptions) -> tuple[Path, Git | None]:
-    base = Path(_render(opts.path, "path", app=opts.app or "app", environment=opts.environment)).expanduser()
+    base = Path(_render(opts.path, "path", app=_app_name(opts), environment=opts.environment)).expanduser()
     start = base if base.is_dir() else base.parent
     if not start.is_dir():
         raise InputError("path", opts.path, "an existing folder (or a repository input to clone)")
@@ -234,7 +244,7 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float) -
 
     findings: list[Annotation] = []
     if opts.lint:
-        lint_scope = _scope(opts, root, opts.app or "app", opts.environment) if "{" not in opts.path else []
+        lint_scope = _scope(opts, root, _app_name(opts), opts.environment) if opts.image or "{" not in opts.path else []
         for f in manifests.lint_repository(root, lint_scope):
             findings.append(Annotation(f.level, f.message, file=f.relpath, line=f.line, title=f.rule or None))
         errors = sum(1 for f in findings if f.level == "error")
@@ -248,7 +258,7 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float) -
         raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
     if image.tag or image.digest:
         raise InputError("image", opts.image, "the repository only; give the tag in the tag input")
-    app = opts.app or image.repository.rsplit("/", 1)[-1]
+    app = _app_name(opts)
     scope = _scope(opts, root, app, opts.environment)
     tag, digest = opts.tag, ""
     notes: list[str] = []
