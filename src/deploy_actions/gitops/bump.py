@@ -262,11 +262,11 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float) -
     scope = _scope(opts, root, app, opts.environment)
     tag, digest = opts.tag, ""
     notes: list[str] = []
-    if opts.promote_from:
+    if opts.promote_from:  # the tag is known only now; a given tag was checked before the clone
         tag, digest = _deployed_in(opts, root, image, app)
         notes.append(f"promoting {image.short()}:{tag} from {opts.promote_from}")
-    policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
-                     require_semver=opts.require_semver)
+        policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
+                         require_semver=opts.require_semver)
     target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
     ctx = _Context(opts, root, scope, git, image, target, app, notes, started)
     return _apply_with_retries(ctx, findings)

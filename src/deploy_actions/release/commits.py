@@ -55,11 +55,7 @@ def needs_full_parse(message: bytes) -> bool:
 
 
 def parse_header(line: str, sha: str = "") -> Change | None:
-    """The change a header line announces (a commit whose body cannot matter)."""
-    return _header(line, sha)
-
-
-def _header(line: str, sha: str) -> Change | None:
+    """The change a header line announces (all there is when the body cannot matter)."""
     line = line.strip()
     match = _HEADER.match(line)
     if match:
@@ -78,10 +74,10 @@ def parse_message(message: str, sha: str = "") -> list[Change]:
     if "BREAKING" not in message and "\n*" not in message and "\n-" not in message:
         # Fast path (most commits): no footer and no squash bullets, so only the header speaks.
         first_line, _, _ = message.partition("\n")
-        change = _header(first_line, sha)
+        change = parse_header(first_line, sha)
         return [change] if change else []
     lines = message.replace("\r\n", "\n").split("\n")
-    first = _header(lines[0], sha) if lines else None
+    first = parse_header(lines[0], sha) if lines else None
     changes: list[Change] = [first] if first else []
     notes: list[str] = []
     in_footer_note = False
@@ -98,7 +94,7 @@ def parse_message(message: str, sha: str = "") -> list[Change]:
         in_footer_note = False
         bullet = _BULLET.match(line)
         if bullet:
-            change = _header(bullet["header"], sha)
+            change = parse_header(bullet["header"], sha)
             if change:
                 changes.append(change)
     if notes:

@@ -52,28 +52,30 @@ def parse_tag(name: str, prefix: str) -> Version | None:
         return None
 
 
-def release_tags(git: Git, prefix: str) -> Releases:
-    """One `for-each-ref` lists the reachable tags and the commits they point at."""
-    listing = git.out(
-        "for-each-ref", "--merged", "HEAD", "--format=%(refname:strip=2) %(objectname) %(*objectname)",
-        f"refs/tags/{prefix}*",
-    )
-    head = git.head()
-    tags: list[ReleaseTag] = []
-    at_head: list[ReleaseTag] = []
-    for line in listing.splitlines():
+def list_tags(git: Git, prefix: str, *, merged: bool) -> list[tuple[ReleaseTag, str]]:
+    """Valid release tags with the commit each points at (annotated tags peeled), from one
+    `for-each-ref`; `merged` keeps only those reachable from HEAD (a full history walk)."""
+    args = ["for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)", f"refs/tags/{prefix}*"]
+    if merged:
+        args.insert(1, "--merged=HEAD")
+    found = []
+    for line in git.out(*args).splitlines():
         name, _, objects = line.partition(" ")
         version = parse_tag(name, prefix)
-        if version is None:
-            continue
-        tag = ReleaseTag(name, version)
-        tags.append(tag)
-        if head in objects.split():  # lightweight tags name the commit, annotated ones peel to it
-            at_head.append(tag)
+        if version is not None and objects.split():
+            found.append((ReleaseTag(name, version), objects.split()[-1]))
+    return found
+
+
+def release_tags(git: Git, prefix: str) -> Releases:
+    """The release tags reachable from HEAD."""
+    found = list_tags(git, prefix, merged=True)
+    tags = [tag for tag, _ in found]
+    head = git.head()
     return Releases(
         newest=_newest(tags),
         last_release=_newest([t for t in tags if not t.version.prerelease]),
-        at_head=_newest(at_head),
+        at_head=_newest([tag for tag, commit in found if commit == head]),
     )
 
 
@@ -167,15 +169,8 @@ def _single_walk(git: Git, prefix: str, rules: dict[str, Level]) -> History | No
     """One `git log` from HEAD that stops at the last release; None when the shortcut is not exact."""
     by_commit: dict[bytes, list[ReleaseTag]] = {}
     everything: list[ReleaseTag] = []
-    for line in git.out("for-each-ref", "--format=%(refname:strip=2) %(objectname) %(*objectname)",
-                        f"refs/tags/{prefix}*").splitlines():
-        name, _, objects = line.partition(" ")
-        version = parse_tag(name, prefix)
-        if version is None:
-            continue
-        tag = ReleaseTag(name, version)
+    for tag, commit in list_tags(git, prefix, merged=False):
         everything.append(tag)
-        commit = objects.split()[-1] if objects.split() else ""
         by_commit.setdefault(commit.encode(), []).append(tag)
     top = _newest(everything)
     top_release = _newest([t for t in everything if not t.version.prerelease])

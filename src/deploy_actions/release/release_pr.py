@@ -8,7 +8,6 @@ with a lease (never a blind force), and the one pull request is updated, never d
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import replace
@@ -32,12 +31,10 @@ def _landed(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult)
             return False
         return True
     if opts.changelog == "update":
+        from deploy_actions.release.changelog import parse_changelog
+
         path = git.root / opts.changelog_file
-        if not path.is_file():
-            return False
-        heading = re.compile(rf"^##\s+\[?{re.escape(opts.tag_prefix)}?{re.escape(result.version)}\]?(\s|$)",
-                             re.MULTILINE)
-        return bool(heading.search(path.read_text("utf-8", "replace")))
+        return path.is_file() and parse_changelog(path.read_text("utf-8", "replace")).entry(result.version) is not None
     message = opts.commit_message.format(version=result.version, tag=result.tag,
                                          previous_version=result.previous_version)
     since = f"{opts.tag_prefix}{result.previous_version}..HEAD" if result.previous_version else "HEAD"
