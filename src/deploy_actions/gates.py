@@ -1,18 +1,32 @@
-"""Deploy-time policy: freeze periods, deploy windows and the emergency override.
+"""Deploy-time policy: freeze periods, deploy windows, the pre-deploy checklist and the
+emergency override.
 
-Pure decisions over a moment in time; the `gate` command feeds them the clock and the inputs.
+Pure decisions over a moment in time and over check results; the `gate` command feeds them the
+clock, the inputs, and what it found in the changelog, the repository and the registry.
 The runbook's examples: no deploys Dec 24–26 and Dec 31–Jan 2; no deploys on Fridays after 15:00.
+
+An emergency override opens what is about *time* (freezes, windows) and what is paperwork (the
+changelog entry, the rollback plan). It never opens a gate for a release that does not exist:
+a missing tag or image stays a failure, because there is nothing to deploy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from deploy_actions.errors import InputError
+
+if TYPE_CHECKING:
+    from deploy_actions.release.changelog import Changelog, Section
+
+CHECKS = ("changelog", "tag", "image", "rollback-plan")
+WAIVABLE = frozenset({"changelog", "rollback-plan"})  # paperwork; a missing artifact is never waived
+_ROLLBACK_TITLE = re.compile(r"\broll[\s-]?backs?\b", re.IGNORECASE)
 
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _ANNUAL = re.compile(r"^(\d{2})-(\d{2})$")
@@ -51,10 +65,27 @@ class Window:
 
 
 @dataclass(frozen=True)
+class CheckResult:
+    """One item of the pre-deploy checklist: whether it holds, in words, and where to look."""
+
+    check: str  # one of CHECKS
+    ok: bool
+    detail: str
+    file: str | None = None
+    line: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"check": self.check, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True)
 class GateDecision:
     allowed: bool
     reason: str
     override: bool = False
+    failed: tuple[str, ...] = ()  # checks that do not hold, waived or not
+    waived: tuple[str, ...] = ()  # failed checks the emergency override let through
+    closed_by: str = ""  # what closed the gate first: freeze, window or checklist; "" when open
 
 
 def parse_freeze(text: str) -> Freeze:
@@ -108,15 +139,92 @@ def zone(name: str) -> ZoneInfo:
         raise InputError("timezone", name, "an IANA time zone such as Europe/Berlin or UTC") from None
 
 
+def parse_require(lines: Iterable[str]) -> tuple[str, ...]:
+    """The checks named in `require` (one per line, or separated by commas), in order, once each."""
+    names: list[str] = []
+    for line in lines:
+        for word in re.split(r"[,\s]+", line):
+            name = word.strip().lower()
+            if not name:
+                continue
+            if name not in CHECKS:
+                raise InputError("require", word, "check names, one per line: " + ", ".join(CHECKS))
+            if name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def changelog_entry_check(changelog: Changelog, version: str) -> CheckResult:
+    """The changelog has an entry for `version` that is not yanked."""
+    from deploy_actions.release.changelog import missing_entry_line
+
+    entry = changelog.entry(version)
+    if entry is None:
+        return CheckResult("changelog", False, f"no entry for {version} in {changelog.path}; add "
+                           f"'## [{version}] - YYYY-MM-DD' with its release notes",
+                           changelog.path, missing_entry_line(changelog, version))
+    if entry.status == "yanked":
+        return CheckResult("changelog", False, f"{entry.version} is marked YANKED in {changelog.path}; "
+                           "a yanked release is not deployed", changelog.path, entry.heading_line)
+    when = f" {entry.date}" if entry.date else ""
+    return CheckResult("changelog", True, f"{changelog.path} has an entry for {entry.version} "
+                       f"({entry.status}{when}, line {entry.heading_line})", changelog.path, entry.heading_line)
+
+
+def is_rollback_title(title: str) -> bool:
+    """`Rollback Plan`, `Rollback`, `How to roll back`, `Roll-back procedure`, any case."""
+    return _ROLLBACK_TITLE.search(title) is not None
+
+
+def rollback_plan_check(changelog: Changelog, version: str) -> CheckResult:
+    """The version's entry has a `### …Rollback…` section with something written in it."""
+    from deploy_actions.release.changelog import missing_entry_line
+
+    entry = changelog.entry(version)
+    if entry is None:
+        return CheckResult("rollback-plan", False, f"no entry for {version} in {changelog.path}, so no "
+                           "rollback plan", changelog.path, missing_entry_line(changelog, version))
+    sections: list[Section] = [s for s in entry.sections if is_rollback_title(s.title)]
+    filled = next((s for s in sections if s.has_content), None)
+    if filled is not None:
+        return CheckResult("rollback-plan", True, f"'### {filled.title}' in {entry.version} "
+                           f"(line {filled.line})", changelog.path, filled.line)
+    if sections:
+        return CheckResult("rollback-plan", False, f"'### {sections[0].title}' in {entry.version} is empty; "
+                           "write how to roll back", changelog.path, sections[0].line)
+    return CheckResult("rollback-plan", False, f"{entry.version} in {changelog.path} has no '### Rollback Plan' "
+                       "section; add one that says how to roll back", changelog.path, entry.heading_line)
+
+
 def decide(moment: dt.datetime, freezes: Sequence[Freeze], windows: Sequence[Window], *,
-           emergency: bool = False, reason: str = "") -> GateDecision:
-    """Whether a deploy may start at `moment` (aware, in the team's time zone)."""
-    blocked = [f"freeze {f.text}" for f in freezes if f.covers(moment.date())]
-    blocked += [f"deploy window {w.text} ({moment:%a %H:%M %Z})" for w in windows if w.covers(moment)]
-    if not blocked:
-        return GateDecision(True, "no freeze or deploy window applies")
-    if emergency:
-        if not reason.strip():
-            raise InputError("reason", "", "a reason for the emergency override")
-        return GateDecision(True, f"emergency override of {', '.join(blocked)}: {reason.strip()}", override=True)
-    return GateDecision(False, f"deploys are closed: {', '.join(blocked)}")
+           emergency: bool = False, reason: str = "", checklist: Sequence[CheckResult] = ()) -> GateDecision:
+    """Whether a deploy may start at `moment` (aware, in the team's time zone), given the
+    pre-deploy `checklist`. The emergency override opens freezes, windows and the waivable
+    checks, and needs a reason when it does; it never waives a missing tag or image."""
+    frozen = [f"freeze {f.text}" for f in freezes if f.covers(moment.date())]
+    denied = [f"deploy window {w.text} ({moment:%a %H:%M %Z})" for w in windows if w.covers(moment)]
+    blocked = frozen + denied
+    failed = tuple(c.check for c in checklist if not c.ok)
+    waivable = tuple(name for name in failed if emergency and name in WAIVABLE)
+    missing = tuple(name for name in failed if name not in waivable)
+    if emergency and (blocked or waivable) and not reason.strip():
+        raise InputError("reason", "", "a reason for the emergency override")
+    closed = []
+    if blocked and not emergency:
+        closed.append(f"deploys are closed: {', '.join(blocked)}")
+    if missing:
+        text = f"pre-deploy checks failed: {', '.join(missing)}"
+        if emergency:
+            text += " (an emergency override waives the changelog and rollback plan, never a missing tag or image)"
+        closed.append(text)
+    if closed:
+        by = "freeze" if frozen and not emergency else "window" if denied and not emergency else "checklist"
+        return GateDecision(False, "; ".join(closed), failed=failed, closed_by=by)
+    if emergency and (blocked or waivable):
+        overridden = [*blocked, *(f"failed check {name}" for name in waivable)]
+        return GateDecision(True, f"emergency override of {', '.join(overridden)}: {reason.strip()}",
+                            override=True, failed=failed, waived=waivable)
+    text = "no freeze or deploy window applies"
+    if checklist:
+        text += f"; pre-deploy checks passed: {', '.join(c.check for c in checklist)}"
+    return GateDecision(True, text)
