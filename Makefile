@@ -14,13 +14,14 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks scripts bootstrap.py
+	$(BIN)/ruff check src tests benchmarks scripts demo bootstrap.py
 	$(BIN)/mypy
 	$(BIN)/python scripts/sync_actions.py --check
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOW_FILES)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions $(ACTION_FILES)
 	$(BIN)/actionlint $(WORKFLOW_FILES)
-	$(BIN)/zizmor --offline --no-progress .
+	$(BIN)/zizmor --offline --no-progress . workflows/*.yml
+	$(BIN)/hadolint Dockerfile
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest -n auto -p no:cacheprovider
@@ -28,7 +29,7 @@ unit: $(BIN)/.installed
 test: lint unit
 
 demo: $(BIN)/.installed
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python -m demo
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py
