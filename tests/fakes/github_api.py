@@ -1,7 +1,7 @@
 """A local GitHub API for tests, held to GitHub's own OpenAPI description and GraphQL schema.
 
 `GitHubAPIFake` serves the endpoints `deploy_actions.github` uses (repository, releases,
-pull requests, their files and labels; GraphQL for auto-merge) from in-memory state that
+pull requests, their files and labels, deployments and their statuses; GraphQL for auto-merge) from in-memory state that
 tests seed and inspect. Every JSON body it sends over REST is first validated against the
 response schema that GitHub publishes for that operation and status (npm `@octokit/openapi`):
 a body GitHub would never send is answered with a 500 and recorded in `problems`, which the
@@ -85,6 +85,11 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+    ("GET", "/repos/{owner}/{repo}/deployments"),
+    ("POST", "/repos/{owner}/{repo}/deployments"),
+    ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"),
+    ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
+    ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
 )
 # GitHub documents its error body ("Basic Error") on most operations but not for every status
 # (401 and 5xx are rarely listed); undocumented error statuses are held to this one.
@@ -643,6 +648,40 @@ class FakePullRequest:
         return f"PR_{_sha('pr', self.number)[:14]}"
 
 
+@dataclass
+class FakeDeploymentStatus:
+    id: int
+    state: str
+    description: str
+    target_url: str
+    log_url: str
+    environment_url: str
+    environment: str
+    created_at: str = field(default_factory=_now)
+
+
+@dataclass
+class FakeDeployment:
+    """A deployment and its statuses (newest last, as they were posted)."""
+
+    id: int
+    sha: str
+    ref: str
+    task: str
+    environment: str
+    payload: Any
+    description: str | None
+    transient_environment: bool
+    production_environment: bool
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    statuses: list[FakeDeploymentStatus] = field(default_factory=list)
+
+    @property
+    def states(self) -> list[str]:
+        return [status.state for status in self.statuses]
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
@@ -718,7 +757,7 @@ class GitHubAPIFake:
     """GitHub's REST API for one repository (`repository`, default "org/app"), on loopback.
 
     Seed with `seed_release` / `seed_pull_request` (and `allow_auto_merge`, the repository
-    setting); inspect `releases`, `pulls` and `requests`; inject failures with `fail_next`;
+    setting); inspect `releases`, `pulls`, `deployments` (each with its `statuses`) and `requests`; inject failures with `fail_next`;
     corrupt a REST response on purpose with `tamper_next`. `problems` lists what the fake
     caught: bodies that fail GitHub's schema, requests to endpoints it does not implement,
     GraphQL documents GitHub would refuse and GraphQL fields the fake does not back.
@@ -784,6 +823,7 @@ class GitHubAPIFake:
         with self._lock:
             self.releases: list[FakeRelease] = []
             self.pulls: dict[int, FakePullRequest] = {}
+            self.deployments: dict[int, FakeDeployment] = {}
             self.requests: list[RecordedRequest] = []
             self.problems: list[str] = []
             self.default_branch = "main"
@@ -1429,6 +1469,79 @@ class GitHubAPIFake:
                 pull.updated_at = _now()
         return _Answer(200, [self._label_json(name) for name in pull.labels])
 
+    def _list_deployments(self, query: dict[str, str], path: str, **_: Any) -> _Answer:
+        found = [
+            d
+            for d in sorted(self.deployments.values(), key=lambda d: d.id, reverse=True)  # newest first
+            if all(query.get(key) in (None, getattr(d, key)) for key in ("sha", "ref", "task", "environment"))
+        ]
+        items, links = self._paginate(found, query, path)
+        return _Answer(200, [self._deployment_json(d) for d in items], links)
+
+    def _create_deployment(self, body: dict[str, Any], **_: Any) -> _Answer:
+        ref = body.get("ref")
+        if not isinstance(ref, str) or not ref:
+            raise _validation_failed({"resource": "Deployment", "code": "missing_field", "field": "ref"})
+        if body.get("auto_merge", True) or body.get("required_contexts") != []:
+            # GitHub would merge the default branch or wait on commit statuses: not modelled.
+            self.problems.append("the fake models deployments only with auto_merge false and required_contexts []")
+            raise _validation_failed({"resource": "Deployment", "code": "custom", "message": "not modelled"})
+        if not re.fullmatch(r"[0-9a-f]{40}", ref):
+            self.problems.append(f"the fake models deployments of a commit SHA only, got ref {ref!r}")
+            raise _validation_failed({"resource": "Deployment", "code": "invalid", "field": "ref"})
+        environment = str(body.get("environment") or "production")
+        deployment = FakeDeployment(
+            id=next(self._ids),
+            sha=ref,
+            ref=ref,
+            task=str(body.get("task") or "deploy"),
+            environment=environment,
+            payload=body.get("payload", {}) if body.get("payload") not in (None, "") else {},
+            description=body.get("description"),
+            transient_environment=bool(body.get("transient_environment", False)),
+            production_environment=bool(body.get("production_environment", environment == "production")),
+        )
+        self.deployments[deployment.id] = deployment
+        return _Answer(201, self._deployment_json(deployment), {"Location": self._deployment_api_url(deployment)})
+
+    def _deployment(self, params: dict[str, str]) -> FakeDeployment:
+        key = params["deployment_id"]
+        deployment = self.deployments.get(int(key)) if key.isdigit() else None
+        if deployment is None:
+            raise _not_found()
+        return deployment
+
+    def _get_deployment(self, params: dict[str, str], **_: Any) -> _Answer:
+        return _Answer(200, self._deployment_json(self._deployment(params)))
+
+    def _list_deployment_statuses(self, params: dict[str, str], query: dict[str, str], path: str, **_: Any) -> _Answer:
+        deployment = self._deployment(params)
+        items, links = self._paginate(list(reversed(deployment.statuses)), query, path)
+        return _Answer(200, [self._deployment_status_json(deployment, s) for s in items], links)
+
+    def _create_deployment_status(self, params: dict[str, str], body: dict[str, Any], **_: Any) -> _Answer:
+        deployment = self._deployment(params)
+        state = body.get("state")
+        if state not in ("error", "failure", "inactive", "in_progress", "queued", "pending", "success"):
+            raise _validation_failed({"resource": "DeploymentStatus", "code": "invalid", "field": "state"})
+        description = str(body.get("description") or "")
+        if len(description) > 140:
+            raise _validation_failed({"resource": "DeploymentStatus", "code": "custom",
+                                      "field": "description", "message": "description is too long (maximum is 140 characters)"})
+        log_url = str(body.get("log_url") or body.get("target_url") or "")
+        status = FakeDeploymentStatus(
+            id=next(self._ids),
+            state=state,
+            description=description,
+            target_url=str(body.get("target_url") or log_url),
+            log_url=log_url,
+            environment_url=str(body.get("environment_url") or ""),
+            environment=str(body.get("environment") or deployment.environment),
+        )
+        deployment.statuses.append(status)
+        deployment.updated_at = status.created_at
+        return _Answer(201, self._deployment_status_json(deployment, status))
+
     # pagination, as GitHub does it: ?per_page (default 30, at most 100) and ?page, with a
     # Link header naming next/last (and prev/first when not on the first page)
 
@@ -1742,6 +1855,55 @@ class GitHubAPIFake:
             "patch": "@@ -1,1 +1,2 @@\n-old\n+new\n+more",
         }
 
+    def _deployment_api_url(self, deployment: FakeDeployment) -> str:
+        return self._api(f"/repos/{self.repository}/deployments/{deployment.id}")
+
+    def _deployment_json(self, deployment: FakeDeployment) -> dict[str, Any]:
+        api = self._deployment_api_url(deployment)
+        return {
+            "url": api,
+            "id": deployment.id,
+            "node_id": f"DE_{_sha('deployment', deployment.id)[:14]}",
+            "sha": deployment.sha,
+            "ref": deployment.ref,
+            "task": deployment.task,
+            "payload": deployment.payload,
+            "original_environment": deployment.environment,
+            "environment": deployment.environment,
+            "description": deployment.description,
+            "creator": self._user_json(self.user),
+            "created_at": deployment.created_at,
+            "updated_at": deployment.updated_at,
+            "statuses_url": f"{api}/statuses",
+            "repository_url": self._api(f"/repos/{self.repository}"),
+            "transient_environment": deployment.transient_environment,
+            "production_environment": deployment.production_environment,
+        }
+
+    def _deployment_status_json(self, deployment: FakeDeployment, status: FakeDeploymentStatus) -> dict[str, Any]:
+        api = self._deployment_api_url(deployment)
+        data: dict[str, Any] = {
+            "url": f"{api}/statuses/{status.id}",
+            "id": status.id,
+            "node_id": f"DES_{_sha('deployment-status', status.id)[:14]}",
+            "state": status.state,
+            "creator": self._user_json(self.user),
+            "description": status.description,
+            "environment": status.environment,
+            # GitHub answers "" for a status posted without one, which its own description (format:
+            # uri) does not allow; the fake answers the deployment's URL instead, to stay valid.
+            "target_url": status.target_url or api,
+            "created_at": status.created_at,
+            "updated_at": status.created_at,
+            "deployment_url": api,
+            "repository_url": self._api(f"/repos/{self.repository}"),
+        }
+        if status.log_url:
+            data["log_url"] = status.log_url
+        if status.environment_url:
+            data["environment_url"] = status.environment_url
+        return data
+
     def _label_json(self, name: str) -> dict[str, Any]:
         return {
             "id": int(_sha("label", name)[:8], 16),
@@ -1773,6 +1935,11 @@ _ROUTE_HANDLERS = {
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): "_list_pull_files",
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_list_issue_labels",
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_add_issue_labels",
+    ("GET", "/repos/{owner}/{repo}/deployments"): "_list_deployments",
+    ("POST", "/repos/{owner}/{repo}/deployments"): "_create_deployment",
+    ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"): "_get_deployment",
+    ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_list_deployment_statuses",
+    ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_create_deployment_status",
 }
 assert set(_ROUTE_HANDLERS) == set(OPERATIONS), "every served route needs its schema indexed"
 

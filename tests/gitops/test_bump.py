@@ -303,3 +303,59 @@ def test_local_path_templates_use_the_app_named_by_the_image(tmp_path, capsys):
     assert code == 0, err
     assert out["files"] == ["deploy.yaml"]  # not a git checkout: the folder itself is the root
     assert "ghcr.io/org/billing:v1.0.1" in (tmp_path / "co/apps/billing/overlays/dev/deploy.yaml").read_text()
+
+
+CANARY_REPORT = {
+    "decision": "rollback", "reason": "error-rate", "sentence": "Roll back: the canary's error rate was 5%.",
+    "verdicts": [{"metric": "error-rate", "rule": "error rate ≤ baseline + 1%", "verdict": "fail", "canary": 0.05,
+                  "baseline": 0.001, "unit": "ratio", "p_value": 0.0004, "e_value": 2500.0}],
+}
+
+
+def test_rollback_writes_the_incident_record_in_the_same_commit(gitops, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("GITHUB_SHA", "f" * 40)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/app")
+    base = ("--repository", gitops["url"], "--image", "ghcr.io/org/app", "--path", "apps/app/overlays/staging",
+            "--environment", "staging", "--run-url", "https://github.com/org/app/actions/runs/7")
+    code, _, err = bump(capsys, *base, "--tag", "v0.7.3", token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 0, err
+    deployed = json.loads(show(gitops["bare"], "main", "deployments/staging.jsonl"))["timestamp"]
+    report = tmp_path / "canary.json"
+    report.write_text(json.dumps(CANARY_REPORT))
+    code, out, err = bump(capsys, *base, "--tag", "v0.7.2", "--rollback", "--reason", "error rate 5%",
+                          "--evidence", str(report), "--detected-at", "2026-11-22T10:09:30Z",
+                          token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 0, err
+    (incident_path,) = [f for f in out["files"] if f.startswith("incidents/")]
+    assert incident_path.endswith("-app.md") and len(incident_path) == len("incidents/20261122T101500Z-app.md")
+    changed = run_git(gitops["bare"], "show", "--name-only", "--format=", "main").split()
+    assert sorted(changed) == sorted(out["files"])  # one commit: manifest, record and incident
+    text = show(gitops["bare"], "main", incident_path)
+    assert text.startswith("# Incident: app v0.7.3 rolled back in staging")
+    assert "- **Versions**: v0.7.3 → v0.7.2" in text and "- **Reason**: error rate 5%" in text
+    stamp = deployed.replace("T", " ").replace("Z", " UTC")
+    assert f"| deployed v0.7.3 | {stamp} |" in text and "| detected | 2026-11-22 10:09:30 UTC |" in text
+    assert "| error-rate | error rate ≤ baseline + 1% | 0.05 | 0.001 | 0.0004 | fail |" in text
+    assert f"https://github.com/org/app/commit/{'f' * 40}" in text and "actions/runs/7" in text
+    records = show(gitops["bare"], "main", "deployments/staging.jsonl").splitlines()
+    assert json.loads(records[-1])["incident"] == incident_path
+
+
+@pytest.mark.parametrize("content", [b"{", b"[]", b"\xff"])
+def test_a_bad_evidence_report_is_one_line_and_nothing_is_written(gitops, capsys, monkeypatch, tmp_path, content):
+    report = tmp_path / "report.json"
+    report.write_bytes(content)
+    head = run_git(gitops["bare"], "rev-parse", "main")
+    code, _, err = bump(capsys, "--repository", gitops["url"], "--image", "ghcr.io/org/app", "--tag", "v0.7.0",
+                        "--path", "apps/app/overlays/staging", "--rollback", "--reason", "bad",
+                        "--evidence", str(report), token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 2 and "evidence" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert run_git(gitops["bare"], "rev-parse", "main") == head
+
+
+def test_incident_can_be_turned_off(gitops, capsys, monkeypatch):
+    code, out, err = bump(capsys, "--repository", gitops["url"], "--image", "ghcr.io/org/app", "--tag", "v0.7.0",
+                          "--path", "apps/app/overlays/staging", "--rollback", "--reason", "bad", "--incident", "",
+                          token=gitops["token"], monkeypatch=monkeypatch)
+    assert code == 0, err
+    assert not [f for f in out["files"] if f.startswith("incidents/")]

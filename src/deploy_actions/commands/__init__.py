@@ -35,10 +35,18 @@ class Outcome:
 
 
 def _load() -> dict[str, CommandSpec]:
-    from deploy_actions.commands import canary_monitor, changelog_check, gate, gitops_bump, smoke_test, version_bump
+    from deploy_actions.commands import (
+        canary_monitor,
+        changelog_check,
+        deployment,
+        gate,
+        gitops_bump,
+        smoke_test,
+        version_bump,
+    )
 
     specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC, smoke_test.SPEC, canary_monitor.SPEC,
-             gate.SPEC]
+             gate.SPEC, deployment.SPEC]
     return {spec.name: spec for spec in specs}
 
 

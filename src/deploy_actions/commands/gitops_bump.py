@@ -60,6 +60,13 @@ SPEC = CommandSpec(
                "fix: Rollback {app} to {tag} due to {reason}"),
         Option("record", "Deployment record (JSON lines) appended in the same commit; empty for none.",
                "deployments/{environment}.jsonl"),
+        Option("incident", "Incident record (Markdown) a rollback writes in the same commit; {timestamp} "
+               "(e.g. 20261122T101500Z), {app} and {environment} are replaced; empty for none.",
+               "incidents/{timestamp}-{app}.md"),
+        Option("evidence", "JSON report that decided the rollback (canary-monitor report, or smoke-test's JSON "
+               "report); its verdicts or failed checks go in the incident record.", ""),
+        Option("detected-at", "When the problem was detected, ISO 8601, for the incident timeline (default: now).",
+               ""),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
         Option("source-repository", "Code repository the image was built from.", "",
                action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
@@ -86,6 +93,10 @@ SPEC = CommandSpec(
         Output("pull-request-url", "The pull request, in pull-request mode."),
         Output("pull-request-number", "Its number."),
         Output("superseded", "true when a newer tag landed first and this bump stood down."),
+        Output("source-repository", "The code repository recorded (promote-from: as the source environment's "
+               "record names it for the tag)."),
+        Output("source-commit", "The code commit recorded (promote-from: as the source environment's record names "
+               "it for the tag)."),
     ),
 )
 

@@ -7,10 +7,15 @@ the remote's origin: never in argv, never in a URL, never in a message.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import random
+import re
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Generator, Sequence
+import time
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +23,7 @@ from deploy_actions import actions_runtime
 from deploy_actions.errors import InputError, OperationError
 
 _RECORD_SEP = b"\x1e"
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 class GitError(OperationError):
@@ -118,6 +124,91 @@ class Git:
 
     def head(self) -> str:
         return self.out("rev-parse", "HEAD")
+
+
+class ProtectedBranchError(GitError):
+    """The remote refused the push because of branch protection; the local commit is kept."""
+
+
+# -- committing to a shared branch: what every command that records to the GitOps repo does --
+
+def clone_url(repository: str, input_name: str = "repository") -> str:
+    """The URL to clone for `repository`: owner/name on $GITHUB_SERVER_URL, or a git URL without credentials."""
+    if "://" in repository or repository.startswith(("/", "./", "file:")):
+        if "@" in repository.split("://", 1)[-1].split("/", 1)[0]:
+            raise InputError(input_name, "<a URL with credentials>",
+                             "a URL without credentials; the token goes in the token input")
+        return repository
+    if _OWNER_NAME.match(repository):
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return f"{server}/{repository}.git"
+    raise InputError(input_name, repository, "owner/name on GitHub, or a git URL")
+
+
+@contextlib.contextmanager
+def temporary_clone(repository: str, branch: str, token: str | None) -> Iterator[Git]:
+    """A shallow clone of `branch` of `repository` in a temporary folder, removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="deploy-actions-gitops-"))
+    try:
+        url = clone_url(repository)
+        with actions_runtime.group(f"Cloning {repository}@{branch}"):
+            git = Git.clone(url, workdir / "repo", branch=branch, token=token or None)
+        git.root = git.root.resolve()
+        yield git
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def commit_paths(git: Git, paths: Sequence[str], message: str, *, user_name: str, user_email: str) -> str:
+    """Commit exactly `paths` (hooks skipped: the message is ours) and return the new HEAD."""
+    git.run("add", "--", *paths)
+    git.run("-c", f"user.name={user_name}", "-c", f"user.email={user_email}",
+            "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
+    return git.head()
+
+
+def trailers(source_repository: str, source_commit: str, run_url: str) -> list[str]:
+    """The provenance trailers every GitOps commit carries (empty values are left out)."""
+    pairs = (("Source-Repository", source_repository), ("Source-Commit", source_commit), ("Workflow-Run", run_url))
+    return [f"{key}: {value}" for key, value in pairs if value]
+
+
+def push_head(git: Git, branch: str, *, attempt: int, attempts: int) -> bool:
+    """Push the HEAD commit to `branch`. True when it landed. False when the branch moved on:
+    HEAD is then rewound onto the new tip, for the caller to re-apply its change and call again.
+
+    Never a force-push. Branch protection raises ProtectedBranchError with the commit kept; any
+    other failure (or a branch that kept moving for `attempts` tries) drops the commit and raises.
+    """
+    try:
+        git.run("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", authenticated=True)
+        return True
+    except GitError as err:
+        text = err.stderr or str(err)
+        if is_protected(text):
+            raise ProtectedBranchError(f"{branch} is protected and refused the push", err.stderr) from None
+        if not is_stale(text) or attempt >= attempts:
+            git.run("reset", "--quiet", "--keep", "HEAD~1")
+            if is_stale(text):
+                raise OperationError(f"{branch} kept moving: gave up after {attempts} attempt(s); nothing was "
+                                     "pushed") from None
+            raise
+    delay = min(8.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311 -- jitter
+    actions_runtime.log(f"{branch} moved on; re-applying on the new tip (attempt {attempt + 1}/{attempts})")
+    time.sleep(delay)
+    git.run("fetch", "--quiet", "--depth", "1", "origin", branch, authenticated=True)
+    git.run("reset", "--quiet", "--keep", "FETCH_HEAD")
+    return False
+
+
+def is_stale(text: str) -> bool:
+    """Whether git refused a push because the branch moved on since we fetched it."""
+    return any(s in text for s in ("non-fast-forward", "fetch first", "[rejected]", "stale info", "cannot lock ref"))
+
+
+def is_protected(text: str) -> bool:
+    """Whether the remote refused a push because of branch protection (GitHub's GH006, or a hook)."""
+    return any(s in text.lower() for s in ("protected branch", "gh006", "pre-receive hook declined"))
 
 
 def auth_env(token: str | None, url: str | None) -> dict[str, str]:

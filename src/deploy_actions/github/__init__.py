@@ -1,4 +1,4 @@
-"""The GitHub API: releases and pull requests, through PyGithub (REST, and GraphQL for auto-merge).
+"""The GitHub API: releases, pull requests and deployments, through PyGithub (REST; GraphQL for auto-merge).
 
 The only module that talks to GitHub. PyGithub (and `requests` under it) is imported inside
 the methods, so commands that never call the API do not pay for loading it.
@@ -234,6 +234,67 @@ class GitHubClient:
                 return
             pull.enable_automerge(merge_method=method)
 
+    # -- deployments ------------------------------------------------------------------------
+
+    def ensure_deployment(self, sha: str, environment: str, payload: dict[str, Any], description: str, *,
+                          known_id: int | None = None, production: bool = False) -> tuple[int, bool]:
+        """The GitHub deployment of `sha` to `environment` for `payload["version"]`: the one already
+        there (`known_id`, else the newest listed for sha and environment with that version), or a
+        new one (task deploy, no auto-merge, no required contexts). Returns (id, created)."""
+        with self._calling(f"creating the deployment of {sha[:12]} to {environment}"):
+            found = self._find_deployment(sha, environment, str(payload.get("version", "")), known_id)
+            if found is not None:
+                return found, False
+            created = self._repository.create_deployment(
+                ref=sha, task="deploy", auto_merge=False, required_contexts=[], payload=payload,
+                environment=environment, description=_truncate(description),
+                transient_environment=False, production_environment=production,
+            )
+            return int(created.id), True
+
+    def _find_deployment(self, sha: str, environment: str, version: str, known_id: int | None) -> int | None:
+        from github import GithubException
+
+        if known_id:
+            try:
+                known = self._repository.get_deployment(known_id)
+                if known.sha == sha and known.environment == environment:
+                    return int(known.id)
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+        for deployment in self._repository.get_deployments(sha=sha, environment=environment, task="deploy"):
+            payload = deployment.payload if isinstance(deployment.payload, dict) else {}
+            if not version or str(payload.get("version", "")) == version:
+                return int(deployment.id)  # GitHub lists the newest first
+        return None
+
+    def set_deployment_status(self, deployment_id: int, state: str, description: str, *,
+                              environment_url: str = "", log_url: str = "") -> bool:
+        """Give deployment `deployment_id` the status `state` (pending, queued, in_progress, success,
+        failure, error, inactive), unless its latest status already says exactly that. True if written."""
+        text = _truncate(description)
+        with self._calling(f"setting the status of deployment {deployment_id} to {state}"):
+            statuses = self.deployment_statuses(deployment_id)
+            if statuses and (statuses[0]["state"], statuses[0]["description"]) == (state, text):
+                return False
+            body: dict[str, Any] = {"state": state, "description": text}
+            if log_url:
+                body["log_url"] = body["target_url"] = log_url
+            if environment_url:
+                body["environment_url"] = environment_url
+            # PyGithub's create_status has no log_url; its requester is the documented way past that.
+            self._client.requester.requestJsonAndCheck(
+                "POST", f"/repos/{self.repository}/deployments/{deployment_id}/statuses", input=body)
+            return True
+
+    def deployment_statuses(self, deployment_id: int) -> list[dict[str, str]]:
+        """The statuses of a deployment, newest first, as {"state", "description"}."""
+        with self._calling(f"listing the statuses of deployment {deployment_id}"):
+            deployment = self._repository.get_deployment(deployment_id)
+            return [{"state": str(status.state), "description": str(status.description or "")}
+                    for status in deployment.get_statuses()]
+
     # -- repository -------------------------------------------------------------------------
 
     def default_branch(self) -> str:
@@ -281,6 +342,12 @@ class GitHubClient:
             self._repo = self._github.get_repo(self.repository)
         return self._repo
 
+    @property
+    def _client(self) -> Github:
+        self._repository  # noqa: B018 -- builds the client
+        assert self._github is not None
+        return self._github
+
     @contextlib.contextmanager
     def _calling(self, doing: str) -> Iterator[None]:
         """Turn whatever PyGithub or the network raises into one readable OperationError."""
@@ -298,6 +365,12 @@ class GitHubClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***")
+
+
+def _truncate(text: str, limit: int = 140) -> str:
+    """GitHub refuses deployment descriptions longer than 140 characters: keep the start, mark the cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _describe(exc: Any, repository: str) -> str:

@@ -9,12 +9,8 @@ rollback is the same forward commit, to an older tag, with a reason.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import random
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,11 +18,12 @@ from typing import TYPE_CHECKING
 
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Annotation, Outcome
-from deploy_actions.errors import EXIT_CHECK_FAILED, InputError, OperationError
+from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
-from deploy_actions.git import Git, GitError
+from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
 from deploy_actions.gitops import policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
+from deploy_actions.records import incident, journal
 
 if TYPE_CHECKING:
     from deploy_actions.gitops.manifests import ImageSite
@@ -68,6 +65,9 @@ class GitopsBumpOptions:
     commit_message: str = "chore: Bump {app} to {tag}"
     rollback_message: str = "fix: Rollback {app} to {tag} due to {reason}"
     record: str = "deployments/{environment}.jsonl"
+    incident: str = "incidents/{timestamp}-{app}.md"
+    evidence: str = ""
+    detected_at: str = ""
     strategy: str = "rolling"
     source_repository: str = ""
     source_commit: str = ""
@@ -90,6 +90,8 @@ class GitopsBumpResult:
     pull_request_url: str = ""
     pull_request_number: int | None = None
     superseded: bool = False
+    source_repository: str = ""
+    source_commit: str = ""
     notes: tuple[str, ...] = ()
     findings: tuple[Annotation, ...] = ()
     exit_code: int = 0
@@ -105,6 +107,8 @@ class GitopsBumpResult:
             "pull-request-url": self.pull_request_url,
             "pull-request-number": self.pull_request_number or "",
             "superseded": self.superseded,
+            "source-repository": self.source_repository,
+            "source-commit": self.source_commit,
         }
 
     def outcome(self) -> Outcome:
@@ -127,6 +131,16 @@ class _Context:
     app: str
     notes: list[str] = field(default_factory=list)
     started: float = 0.0
+    rollback: _RollbackFacts | None = None
+
+
+@dataclass(frozen=True)
+class _RollbackFacts:
+    """Read before anything is cloned, so a bad evidence file fails fast: for the incident record."""
+
+    at: dt.datetime
+    detected_at: dt.datetime
+    evidence: incident.Evidence | None
 
 
 def _render(template: str, name: str, **values: str) -> str:
@@ -157,18 +171,6 @@ def _validate(opts: GitopsBumpOptions) -> None:
         raise InputError("github-repository", "", "owner/name for pull-request mode")
 
 
-def _clone_url(repository: str) -> str:
-    if "://" in repository or repository.startswith(("/", "./", "file:")):
-        if "@" in repository.split("://", 1)[-1].split("/", 1)[0]:
-            raise InputError("repository", "<a URL with credentials>",
-                             "a URL without credentials; the token goes in the token input")
-        return repository
-    if _OWNER_NAME.match(repository):
-        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
-        return f"{server}/{repository}.git"
-    raise InputError("repository", repository, "owner/name on GitHub, or a git URL")
-
-
 def _github_repository(opts: GitopsBumpOptions) -> str:
     if opts.github_repository:
         return opts.github_repository
@@ -186,20 +188,24 @@ def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
         policy.check_tag(opts.tag, pinned=opts.digest == "pin", deny_tags=opts.deny_tags,
                          require_semver=opts.require_semver)
     started = time.time()
-    workdir: Path | None = None
-    try:
-        if opts.repository:
-            workdir = Path(tempfile.mkdtemp(prefix="deploy-actions-gitops-"))
-            url = _clone_url(opts.repository)
-            with actions_runtime.group(f"Cloning {opts.repository}@{opts.ref}"):
-                git: Git | None = Git.clone(url, workdir / "repo", branch=opts.ref, token=opts.token or None)
-            root = (workdir / "repo").resolve()
-        else:
-            root, git = _local_root(opts)
-        return _run(opts, root, git, started)
-    finally:
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    facts = _rollback_facts(opts, started)
+    if opts.repository:
+        with temporary_clone(opts.repository, opts.ref, opts.token) as git:
+            return _run(opts, git.root, git, started, facts)
+    root, local = _local_root(opts)
+    return _run(opts, root, local, started, facts)
+
+
+def _rollback_facts(opts: GitopsBumpOptions, started: float) -> _RollbackFacts | None:
+    if not opts.rollback:
+        if opts.evidence:
+            raise InputError("evidence", opts.evidence, "no evidence unless rollback: true (it goes in the incident "
+                             "record)")
+        return None
+    at = dt.datetime.fromtimestamp(int(started), dt.timezone.utc)
+    detected = incident.parse_detected_at(opts.detected_at, at)
+    evidence = incident.read_evidence(opts.evidence) if opts.evidence else None
+    return _RollbackFacts(at, detected, evidence)
 
 
 def _app_name(opts: GitopsBumpOptions) -> str:
@@ -239,7 +245,8 @@ def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> l
     return [] if rel == "." else [rel]
 
 
-def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float) -> GitopsBumpResult:
+def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
+         facts: _RollbackFacts | None) -> GitopsBumpResult:
     from deploy_actions.gitops import manifests
 
     findings: list[Annotation] = []
@@ -265,11 +272,30 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float) -
     if opts.promote_from:  # the tag is known only now; a given tag was checked before the clone
         tag, digest = _deployed_in(opts, root, image, app)
         notes.append(f"promoting {image.short()}:{tag} from {opts.promote_from}")
+        opts = _provenance_from(opts, root, app, tag)
         policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
                          require_semver=opts.require_semver)
     target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
-    ctx = _Context(opts, root, scope, git, image, target, app, notes, started)
+    ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts)
     return _apply_with_retries(ctx, findings)
+
+
+def _provenance_from(opts: GitopsBumpOptions, root: Path, app: str, tag: str) -> GitopsBumpOptions:
+    """A promotion names the code commit the tag was built from, as the source environment's record
+    says, not the commit of the run that promotes (in a GitOps repository, that is its own)."""
+    if not opts.record:
+        return opts
+    rel = _render(opts.record, "record", app=app, environment=opts.promote_from)
+    path = inside_repo(root, rel, "record")
+    if not path.is_file():
+        return opts
+    for entry in reversed(journal.parse(path.read_bytes(), rel)):
+        # Only a bump names the build of its tag; a rollback to it names the run that rolled back.
+        if (entry.get("event") == "bump" and entry.get("app") == app and entry.get("version") == tag
+                and entry.get("source_commit")):
+            return replace(opts, source_commit=str(entry["source_commit"]),
+                           source_repository=str(entry.get("source_repository") or opts.source_repository))
+    return opts
 
 
 def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str) -> tuple[str, str]:
@@ -320,48 +346,23 @@ def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBump
         write_edits(planned.edits)
         if opts.mode == "none" or ctx.git is None:
             return replace(planned.result, findings=(*findings, *planned.result.findings))
-        sha = _commit(ctx, planned)
+        sha = commit_paths(ctx.git, [e.relpath for e in planned.edits], planned.message,
+                           user_name=opts.git_user_name, user_email=opts.git_user_email)
         result = replace(planned.result, commit_sha=sha, findings=(*findings, *planned.result.findings))
         if opts.mode == "commit":
             return result
         if opts.mode == "pull-request":
             return _pull_request(ctx, result, sha)
         try:
-            ctx.git.run("push", "--quiet", "origin", f"HEAD:refs/heads/{opts.ref}", authenticated=True)
-            return replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
-        except GitError as err:
-            text = err.stderr or str(err)
-            if _is_protected(text):
-                if opts.on_protected == "pull-request":
-                    note = f"{opts.ref} is protected; proposing a pull request instead"
-                    return _pull_request(ctx, replace(result, notes=(*result.notes, note)), sha)
-                raise OperationError(f"{opts.ref} is protected and refused the push; "
-                                     "set on-protected: pull-request to open a pull request instead") from None
-            if not _is_stale(text) or attempt == attempts:
-                _reset_to(ctx, "HEAD~1")
-                if _is_stale(text):
-                    raise OperationError(f"{opts.ref} kept moving: gave up after {attempts} attempt(s); nothing was "
-                                         "pushed") from None
-                raise
-        delay = min(8.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)  # noqa: S311 -- jitter
-        actions_runtime.log(f"{opts.ref} moved on; re-applying on the new tip (attempt {attempt + 1}/{attempts})")
-        time.sleep(delay)
-        ctx.git.run("fetch", "--quiet", "--depth", "1", "origin", opts.ref, authenticated=True)
-        _reset_to(ctx, "FETCH_HEAD")
+            if push_head(ctx.git, opts.ref, attempt=attempt, attempts=attempts):
+                return replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
+        except ProtectedBranchError:
+            if opts.on_protected == "pull-request":
+                note = f"{opts.ref} is protected; proposing a pull request instead"
+                return _pull_request(ctx, replace(result, notes=(*result.notes, note)), sha)
+            raise OperationError(f"{opts.ref} is protected and refused the push; "
+                                 "set on-protected: pull-request to open a pull request instead") from None
     raise AssertionError("unreachable")
-
-
-def _reset_to(ctx: _Context, ref: str) -> None:
-    assert ctx.git is not None
-    ctx.git.run("reset", "--quiet", "--keep", ref)
-
-
-def _is_stale(text: str) -> bool:
-    return any(s in text for s in ("non-fast-forward", "fetch first", "[rejected]", "stale info", "cannot lock ref"))
-
-
-def _is_protected(text: str) -> bool:
-    return any(s in text.lower() for s in ("protected branch", "gh006", "pre-receive hook declined"))
 
 
 @dataclass(frozen=True)
@@ -386,7 +387,8 @@ def _plan(ctx: _Context) -> _Plan:
     previous = _previous_tag(update.sites)
     tag = ctx.target.tag or ""
     digest = ctx.target.digest or ""
-    base = GitopsBumpResult(False, (), tag, previous, digest, notes=tuple(ctx.notes), findings=warnings)
+    base = GitopsBumpResult(False, (), tag, previous, digest, notes=tuple(ctx.notes), findings=warnings,
+                            source_repository=opts.source_repository, source_commit=opts.source_commit)
     if not update.edits:
         note = f"{ctx.app} already at {ctx.target.short()}{_env_text(opts)}; nothing to change"
         return _Plan((), replace(base, notes=(*base.notes, note)), "")
@@ -399,9 +401,9 @@ def _plan(ctx: _Context) -> _Plan:
         raise InputError("tag", tag, f"a tag newer than the deployed {site.current.tag} ({site.relpath}:{site.line}); "
                          "a downgrade needs rollback: true and a reason")
     edits = list(update.edits)
-    record = _record_edit(ctx, previous)
-    if record is not None:
-        edits.append(record)
+    report = _incident_edit(ctx, previous)
+    record = _record_edit(ctx, previous, report.relpath if report else "")
+    edits += [e for e in (record, report) if e is not None]
     files = tuple(sorted({e.relpath for e in edits}))
     values = dict(app=ctx.app, tag=tag, previous_tag=previous, environment=opts.environment,
                   image=ctx.image.short(), reason=opts.reason)
@@ -436,13 +438,7 @@ def _previous_tag(sites: tuple[ImageSite, ...]) -> str:
 
 def _trailers(ctx: _Context, previous: str) -> str:
     opts = ctx.opts
-    lines = []
-    if opts.source_repository:
-        lines.append(f"Source-Repository: {opts.source_repository}")
-    if opts.source_commit:
-        lines.append(f"Source-Commit: {opts.source_commit}")
-    if run_url(opts):
-        lines.append(f"Workflow-Run: {run_url(opts)}")
+    lines = trailers(opts.source_repository, opts.source_commit, run_url(opts))
     lines.append(f"Previous-Tag: {previous or 'none'}")
     if opts.rollback:
         lines.append(f"Rollback-Reason: {' '.join(opts.reason.split())}")
@@ -450,21 +446,26 @@ def _trailers(ctx: _Context, previous: str) -> str:
 
 
 def run_url(opts: GitopsBumpOptions) -> str:
-    if opts.run_url:
-        return opts.run_url
-    server, repo, run_id = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
-    return f"{server}/{repo}/actions/runs/{run_id}" if server and repo and run_id else ""
+    return journal.workflow_run_url(opts.run_url)
 
 
-def _record_edit(ctx: _Context, previous: str) -> FileEdit | None:
+def _record_file(ctx: _Context) -> tuple[str, Path, bytes] | None:
     opts = ctx.opts
     if not opts.record:
         return None
     rel = _render(opts.record, "record", app=ctx.app, environment=opts.environment or "default")
     path = inside_repo(ctx.root, rel, "record")
-    before = path.read_bytes() if path.exists() else b""
+    return rel, path, path.read_bytes() if path.exists() else b""
+
+
+def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit | None:
+    opts = ctx.opts
+    found = _record_file(ctx)
+    if found is None:
+        return None
+    rel, path, before = found
     entry: dict[str, object] = {
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timestamp": journal.timestamp(),
         "event": "rollback" if opts.rollback else "bump",
         "environment": opts.environment or "default",
         "app": ctx.app,
@@ -484,20 +485,35 @@ def _record_edit(ctx: _Context, previous: str) -> FileEdit | None:
     }
     if opts.rollback:
         entry["reason"] = opts.reason
-    line = json.dumps(entry, sort_keys=False, separators=(",", ":")).encode() + b"\n"
-    prefix = before if not before or before.endswith(b"\n") else before + b"\n"
-    return FileEdit(path, rel, before, prefix + line)
+    if incident_path:
+        entry["incident"] = incident_path
+    return FileEdit(path, rel, before, journal.append(before, entry))
 
 
-def _commit(ctx: _Context, planned: _Plan) -> str:
-    git = ctx.git
-    assert git is not None
-    rel = [e.relpath for e in planned.edits]
-    git.run("add", "--", *rel)
-    opts = ctx.opts
-    git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
-            "commit", "--quiet", "--no-verify", "-m", planned.message, "--", *rel)
-    return git.head()
+def _incident_edit(ctx: _Context, previous: str) -> FileEdit | None:
+    """The incident record of a rollback (incident: empty turns it off)."""
+    opts, facts = ctx.opts, ctx.rollback
+    if facts is None or not opts.incident:
+        return None
+    rel = _render(opts.incident, "incident", app=ctx.app, environment=opts.environment or "default",
+                  timestamp=incident.file_stamp(facts.at))
+    path = inside_repo(ctx.root, rel, "incident")
+    before = path.read_bytes() if path.exists() else b""
+    found = _record_file(ctx)
+    try:
+        history = journal.parse(found[2], found[0]) if found else []
+    except FileError as err:  # a rollback must not wait on a damaged record: the time is just unknown
+        actions_runtime.log(f"incident record: deployed-at unknown ({err})")
+        history = []
+    facts_text = incident.render(incident.Incident(
+        app=ctx.app, environment=opts.environment or "default", bad_version=previous,
+        good_version=ctx.target.tag or "", reason=opts.reason, rolled_back_at=facts.at,
+        detected_at=facts.detected_at,
+        deployed_at=incident.deployed_at(history, ctx.app, opts.environment or "default", previous),
+        image=ctx.image.short(), source_repository=opts.source_repository, source_commit=opts.source_commit,
+        run_url=run_url(opts), evidence=facts.evidence,
+        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com")))
+    return FileEdit(path, rel, before, facts_text.encode("utf-8"))
 
 
 def _pull_request(ctx: _Context, result: GitopsBumpResult, sha: str) -> GitopsBumpResult:
