@@ -36,7 +36,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -224,29 +224,84 @@ class CanaryLab:
             service.close()
 
 
-def _config(services: dict[tuple[str, str], DemoService]) -> str:
-    targets = []
-    for (group, track), service in services.items():
-        targets.append(f"""      - targets: ["127.0.0.1:{service.port}"]
-        labels: {{group: {group}, track: {track}}}""")
+def scrape_config(job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> str:
+    """A Prometheus configuration scraping each (port, labels) target on loopback every second."""
+    lines = []
+    for port, labels in targets:
+        rendered = ", ".join(f"{key}: {value}" for key, value in labels.items())
+        lines.append(f'''      - targets: ["127.0.0.1:{port}"]
+        labels: {{{rendered}}}''')
     return "\n".join([
         "global:",
         "  scrape_interval: 1s",
         "  evaluation_interval: 1s",
         "scrape_configs:",
-        "  - job_name: demo",
+        f"  - job_name: {job}",
         "    scrape_interval: 1s",
         "    scrape_timeout: 900ms",
         "    static_configs:",
-        *targets,
+        *lines,
         "",
     ])
 
 
-def start_lab(root: Path) -> CanaryLab:
+@dataclass
+class PrometheusProcess:
+    """A running Debian `prometheus` on a free loopback port."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        body = urllib.parse.urlencode({"query": promql}).encode()
+        with urllib.request.urlopen(self.url + "/api/v1/query", data=body, timeout=5) as response:
+            return list(json.loads(response.read())["data"]["result"])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def launch_prometheus(root: Path, job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> PrometheusProcess:
+    """Start Prometheus scraping `targets` as `job` and wait until every target is up; fails the test
+    (never skips it) with Prometheus' log when it cannot start."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("`prometheus` is not installed; install the Debian package `prometheus`", pytrace=False)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "prometheus.yml").write_text(scrape_config(job, targets))
+    port = _free_port()
+    log_path = root / "prometheus.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    prometheus = PrometheusProcess(f"http://127.0.0.1:{port}", process, log_path)
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"prometheus exited with {process.returncode}: {log_path.read_text(errors='replace')[-3000:]}",
+                        pytrace=False)
+        try:
+            with urllib.request.urlopen(prometheus.url + "/-/ready", timeout=2) as response:
+                if response.status == 200 and len(prometheus.query(f'up{{job="{job}"}} == 1')) == len(targets):
+                    return prometheus
+        except (urllib.error.URLError, OSError, KeyError, ValueError):
+            pass
+        time.sleep(0.25)
+    prometheus.close()
+    pytest.fail(f"prometheus was not ready within {READY_TIMEOUT:g}s: {log_path.read_text(errors='replace')[-3000:]}",
+                pytrace=False)
+
+
+def start_lab(root: Path) -> CanaryLab:
     try:
         import prometheus_client  # noqa: F401
     except ImportError:
@@ -256,37 +311,18 @@ def start_lab(root: Path) -> CanaryLab:
     for i, (group, tracks) in enumerate(GROUPS.items()):
         for j, (track, settings) in enumerate(tracks.items()):
             services[(group, track)] = DemoService(f"{group}-{track}", seed=10 * i + j, **settings)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "prometheus.yml").write_text(_config(services))
-    port = _free_port()
-    log_path = root / "prometheus.log"
-    lab = CanaryLab(f"http://127.0.0.1:{port}", services, log_path)
-    with open(log_path, "wb") as log:
-        lab.process = subprocess.Popen(
-            [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     busy = [s for (group, track), s in services.items() if not (group == "idle" and track == "canary")]
-    lab.traffic = Traffic(busy, TRAFFIC_RPS)
-    lab.traffic_started = time.monotonic()
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if lab.process.poll() is not None:
-            lab.close()
-            pytest.fail(f"prometheus exited with {lab.process.returncode}: {log_path.read_text(errors='replace')[-3000:]}",
-                        pytrace=False)
-        try:
-            with urllib.request.urlopen(lab.url + "/-/ready", timeout=2) as response:
-                if response.status == 200:
-                    up = lab.query('up{job="demo"} == 1')
-                    if len(up) == len(services):
-                        return lab
-        except (urllib.error.URLError, OSError, KeyError, ValueError):
-            pass
-        time.sleep(0.25)
-    lab.close()
-    pytest.fail(f"prometheus was not ready within {READY_TIMEOUT:g}s: {log_path.read_text(errors='replace')[-3000:]}",
-                pytrace=False)
+    traffic = Traffic(busy, TRAFFIC_RPS)
+    try:
+        prometheus = launch_prometheus(root, "demo", [(service.port, {"group": group, "track": track})
+                                                      for (group, track), service in services.items()])
+    except BaseException:
+        traffic.close()
+        for service in services.values():
+            service.close()
+        raise
+    return CanaryLab(prometheus.url, services, prometheus.log_path, traffic_started=time.monotonic(),
+                     process=prometheus.process, traffic=traffic)
 
 
 class _Warmup:
