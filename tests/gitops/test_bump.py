@@ -158,6 +158,29 @@ def test_promote_from_staging_copies_the_deployed_tag(gitops, capsys, monkeypatc
     assert 'newTag: "v0.7.2"' in show(gitops["bare"], "main", "apps/app/overlays/production/kustomization.yaml")
 
 
+def test_promote_names_the_code_commit_the_source_environment_recorded(gitops, capsys, monkeypatch):
+    built, rolled_back_by = "a" * 40, "b" * 40
+    common = ("--repository", gitops["url"], "--image", "ghcr.io/org/app", "--path", "apps/app/overlays/{environment}",
+              "--source-repository", "org/app")
+    # v0.7.3 reaches staging from the commit it was built from; a later release is rolled back to it.
+    assert bump(capsys, *common, "--environment", "staging", "--tag", "v0.7.3", "--source-commit", built,
+                token=gitops["token"], monkeypatch=monkeypatch)[0] == 0
+    assert bump(capsys, *common, "--environment", "staging", "--tag", "v0.7.4", "--source-commit", "c" * 40,
+                token=gitops["token"], monkeypatch=monkeypatch)[0] == 0
+    assert bump(capsys, *common, "--environment", "staging", "--tag", "v0.7.3", "--rollback", "--reason", "errors",
+                "--source-commit", rolled_back_by, token=gitops["token"], monkeypatch=monkeypatch)[0] == 0
+
+    code, out, err = bump(capsys, *common[:-2], "--environment", "production", "--promote-from", "staging",
+                          "--source-commit", "d" * 40, "--source-repository", "org/gitops",
+                          token=gitops["token"], monkeypatch=monkeypatch)
+
+    assert code == 0, err
+    assert (out["tag"], out["source-commit"], out["source-repository"]) == ("v0.7.3", built, "org/app")
+    assert f"Source-Commit: {built}" in run_git(gitops["bare"], "log", "-1", "--format=%B", "main")
+    record = json.loads(show(gitops["bare"], "main", "deployments/production.jsonl").splitlines()[-1])
+    assert record["source_commit"] == built
+
+
 def test_wrong_token_is_a_clean_error_and_never_printed(gitops, capsys, monkeypatch):
     code, _, err = bump(capsys, "--repository", gitops["url"], "--image", "ghcr.io/org/app", "--tag", "v0.8.0",
                         token="ghs_not_the_right_one_123", monkeypatch=monkeypatch)

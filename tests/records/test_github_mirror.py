@@ -116,3 +116,23 @@ def test_the_mirror_failing_writes_no_record(gh, gitops, capsys):  # noqa: F811
 ])
 def test_status_for_each_event(event, cause, state):
     assert status_for(event, cause) == state
+
+
+def test_a_separate_github_token_and_a_commit_of_another_repository(gh, gitops, capsys, monkeypatch):  # noqa: F811
+    """In a GitOps repository that promotes, the deployment is on its own commit, written with its
+    own GITHUB_TOKEN, while the GitOps push uses the token input."""
+    api_token, gitops_commit = "ghs_" + "ApiOnly9" * 5, "fedcba9876543210" * 2 + "fedcba98"
+    monkeypatch.setattr(gh, "token", api_token, raising=False)
+    monkeypatch.setenv("INPUT_GITHUB-TOKEN", api_token)
+    code, out, err = send(capsys, gitops, "opened", "--deployment-sha", gitops_commit)
+    assert code == 0, err
+    (deployment,) = gh.deployments.values()
+    assert deployment.sha == gitops_commit and records(gitops)[-1]["source_commit"] == SHA
+    assert api_token not in err + json.dumps(out)
+
+
+def test_deployment_sha_must_be_a_full_commit(gh, gitops, capsys):  # noqa: F811
+    before = run_git(gitops["bare"], "rev-parse", "main")
+    code, _, err = send(capsys, gitops, "opened", "--deployment-sha", "main")
+    assert code == 2 and "input 'deployment-sha': got 'main'" in err
+    assert run_git(gitops["bare"], "rev-parse", "main") == before
