@@ -22,15 +22,18 @@ then staging (still v1.3.0) is promoted to production.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from demo.reconciler import Reconciler
 from demo.service import AppService, Traffic
+from deploy_actions import gates
 from tests.fakes.github_api import GitHubAPIFake
 from tests.plugins.act import REPO_ROOT, Act, ActRun
 from tests.plugins.git_http import GitHttpServer
@@ -115,6 +118,17 @@ def with_report(starter: str, needs: str, outputs: tuple[str, ...]) -> str:
     return starter + REPORT_JOB.format(needs=needs, env=env)
 
 
+def calendar_override(starter: Path, job: str) -> dict[str, str]:
+    """The starters carry the runbook's freezes (Dec 24–26, Dec 31–Jan 2) and Friday-afternoon deny
+    window, in UTC unless vars.DEPLOY_TIMEZONE says otherwise. When this test runs inside one, it
+    deploys the way a person would then: with the emergency override and a reason (recorded)."""
+    given = yaml.safe_load(starter.read_text())["jobs"][job]["with"]
+    freezes = [gates.parse_freeze(line) for line in given.get("freeze", "").splitlines() if line.strip()]
+    windows = [gates.parse_window(line) for line in given.get("deny-windows", "").splitlines() if line.strip()]
+    decision = gates.decide(dt.datetime.now(gates.zone("UTC")), freezes, windows)
+    return {} if decision.allowed else {"emergency": "true", "reason": "end-to-end test run during a freeze"}
+
+
 def logged_outputs(log: str) -> dict[str, str]:
     """The last value act logged for each step output (`⚙  ::set-output:: name=value`)."""
     found: dict[str, str] = {}
@@ -179,7 +193,9 @@ class World:
 
     def deploy(self, tag: str) -> ActRun:
         return self.run(self.code, self.code / ".github/workflows/deploy.yml", "workflow_dispatch",
-                        checkout=self.code_bare, inputs={"tag": tag, "environment": "staging"},
+                        checkout=self.code_bare,
+                        inputs={"tag": tag, "environment": "staging",
+                                **calendar_override(REPO_ROOT / "workflows/deploy.yml", "deploy")},
                         variables={
                             "IMAGE": self.image,
                             "APP_NAME": "app",
@@ -349,7 +365,9 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     # GITHUB_TOKEN is also what pushes to the repository (the git server's token).
     with GitHubAPIFake(world.github.schemas, repository="org/gitops", token=world.git_http.token) as gitops_api:
         promote = world.run(world.gitops, world.gitops / ".github/workflows/promote.yml", "workflow_dispatch",
-                            checkout=world.gitops_bare, inputs={"app": "app"}, github=gitops_api,
+                            checkout=world.gitops_bare, github=gitops_api,
+                            inputs={"app": "app", **calendar_override(REPO_ROOT / "workflows/gitops-promote.yml",
+                                                                      "promote")},
                             variables={"IMAGE_PREFIX": f"{world.registry.host}/org",
                                        "PRODUCTION_HEALTH_URL": world.services["production"].url + "/health"})
         problems = gitops_api.take_problems()
@@ -368,3 +386,76 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     assert trailers(promoted)["Source-Commit"] == good_commit
     deployment = [d for d in gitops_api.deployments.values() if d.environment == "production"]
     assert len(deployment) == 1 and deployment[0].states == ["in_progress", "success"]
+
+
+FREEZE_CALLER = """\
+name: deploy during a freeze
+on:
+  workflow_dispatch:
+    inputs:
+      resume: {{type: boolean, default: false}}
+      emergency: {{type: boolean, default: false}}
+      reason: {{default: ""}}
+permissions: {{}}
+jobs:
+  deploy:
+    permissions:
+      contents: read
+      deployments: write
+      packages: read
+    uses: org/deploy-actions/.github/workflows/deploy.yml@v1
+    with:
+      app: app
+      image: {image}
+      tag: v1.2.1
+      environment: staging
+      gitops-repository: org/gitops
+      smoke-url: {smoke}
+      smoke-timeout: 60s
+      freeze: {freeze}
+      resume: ${{{{ inputs.resume }}}}
+      emergency: ${{{{ inputs.emergency }}}}
+      reason: ${{{{ inputs.reason }}}}
+    secrets:
+      gitops-token: ${{{{ secrets.GITOPS_TOKEN }}}}
+"""
+
+
+def test_a_freeze_shelves_the_deployment_and_an_emergency_resumes_it(world: World) -> None:
+    world.git(world.code, "tag", "-a", "v1.2.1", "-m", "v1.2.1")
+    world.git(world.code, "push", "-q", str(world.code_bare), "v1.2.1")
+    source = world.git(world.code, "rev-parse", "HEAD")
+    world.registry.push("org/app", "v1.2.1")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    freeze = f"{today - dt.timedelta(days=1)}..{today + dt.timedelta(days=1)}"
+    workflow = world.code / ".github/workflows/freeze.yml"
+    workflow.write_text(with_report(FREEZE_CALLER.format(
+        image=world.image, smoke=world.services["staging"].url + "/health", freeze=freeze), "deploy",
+        ("allowed", "outcome", "state", "reason", "deployment-id")))
+    before = world.git(world.gitops_bare, "rev-parse", "main")
+
+    frozen = world.run(world.code, workflow, "workflow_dispatch", checkout=world.code_bare)
+
+    assert frozen.ok, "a freeze is not a failure: the deployment waits\n" + frozen.report
+    out = frozen.record()
+    assert (out["allowed"], out["outcome"], out["state"]) == ("false", "shelved", "paused"), frozen.report
+    assert freeze in out["reason"], out
+    events = [(r["event"], r.get("state"), r.get("cause")) for r in world.records("staging")]
+    assert events == [("deployment_opened_v1", "active", None), ("deployment_shelved_v1", "paused", "freeze")]
+    assert world.git(world.gitops_bare, "diff", "--name-only", before, "main").split() == [
+        "deployments/staging.jsonl"], "nothing but the records moved"
+    (deployment,) = world.github.deployments.values()
+    assert (deployment.sha, deployment.states) == (source, ["in_progress", "queued"])
+
+    resumed = world.run(world.code, workflow, "workflow_dispatch", checkout=world.code_bare,
+                        inputs={"resume": "true", "emergency": "true", "reason": "customer outage fix"})
+
+    assert resumed.ok, resumed.report
+    out = resumed.record()
+    assert (out["allowed"], out["outcome"], out["state"]) == ("true", "concluded", "concluded"), resumed.report
+    assert world.services["staging"].version == "1.2.1"
+    records = world.records("staging")
+    resume = next(r for r in records if r["event"] == "deployment_resumed_v1")
+    assert (resume["override"], resume["override_reason"]) == (True, "customer outage fix")
+    assert [r["event"] for r in records][-3:] == ["deployment_resumed_v1", "bump", "deployment_concluded_v1"]
+    assert deployment.states == ["in_progress", "queued", "in_progress", "success"]

@@ -90,8 +90,9 @@ def validate(opts: DeploymentOptions) -> None:
             raise InputError("reason", "", "a reason for shelving the deployment")
     elif opts.cause:
         raise InputError("cause", opts.cause, "no cause unless event is shelved")
-    if opts.override and opts.event != "opened":
-        raise InputError("override", "true", "override only with event: opened (an emergency gate override)")
+    if opts.override and opts.event not in ("opened", "resumed"):
+        raise InputError("override", "true", "override only with event: opened or resumed (an emergency gate "
+                         "override)")
     if opts.override and not opts.override_reason.strip():
         raise InputError("override-reason", "", "the reason for the emergency override")
     if opts.github_deployments:
