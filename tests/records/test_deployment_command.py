@@ -128,7 +128,7 @@ def test_an_illegal_transition_is_one_line_exit_2_and_nothing_is_pushed(gitops):
     (("--event", "shelved", "--cause", "freeze"), "reason"),
     (("--event", "shelved", "--cause", "weather", "--reason", "x"), "cause"),
     (("--event", "opened", "--cause", "freeze"), "cause"),
-    (("--event", "resumed", "--override", "--override-reason", "x"), "override"),
+    (("--event", "concluded", "--override", "--override-reason", "x"), "override"),
     (("--event", "opened", "--override"), "override-reason"),
     (("--event", "opened", "--version", "v 1"), "version"),
     (("--event", "opened", "--github-deployments", "--github-repository", "org/app", "--source-commit", "main"),
