@@ -171,59 +171,6 @@ GROUPS: dict[str, dict[str, dict[str, float]]] = {
 }
 
 
-@dataclass
-class CanaryLab:
-    url: str
-    services: dict[tuple[str, str], DemoService]
-    log_path: Path
-    traffic_started: float = 0.0
-    process: subprocess.Popen[bytes] | None = None
-    traffic: Traffic | None = None
-    closed: bool = False
-
-    def selector(self, group: str, track: str) -> str:
-        return f'job="demo",group="{group}",track="{track}"'
-
-    def url_of(self, group: str, track: str) -> str:
-        return self.services[(group, track)].url
-
-    def query(self, promql: str) -> list[dict[str, object]]:
-        body = urllib.parse.urlencode({"query": promql}).encode()
-        with urllib.request.urlopen(self.url + "/api/v1/query", data=body, timeout=5) as response:
-            return list(json.loads(response.read())["data"]["result"])
-
-    def wait_for_history(self, seconds: float, timeout: float = 60.0) -> None:
-        """Wait until Prometheus holds `seconds` of traffic for every busy instance."""
-        deadline = time.monotonic() + timeout
-        query = (f'min(count_over_time(http_requests_total{{job="demo",code="200"}}[{int(seconds) + 5}s]))')
-        while time.monotonic() < deadline:
-            try:
-                result = self.query(query)
-                if result and float(result[0]["value"][1]) >= seconds:  # type: ignore[index]
-                    return
-            except (OSError, KeyError, ValueError):
-                pass
-            time.sleep(0.5)
-        pytest.fail(f"Prometheus did not collect {seconds:g}s of samples within {timeout:g}s; log: "
-                    f"{self.log_path.read_text(errors='replace')[-2000:]}", pytrace=False)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self.traffic is not None:
-            self.traffic.close()
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for service in self.services.values():
-            service.close()
-
-
 def scrape_config(job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> str:
     """A Prometheus configuration scraping each (port, labels) target on loopback every second."""
     lines = []
@@ -301,6 +248,55 @@ def launch_prometheus(root: Path, job: str, targets: Sequence[tuple[int, Mapping
                 pytrace=False)
 
 
+@dataclass
+class CanaryLab:
+    prometheus: PrometheusProcess
+    services: dict[tuple[str, str], DemoService]
+    traffic: Traffic
+    closed: bool = False
+
+    @property
+    def url(self) -> str:
+        return self.prometheus.url
+
+    @property
+    def log_path(self) -> Path:
+        return self.prometheus.log_path
+
+    def selector(self, group: str, track: str) -> str:
+        return f'job="demo",group="{group}",track="{track}"'
+
+    def url_of(self, group: str, track: str) -> str:
+        return self.services[(group, track)].url
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        return self.prometheus.query(promql)
+
+    def wait_for_history(self, seconds: float, timeout: float = 60.0) -> None:
+        """Wait until Prometheus holds `seconds` of traffic for every busy instance."""
+        deadline = time.monotonic() + timeout
+        query = (f'min(count_over_time(http_requests_total{{job="demo",code="200"}}[{int(seconds) + 5}s]))')
+        while time.monotonic() < deadline:
+            try:
+                result = self.query(query)
+                if result and float(result[0]["value"][1]) >= seconds:  # type: ignore[index]
+                    return
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.5)
+        pytest.fail(f"Prometheus did not collect {seconds:g}s of samples within {timeout:g}s; log: "
+                    f"{self.log_path.read_text(errors='replace')[-2000:]}", pytrace=False)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.traffic.close()
+        self.prometheus.close()
+        for service in self.services.values():
+            service.close()
+
+
 def start_lab(root: Path) -> CanaryLab:
     try:
         import prometheus_client  # noqa: F401
@@ -321,8 +317,7 @@ def start_lab(root: Path) -> CanaryLab:
         for service in services.values():
             service.close()
         raise
-    return CanaryLab(prometheus.url, services, prometheus.log_path, traffic_started=time.monotonic(),
-                     process=prometheus.process, traffic=traffic)
+    return CanaryLab(prometheus, services, traffic)
 
 
 class _Warmup:
