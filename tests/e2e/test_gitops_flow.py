@@ -203,13 +203,17 @@ def assert_token_never_shown(run: ActRun, gitops: GitOps) -> None:
     assert gitops.token not in gitops.git("log", "--all", "--format=%B"), "the token reached a commit message"
 
 
-def assert_one_forward_commit(gitops: GitOps, before: str, run: ActRun) -> str:
+def assert_one_forward_commit(gitops: GitOps, before: str, run: ActRun, *, incident: bool = False) -> str:
+    """One commit on top of `before`: the manifest and the record (and, for a rollback, its incident
+    record)."""
     head = gitops.head()
     assert head != before, f"main did not move\n{run.report}"
     assert gitops.git("rev-parse", f"{head}^") == before, "exactly one commit, on top of the old tip"
     assert gitops.git("rev-list", "--merges", f"{before}..{head}") == ""
     changed = gitops.git("diff", "--name-only", before, head).split()
-    assert changed == [f"{OVERLAY}/deployment.yaml", RECORD_FILE]
+    incidents = [name for name in changed if name.startswith("incidents/") and name.endswith("-app.md")]
+    assert len(incidents) == (1 if incident else 0), changed
+    assert [name for name in changed if name not in incidents] == [f"{OVERLAY}/deployment.yaml", RECORD_FILE]
     return head
 
 
@@ -274,7 +278,7 @@ def test_rollback_is_a_forward_commit_with_its_reason(act: Act, gitops: GitOps, 
                                 env={"GITHUB_RUN_ID": "4242"})
 
     assert run.ok, run.report
-    head = assert_one_forward_commit(gitops, before, run)
+    head = assert_one_forward_commit(gitops, before, run, incident=True)
     assert gitops.git("rev-list", "--count", "main") == "2", "history kept, nothing rewritten"
     removed, added = changed_lines(gitops, before, head, f"{OVERLAY}/deployment.yaml")
     assert len(removed) == len(added) == 1
