@@ -158,7 +158,7 @@ def _apply(opts: DeploymentOptions, git: Git, rel: str, *, push: bool) -> Deploy
         if deployment_id:
             entry["github_deployment_id"] = deployment_id
         write_edits([FileEdit(path, rel, before, journal.append(before, entry))])
-        sha = commit_paths(git, [rel], _message(opts, step, run_url), user_name=opts.git_user_name,
+        sha = commit_paths(git, [rel], _message(opts, step, entry), user_name=opts.git_user_name,
                            user_email=opts.git_user_email)
         note = f"{_who(opts)}: {step.before.value} → {step.transition.target.value} ({step.transition.name})"
         result = DeploymentResult(step.transition.target.value, step.before.value, True, deployment_id, sha, rel, note)
@@ -213,9 +213,10 @@ def _entry(opts: DeploymentOptions, git: Git, step: lifecycle.Step, records: lis
     return entry
 
 
-def _message(opts: DeploymentOptions, step: lifecycle.Step, run_url: str) -> str:
+def _message(opts: DeploymentOptions, step: lifecycle.Step, entry: dict[str, Any]) -> str:
+    """Subject and trailers; the trailers name what the record line names."""
     subject = f"chore(deploy): {opts.app} {opts.version} in {opts.environment}: {step.transition.event}"
-    lines = trailers(opts.source_repository, opts.source_commit, run_url)
+    lines = trailers(str(entry["source_repository"]), str(entry["source_commit"]), str(entry["run_url"]))
     lines.append(f"Deployment-Event: {step.transition.name}")
     if opts.reason:
         lines.append(f"Deployment-Reason: {' '.join(opts.reason.split())}")
