@@ -29,8 +29,8 @@ SPEC = CommandSpec(
         Option("cause", "Why it is shelved: freeze, window, environment-unavailable, smoke-failed, canary-failed "
                "or manual.", "", kind="choice",
                choices=("freeze", "window", "environment-unavailable", "smoke-failed", "canary-failed", "manual")),
-        Option("override", "An emergency gate override opened (or resumed) this deployment (needs override-reason).", "false",
-               kind="bool"),
+        Option("override", "An emergency gate override opened (or resumed) this deployment (needs "
+               "override-reason).", "false", kind="bool"),
         Option("override-reason", "Why the gate was overridden.", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: the local "
                "checkout holding the record file.", ""),
