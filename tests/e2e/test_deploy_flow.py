@@ -43,7 +43,7 @@ from tests.plugins.registry import Registry
 
 pytestmark = pytest.mark.e2e
 
-FAULTS = {"1.3.1": 0.25}
+FAULTS = {"1.3.1": 0.25, "1.2.9": 1.0}  # 1.3.1 fails a quarter of its requests; 1.2.9 every one
 TRAFFIC_RPS = 40.0
 WORKLOADS = {"staging": "apps/app/staging", "staging-canary": "apps/app/staging-canary",
              "production": "apps/app/production"}
@@ -407,11 +407,11 @@ jobs:
     with:
       app: app
       image: {image}
-      tag: v1.2.1
+      tag: {tag}
       environment: staging
       gitops-repository: org/gitops
       smoke-url: {smoke}
-      smoke-timeout: 60s
+      smoke-timeout: {smoke_timeout}
       freeze: {freeze}
       resume: ${{{{ inputs.resume }}}}
       emergency: ${{{{ inputs.emergency }}}}
@@ -430,7 +430,8 @@ def test_a_freeze_shelves_the_deployment_and_an_emergency_resumes_it(world: Worl
     freeze = f"{today - dt.timedelta(days=1)}..{today + dt.timedelta(days=1)}"
     workflow = world.code / ".github/workflows/freeze.yml"
     workflow.write_text(with_report(FREEZE_CALLER.format(
-        image=world.image, smoke=world.services["staging"].url + "/health", freeze=freeze), "deploy",
+        image=world.image, tag="v1.2.1", smoke=world.services["staging"].url + "/health", smoke_timeout="60s",
+        freeze=freeze), "deploy",
         ("allowed", "outcome", "state", "reason", "deployment-id")))
     before = world.git(world.gitops_bare, "rev-parse", "main")
 
@@ -459,3 +460,29 @@ def test_a_freeze_shelves_the_deployment_and_an_emergency_resumes_it(world: Worl
     assert (resume["override"], resume["override_reason"]) == (True, "customer outage fix")
     assert [r["event"] for r in records][-3:] == ["deployment_resumed_v1", "bump", "deployment_concluded_v1"]
     assert deployment.states == ["in_progress", "queued", "in_progress", "success"]
+
+
+def test_a_failed_smoke_test_rolls_back_with_the_checks_in_the_incident(world: World) -> None:
+    world.git(world.code, "tag", "-a", "v1.2.9", "-m", "v1.2.9")
+    world.git(world.code, "push", "-q", str(world.code_bare), "v1.2.9")
+    world.registry.push("org/app", "v1.2.9")
+    workflow = world.code / ".github/workflows/hotfix.yml"
+    workflow.write_text(FREEZE_CALLER.format(image=world.image, tag="v1.2.9", smoke=world.services["staging"].url + "/",
+                                             smoke_timeout="8s", freeze="''"))
+
+    run = world.run(world.code, workflow, "workflow_dispatch", checkout=world.code_bare)
+
+    assert not run.ok, run.report
+    out = logged_outputs(run.log)  # see the bad release above: act skips jobs after a failed one
+    assert (out["outcome"], out["state"]) == ("rolled-back", "paused"), run.report
+    assert world.subjects()[-3:] == ["chore: Bump app to v1.2.9", "fix: Rollback app to v1.2.0 due to the smoke "
+                                     "test failed", "chore(deploy): app v1.2.9 in staging: shelved"], world.subjects()
+    incident_file = next(f for f in world.git(world.gitops_bare, "show", "--name-only", "--format=", "main~1")
+                         .splitlines() if f.startswith("incidents/"))
+    incident = world.git(world.gitops_bare, "show", f"main:{incident_file}")
+    assert "v1.2.9 → v1.2.0" in incident and "500" in incident, incident
+    shelved = world.records("staging")[-1]
+    assert (shelved["event"], shelved["cause"]) == ("deployment_shelved_v1", "smoke-failed")
+    (deployment,) = world.github.deployments.values()
+    assert deployment.states == ["in_progress", "failure"]
+    world.reconciler.wait_for("staging", "1.2.0", timeout=30)
