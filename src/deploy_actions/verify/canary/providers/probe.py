@@ -143,7 +143,12 @@ class ProbeProvider:
                         arm.skipped += 1
                         continue
                     arm.in_flight += 1
-                self.pool.submit(self._one, arm)
+                try:
+                    self.pool.submit(self._one, arm)
+                except RuntimeError:  # close() shut the pool down while this thread was slow to stop
+                    with arm.lock:
+                        arm.in_flight -= 1
+                    return
             next_at += period
             delay = next_at - time.monotonic()
             if delay < -1.0:  # fell far behind (a suspended machine): do not burst to catch up
