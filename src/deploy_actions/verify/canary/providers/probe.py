@@ -136,8 +136,12 @@ class ProbeProvider:
     def _schedule(self) -> None:
         period = 1.0 / self.rate
         next_at = time.monotonic()
+        arms = list(self.arms.values())
         while not self.stop.is_set():
-            for arm in self.arms.values():
+            # Alternate which side goes first: a fixed order gives the second a systematic head start
+            # or delay, which at millisecond latencies reads as a latency difference that is not there.
+            arms.reverse()
+            for arm in arms:
                 with arm.lock:
                     if arm.in_flight >= self.max_in_flight:
                         arm.skipped += 1
