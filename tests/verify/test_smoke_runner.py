@@ -125,3 +125,35 @@ def test_without_fail_fast_the_other_checks_carry_on():
     bad, slow = run_checks([check("/bad"), check("/slow")], sender, settings).results
 
     assert (bad.ending, slow.result, slow.attempts) == (Ending.DEFINITE, Result.PASSED, 4)
+
+
+class OldThenHung:
+    """The old version answers once; then the service hangs for as long as it is given."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def send(self, request: Request, timeout: float) -> Response | TransportFailure:
+        self.calls += 1
+        if self.calls == 1:
+            return Response(200, b'{"version": "1.2.2"}', 1.0)
+        threading.Event().wait(timeout)
+        return TransportFailure("timeout", f"the response was not complete within {timeout:.3g} s")
+
+
+def test_an_attempt_the_deadline_cut_short_does_not_hide_what_was_running():
+    settings = RunSettings(timeout=0.3, request_timeout=10, max_backoff=0.01, initial_backoff=0.005)
+
+    (result,) = run_checks([check("/health", expect_version="1.2.3")], OldThenHung(), settings).results
+
+    assert (result.result, result.ending) == (Result.FAILED, Ending.DEADLINE)
+    assert result.detail == "running 1.2.2, expected 1.2.3"
+
+
+def test_a_full_request_timeout_is_reported_as_it_is():
+    settings = RunSettings(timeout=0.3, request_timeout=0.05, max_backoff=0.01, initial_backoff=0.005)
+
+    (result,) = run_checks([check("/health", expect_version="1.2.3")], OldThenHung(), settings).results
+
+    assert (result.result, result.ending) == (Result.FAILED, Ending.DEADLINE)
+    assert result.detail.startswith("the response was not complete within")

@@ -123,7 +123,15 @@ class _Run:
         step = 0
         last: Observation | None = None
         last_response: Observation | None = None  # the last attempt that got an HTTP status
+        cut_short = False  # the last attempt had less than request-timeout: the deadline cut it
         version: str | None = None
+
+        def telling() -> Observation | None:
+            """What the deadline reports: the last attempt, unless the deadline itself cut it short
+            without an answer; then the last answer says more (e.g. which version was running)."""
+            if cut_short and last is not None and last.status is None and last_response is not None:
+                return last_response
+            return last
 
         def result(res: Result, ending: Ending, detail: str = "") -> CheckResult:
             seen = last_response or last
@@ -139,8 +147,9 @@ class _Run:
                 return result(Result.SKIPPED, Ending.STOPPED, self._stopped_detail(last)), {}
             remaining = self.deadline - self.clock()
             if attempts and remaining < MIN_ATTEMPT_WINDOW:
-                return result(Result.FAILED, Ending.DEADLINE, self._deadline_detail(last, best, needed)), {}
+                return result(Result.FAILED, Ending.DEADLINE, self._deadline_detail(telling(), best, needed)), {}
             timeout = settings.request_timeout if remaining <= 0 else min(settings.request_timeout, remaining)
+            cut_short = timeout < settings.request_timeout
             try:
                 reply = self.sender.send(build_request(check, captures), timeout)
             except RenderError as exc:
@@ -177,7 +186,7 @@ class _Run:
                 step += 1
             remaining = self.deadline - self.clock()
             if remaining < MIN_ATTEMPT_WINDOW:
-                return result(Result.FAILED, Ending.DEADLINE, self._deadline_detail(last, best, needed)), {}
+                return result(Result.FAILED, Ending.DEADLINE, self._deadline_detail(telling(), best, needed)), {}
             if self.stop.wait(min(wait, remaining)):
                 return result(Result.SKIPPED, Ending.STOPPED, self._stopped_detail(last)), {}
 
