@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.commands.spec import GITOPS_PROVENANCE, CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="deployment",
@@ -49,17 +49,8 @@ SPEC = CommandSpec(
                "github-repository is not the code repository, e.g. the GitOps repository's own commit when it "
                "promotes.", ""),
         Option("environment-url", "URL of the deployed environment, shown on GitHub.", ""),
-        Option("source-repository", "Code repository the image was built from.", "",
-               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
-        Option("source-commit", "Commit the image was built from (later events: the opened record's).", "",
-               action_default="${{ github.sha }}", env_fallback="GITHUB_SHA"),
-        Option("actor", "Who triggered the event.", "", action_default="${{ github.actor }}",
-               env_fallback="GITHUB_ACTOR"),
-        Option("run-url", "URL of the run recording the event (default: this workflow run).", ""),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
-        Option("git-user-name", "Author of the GitOps commit.", "github-actions[bot]"),
-        Option("git-user-email", "E-mail of the GitOps commit's author.",
-               "41898282+github-actions[bot]@users.noreply.github.com"),
+        *GITOPS_PROVENANCE,  # later events repeat the opened record's source repository and commit
     ),
     outputs=(
         Output("state", "The deployment's state now: pending, active, paused or concluded."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.commands.spec import GITOPS_PROVENANCE, CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="gitops-bump",
@@ -68,20 +68,11 @@ SPEC = CommandSpec(
         Option("detected-at", "When the problem was detected, ISO 8601, for the incident timeline (default: now).",
                ""),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
-        Option("source-repository", "Code repository the image was built from.", "",
-               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
-        Option("source-commit", "Commit the image was built from.", "", action_default="${{ github.sha }}",
-               env_fallback="GITHUB_SHA"),
-        Option("run-url", "URL of the run making the change (default: this workflow run).", ""),
-        Option("actor", "Who triggered the deployment.", "", action_default="${{ github.actor }}",
-               env_fallback="GITHUB_ACTOR"),
         Option("github-repository", "owner/name of the GitOps repository on GitHub, for pull requests "
                "(default: from repository).", ""),
         Option("token", "Token that can push to the GitOps repository (and open pull requests). "
                "CLI: $GITHUB_TOKEN.", "", secret=True, env_fallback="GITHUB_TOKEN"),
-        Option("git-user-name", "Author of the GitOps commit.", "github-actions[bot]"),
-        Option("git-user-email", "E-mail of the GitOps commit's author.",
-               "41898282+github-actions[bot]@users.noreply.github.com"),
+        *GITOPS_PROVENANCE,
     ),
     outputs=(
         Output("changed", "true when a file changed."),

@@ -160,3 +160,21 @@ def _empty(option: Option) -> Any:
     if option.kind in ("int", "float", "duration"):
         return None
     return ""
+
+
+BOT_NAME = "github-actions[bot]"
+BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+
+# What every GitOps commit and record names (gitops-bump and deployment write them): where the
+# image came from, who and which run made the change, and the commit's author.
+GITOPS_PROVENANCE = (
+    Option("source-repository", "Code repository the image was built from.", "",
+           action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
+    Option("source-commit", "Commit the image was built from.", "", action_default="${{ github.sha }}",
+           env_fallback="GITHUB_SHA"),
+    Option("run-url", "URL of the run making the change (default: this workflow run).", ""),
+    Option("actor", "Who triggered the deployment.", "", action_default="${{ github.actor }}",
+           env_fallback="GITHUB_ACTOR"),
+    Option("git-user-name", "Author of the GitOps commit.", BOT_NAME),
+    Option("git-user-email", "E-mail of the GitOps commit's author.", BOT_EMAIL),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME, CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="version-bump",
@@ -46,9 +46,8 @@ SPEC = CommandSpec(
                action_default="${{ github.repository }}"),
         Option("token", "GitHub token for pushes, releases and pull requests (CLI: $GITHUB_TOKEN).", "",
                secret=True, action_default="${{ github.token }}", env_fallback="GITHUB_TOKEN"),
-        Option("git-user-name", "Author of the release commit.", "github-actions[bot]"),
-        Option("git-user-email", "E-mail of the release commit's author.",
-               "41898282+github-actions[bot]@users.noreply.github.com"),
+        Option("git-user-name", "Author of the release commit.", BOT_NAME),
+        Option("git-user-email", "E-mail of the release commit's author.", BOT_EMAIL),
         Option("dry-run", "Compute and report, change nothing.", "false", kind="bool"),
     ),
     outputs=(

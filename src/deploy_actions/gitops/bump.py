@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Annotation, Outcome
+from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
@@ -75,8 +76,8 @@ class GitopsBumpOptions:
     actor: str = ""
     github_repository: str = ""
     token: str = ""
-    git_user_name: str = "github-actions[bot]"
-    git_user_email: str = "41898282+github-actions[bot]@users.noreply.github.com"
+    git_user_name: str = BOT_NAME
+    git_user_email: str = BOT_EMAIL
 
 
 @dataclass(frozen=True)

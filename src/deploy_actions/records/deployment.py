@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy_actions.commands import Outcome
+from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
@@ -51,8 +52,8 @@ class DeploymentOptions:
     source_commit: str = ""
     run_url: str = ""
     actor: str = ""
-    git_user_name: str = "github-actions[bot]"
-    git_user_email: str = "41898282+github-actions[bot]@users.noreply.github.com"
+    git_user_name: str = BOT_NAME
+    git_user_email: str = BOT_EMAIL
 
 
 @dataclass(frozen=True)

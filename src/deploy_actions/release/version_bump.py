@@ -17,6 +17,7 @@ from semver import Version
 
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Outcome
+from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git
@@ -50,8 +51,8 @@ class VersionBumpOptions:
     github_release: bool = False
     github_repository: str = ""
     token: str = ""
-    git_user_name: str = "github-actions[bot]"
-    git_user_email: str = "41898282+github-actions[bot]@users.noreply.github.com"
+    git_user_name: str = BOT_NAME
+    git_user_email: str = BOT_EMAIL
     dry_run: bool = False
 
 
