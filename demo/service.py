@@ -29,14 +29,25 @@ def _plain(version: str) -> str:
     return version[1:] if version[:1] in ("v", "V") else version
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that hangs up mid-answer (a scrape or a probe timing out) is normal traffic for a
+        # service under load; socketserver would print a traceback to stderr for each one.
+        pass
+
+
 class AppService:
     """One workload of the demo app, listening on an ephemeral port of 127.0.0.1.
 
     It runs no version until `set_version` is called (then `/health` and `/` answer 503).
     """
 
-    def __init__(self, track: str, faults: Mapping[str, float] | None = None) -> None:
+    def __init__(self, track: str, faults: Mapping[str, float] | None = None,
+                 latency: tuple[float, float] = LATENCY) -> None:
         self.track = track
+        self.latency = latency
         self.faults = {_plain(v): float(p) for v, p in (faults or {}).items()}
         self._version: str | None = None
         self._lock = threading.Lock()
@@ -46,8 +57,7 @@ class AppService:
                                  ["code", "track", "version"], registry=self.metrics)
         self._duration = Histogram("http_request_duration_seconds", "Latency of the app's traffic endpoint.",
                                    ["track"], registry=self.metrics, buckets=_BUCKETS)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -68,7 +78,7 @@ class AppService:
         with self._lock:
             version = self._version
             fail = version is not None and self._random.random() < self.faults.get(version, 0.0)
-            delay = self._random.uniform(*LATENCY)
+            delay = self._random.uniform(*self.latency)
         if path == "/metrics":
             return 200, generate_latest(self.metrics), CONTENT_TYPE_LATEST
         if path == "/health":

@@ -3,9 +3,9 @@
 Fixtures:
 
 - `canary_lab` (session): a Prometheus on a free loopback port, 1 s scrape interval, scraping
-  several instances of `DemoService` (prometheus-client: `http_requests_total{code}` and the
-  `http_request_duration_seconds` histogram with the default buckets), each labelled
-  `group` and `track`:
+  several instances of the demo's `AppService` (prometheus-client: `http_requests_total{code}`
+  and the `http_request_duration_seconds` histogram), each running version "1" and labelled
+  `group` and `track` by the scrape configuration:
 
   | group | canary | baseline |
   | --- | --- | --- |
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import shutil
 import socket
 import subprocess
@@ -40,8 +39,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from demo.service import AppService, Traffic
 
 READY_TIMEOUT = 30.0
 TRAFFIC_RPS = 25.0
@@ -53,121 +56,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class DemoService:
-    """One instance of the test service: GET / answers after `latency` seconds (x a log-normal
-    jitter), with status 500 for a share `error_rate` of requests; GET /metrics is Prometheus'."""
-
-    def __init__(self, name: str, error_rate: float = 0.0, latency: float = 0.010, seed: int = 0) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
-
-        self.name = name
-        self.error_rate = error_rate
-        self.latency = latency
-        self.random = random.Random(seed)
-        self.lock = threading.Lock()
-        self.registry = CollectorRegistry()
-        self.requests = Counter("http_requests", "Requests served, by status code.", ["code"], registry=self.registry)
-        self.duration = Histogram("http_request_duration_seconds", "Time to answer a request.", registry=self.registry)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       name=f"demo-{name}", daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path.startswith("/metrics"):
-                    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-                    body = generate_latest(service.registry)
-                    self._send(200, body, CONTENT_TYPE_LATEST)
-                    return
-                started = time.perf_counter()
-                with service.lock:
-                    jitter = service.random.lognormvariate(0.0, 0.3)
-                    failed = service.random.random() < service.error_rate
-                time.sleep(service.latency * jitter)
-                status = 500 if failed else 200
-                service.duration.observe(time.perf_counter() - started)
-                service.requests.labels(code=str(status)).inc()
-                self._send(status, b"failed\n" if failed else b"ok\n", "text/plain")
-
-            def _send(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Traffic:
-    """Sends `rps` requests per second to each service, from a few threads, until stopped."""
-
-    def __init__(self, services: list[DemoService], rps: float) -> None:
-        self.services = services
-        self.rps = rps
-        self.stop = threading.Event()
-        self.sent = 0
-        self.threads = [threading.Thread(target=self._run, args=(s,), name=f"traffic-{s.name}", daemon=True)
-                        for s in services]
-        for thread in self.threads:
-            thread.start()
-
-    def _run(self, service: DemoService) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        period = 1.0 / self.rps
-        next_at = time.monotonic()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            while not self.stop.is_set():
-                try:
-                    pool.submit(self._one, service.url)
-                except RuntimeError:  # the interpreter is exiting
-                    return
-                next_at += period
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    self.stop.wait(delay)
-                elif delay < -1:
-                    next_at = time.monotonic()
-
-    def _one(self, url: str) -> None:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                response.read()
-        except (urllib.error.URLError, OSError):
-            pass
-        self.sent += 1
-
-    def close(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=5)
-
-
-GROUPS: dict[str, dict[str, dict[str, float]]] = {
-    "healthy": {"canary": {"error_rate": 0.0, "latency": 0.010}, "baseline": {"error_rate": 0.0, "latency": 0.010}},
-    "bad": {"canary": {"error_rate": 0.40, "latency": 0.060}, "baseline": {"error_rate": 0.0, "latency": 0.010}},
-    "idle": {"canary": {"error_rate": 0.0, "latency": 0.010}, "baseline": {"error_rate": 0.0, "latency": 0.010}},
+# group -> track -> (error rate, latency range in seconds); every service runs version "1".
+GROUPS: dict[str, dict[str, tuple[float, tuple[float, float]]]] = {
+    "healthy": {"canary": (0.0, (0.005, 0.015)), "baseline": (0.0, (0.005, 0.015))},
+    "bad": {"canary": (0.40, (0.050, 0.070)), "baseline": (0.0, (0.005, 0.015))},
+    "idle": {"canary": (0.0, (0.005, 0.015)), "baseline": (0.0, (0.005, 0.015))},
 }
 
 
@@ -251,7 +144,7 @@ def launch_prometheus(root: Path, job: str, targets: Sequence[tuple[int, Mapping
 @dataclass
 class CanaryLab:
     prometheus: PrometheusProcess
-    services: dict[tuple[str, str], DemoService]
+    services: dict[tuple[str, str], AppService]
     traffic: Traffic
     closed: bool = False
 
@@ -267,7 +160,7 @@ class CanaryLab:
         return f'job="demo",group="{group}",track="{track}"'
 
     def url_of(self, group: str, track: str) -> str:
-        return self.services[(group, track)].url
+        return self.services[(group, track)].url + "/"
 
     def query(self, promql: str) -> list[dict[str, object]]:
         return self.prometheus.query(promql)
@@ -299,15 +192,17 @@ class CanaryLab:
 
 def start_lab(root: Path) -> CanaryLab:
     try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        pytest.fail("the Python package `prometheus-client` is not installed (pip install prometheus-client)",
+        from demo.service import AppService, Traffic
+    except ImportError as err:
+        pytest.fail(f"the demo's service needs prometheus-client (pip install prometheus-client): {err}",
                     pytrace=False)
     services = {}
-    for i, (group, tracks) in enumerate(GROUPS.items()):
-        for j, (track, settings) in enumerate(tracks.items()):
-            services[(group, track)] = DemoService(f"{group}-{track}", seed=10 * i + j, **settings)
-    busy = [s for (group, track), s in services.items() if not (group == "idle" and track == "canary")]
+    for group, tracks in GROUPS.items():
+        for track, (error_rate, latency) in tracks.items():
+            service = AppService(track, faults={"1": error_rate}, latency=latency)
+            service.set_version("1")
+            services[(group, track)] = service
+    busy = [s.url + "/" for (group, track), s in services.items() if not (group == "idle" and track == "canary")]
     traffic = Traffic(busy, TRAFFIC_RPS)
     try:
         prometheus = launch_prometheus(root, "demo", [(service.port, {"group": group, "track": track})
