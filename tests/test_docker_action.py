@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from deploy_actions.commands import COMMANDS
+from tests.plugins.act import parse_github_output
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -129,19 +130,6 @@ class Run:
     summary: str
 
 
-def parse_outputs(text: str) -> dict[str, str]:
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
-
-
 def run_action(box: Container, with_: dict[str, str], *args: str, env: dict[str, str] | None = None) -> Run:
     """The container's process: ENTRYPOINT + args (the `args` input, split as the runner does),
     started in the workspace (docker run --workdir /github/workspace)."""
@@ -151,7 +139,7 @@ def run_action(box: Container, with_: dict[str, str], *args: str, env: dict[str,
     output = Path(environment["GITHUB_OUTPUT"])
     summary = Path(environment["GITHUB_STEP_SUMMARY"])
     return Run(proc.returncode, (proc.stdout + proc.stderr).strip().splitlines(), proc.stdout,
-               parse_outputs(output.read_text()) if output.is_file() else {},
+               parse_github_output(output.read_text()) if output.is_file() else {},
                summary.read_text() if summary.is_file() else "")
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.plugins.act import parse_github_output
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW_FILES = sorted([*ROOT.glob(".github/workflows/*.yml"), *ROOT.glob(".github/workflows/*.yaml"),
                          *ROOT.glob("workflows/*.yml"), *ROOT.glob("workflows/*.yaml")])
@@ -194,25 +196,7 @@ def run_plan(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[st
     proc = subprocess.run(["bash", "-e", "-c", step["run"]], capture_output=True, text=True, check=False,
                           env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output),
                                "GITHUB_REPOSITORY": "Org/App", **values}, timeout=60)
-    return proc, parse_outputs(output.read_text())
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for value in lines:
-                if value == delimiter:
-                    break
-                body.append(value)
-            outputs[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
+    return proc, parse_github_output(output.read_text())
 
 
 @pytest.mark.parametrize("tag", ["latest", "LATEST", "main", "stable", "edge", "v1", "1.2", "v1.2.3; rm -rf /",

