@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.plugins import stop_process
+
 if TYPE_CHECKING:
     from demo.service import AppService, Traffic
 
@@ -99,13 +101,7 @@ class PrometheusProcess:
             return list(json.loads(response.read())["data"]["result"])
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def launch_prometheus(root: Path, job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> PrometheusProcess:

@@ -48,6 +48,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from deploy_actions.gitops.image_ref import ImageRef
+from tests.plugins import stop_process
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -370,13 +371,7 @@ class Registry:
         return digest_file.read_text().strip()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def _config(registry: Registry, htpasswd: Path | None, bundle: Path | None) -> str:
