@@ -25,18 +25,10 @@ _MASK_LOCK = threading.Lock()  # journeys capture tokens in several threads; ::a
 
 
 @dataclass(frozen=True)
-class SmokeTestOptions:
-    url: tuple[str, ...] = ()
-    method: str = "GET"
-    headers: tuple[str, ...] = ()
-    body: str = ""
-    expect_status: str = "200"
-    expect_body_contains: tuple[str, ...] = ()
-    expect_json: tuple[str, ...] = ()
-    max_latency_ms: int | None = None
+class SmokeTestOptions(SimpleForm):
+    """The command's options: the simple form's inputs, plus the spec file and how to run."""
+
     spec: str = ""
-    expect_version: str = ""
-    version_field: str = "$.version"
     ca_bundle: str = ""
     insecure: bool = False
     timeout: float | None = 300.0
@@ -86,14 +78,8 @@ def mask(value: str) -> None:
 def build_checks(opts: SmokeTestOptions, env: Mapping[str, str]) -> tuple[Check, ...]:
     """Every check, simple form first, with their secrets masked before anything can print them."""
     secrets: set[str] = set()
-    form = SimpleForm(
-        url=opts.url, method=opts.method, headers=opts.headers, body=opts.body,
-        expect_status=opts.expect_status, expect_body_contains=opts.expect_body_contains,
-        expect_json=opts.expect_json, max_latency_ms=opts.max_latency_ms,
-        expect_version=opts.expect_version, version_field=opts.version_field,
-    )
     try:
-        checks = list(checks_from_inputs(form, env, secrets))
+        checks = list(checks_from_inputs(opts, env, secrets))
         version_path(opts.version_field)
         if opts.spec:
             spec = load_spec(opts.spec, expect_version=opts.expect_version.strip() or None,
