@@ -81,7 +81,7 @@ def show(bare: Path, rev: str, path: str) -> str:
 
 
 def test_push_changes_only_the_tag_in_the_scoped_environment(gitops, capsys, monkeypatch):
-    monkeypatch.setenv("GITHUB_SHA", "abc123")
+    monkeypatch.setenv("GITHUB_SHA", "abc1234")
     monkeypatch.setenv("GITHUB_REPOSITORY", "org/app")
     code, out, err = bump(capsys, "--repository", gitops["url"], "--image", "ghcr.io/org/app", "--tag", "v0.7.3",
                           "--path", "apps/{app}/overlays/{environment}", "--environment", "staging",
@@ -96,11 +96,11 @@ def test_push_changes_only_the_tag_in_the_scoped_environment(gitops, capsys, mon
         KUSTOMIZATION.format(tag="v0.7.1")
     message = run_git(gitops["bare"], "log", "-1", "--format=%B", "main")
     assert message.startswith("chore: Bump app to v0.7.3\n")
-    for trailer in ("Source-Repository: org/app", "Source-Commit: abc123", "Previous-Tag: v0.7.2"):
+    for trailer in ("Source-Repository: org/app", "Source-Commit: abc1234", "Previous-Tag: v0.7.2"):
         assert trailer in message
     record = json.loads(show(gitops["bare"], "main", "deployments/staging.jsonl"))
     assert record["version"] == "v0.7.3" and record["previous_version"] == "v0.7.2"
-    assert record["environment"] == "staging" and record["app"] == "app" and record["source_commit"] == "abc123"
+    assert record["environment"] == "staging" and record["app"] == "app" and record["source_commit"] == "abc1234"
     assert out["commit-sha"] == run_git(gitops["bare"], "rev-parse", "main")
     assert gitops["token"] not in err + json.dumps(out)
 

@@ -34,7 +34,7 @@ SPEC = CommandSpec(
         Option("override-reason", "Why the gate was overridden.", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: the local "
                "checkout holding the record file.", ""),
-        Option("ref", "Branch of the GitOps repository to commit to.", "main"),
+        Option("ref", "Branch of the GitOps repository to commit to.", "main", kind="ref"),
         Option("record", "Record file (JSON lines), relative to the GitOps repository; {environment} and {app} "
                "are replaced.", "deployments/{environment}.jsonl"),
         Option("token", "Token that can push to the GitOps repository. CLI: $GITHUB_TOKEN.", "", secret=True,
@@ -42,13 +42,13 @@ SPEC = CommandSpec(
         Option("github-deployments", "Mirror the event to GitHub Deployments in github-repository.", "false",
                kind="bool"),
         Option("github-repository", "Code repository (owner/name) whose GitHub Deployments mirror the events.", "",
-               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
+               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY", kind="repository"),
         Option("github-token", "Token that can write deployments in github-repository (default: token). The GitOps "
                "token often belongs to another repository; pass github.token here.", "", secret=True),
         Option("deployment-sha", "Commit GitHub deploys, in github-repository (default: source-commit). Set it when "
                "github-repository is not the code repository, e.g. the GitOps repository's own commit when it "
-               "promotes.", ""),
-        Option("environment-url", "URL of the deployed environment, shown on GitHub.", ""),
+               "promotes.", "", kind="commit"),
+        Option("environment-url", "URL of the deployed environment, shown on GitHub.", "", kind="url"),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
         *GITOPS_PROVENANCE,  # later events repeat the opened record's source repository and commit
     ),

@@ -48,7 +48,8 @@ SPEC = CommandSpec(
                "tag (the release tag exists, locally or on origin), image (image:tag is in the registry), "
                "rollback-plan (the entry has a filled-in ### Rollback Plan section).", "", kind="lines"),
         Option("version", "The version to deploy, e.g. 1.3.0 or v1.3.0 (needed by every check).", ""),
-        Option("tag-prefix", "Prefix of release tags: the release tag is tag-prefix + version.", "v"),
+        Option("tag-prefix", "Prefix of release tags: the release tag is tag-prefix + version.", "v",
+               kind="tag-prefix"),
         Option("repo", "Path of the code checkout whose changelog and tags are checked.", "."),
         Option("changelog-file", "The changelog, relative to repo.", "CHANGELOG.md"),
         Option("image", "Image repository for the image check, without tag, e.g. ghcr.io/org/app.", ""),

@@ -37,15 +37,17 @@ SPEC = CommandSpec(
         Option("ca-bundle", "PEM file of the CA certificates to trust for HTTPS.", ""),
         Option("insecure", "Do not verify TLS certificates (must be explicit; prefer ca-bundle).", "false",
                kind="bool"),
-        Option("timeout", "Overall deadline for every check to pass, e.g. 5m or 90s.", "5m", kind="duration"),
-        Option("request-timeout", "Longest wait for one response, e.g. 10s.", "10s", kind="duration"),
+        Option("timeout", "Overall deadline for every check to pass, e.g. 5m or 90s.", "5m", kind="duration",
+               maximum=6 * 3600),
+        Option("request-timeout", "Longest wait for one response, e.g. 10s.", "10s", kind="duration",
+               maximum=600),
         Option("max-backoff", "Longest wait between attempts of a check that is not ready (exponential backoff "
                "with jitter up to this, so also how late at most we notice it is ready); also the spacing of "
-               "consecutive successes.", "800ms", kind="duration"),
+               "consecutive successes.", "800ms", kind="duration", maximum=600),
         Option("consecutive-successes", "Passes in a row each check needs, so a flapping endpoint cannot pass "
-               "by luck.", "1", kind="int"),
+               "by luck.", "1", kind="int", maximum=100),
         Option("concurrency", "How many checks (or journeys) run at once; journey steps always run in order.",
-               "10", kind="int"),
+               "10", kind="int", maximum=256),
         Option("fail-fast", "Stop the other checks as soon as one fails definitely.", "true", kind="bool"),
         Option("junit", "Write JUnit XML here, for test reporters.", ""),
         Option("report", "Write the JSON report here (default: a file in $RUNNER_TEMP).", ""),

@@ -7,16 +7,24 @@ and is converted here once, with one-line errors that name the input.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deploy_actions import actions_runtime
+from deploy_actions import actions_runtime, untrusted
 from deploy_actions.errors import InputError
 
-Kind = Literal["str", "bool", "lines", "choice", "int", "float", "duration"]
+# str: free text (bounded); line: one line (trailers, names); ref: a git branch, tag or remote name;
+# tag-prefix: a prefix of one; commit: hex commit id; repository: owner/name; url: absolute http(s);
+# run-url: https (http only on loopback).
+Kind = Literal["str", "line", "bool", "lines", "choice", "int", "float", "duration", "ref", "tag-prefix",
+               "commit", "repository", "url", "run-url"]
+
+# Every number has a finite ceiling; an option may lower (or raise) its own with `maximum`.
+DEFAULT_MAXIMUM: dict[str, float] = {"int": 1_000_000, "float": 1_000_000.0, "duration": 24 * 3600.0}
 
 _TRUE = {"true", "True", "TRUE", "yes", "1", "on"}
 _FALSE = {"false", "False", "FALSE", "no", "0", "off"}
@@ -37,6 +45,7 @@ class Option:
     secret: bool = False  # masked before anything prints; never echoed in errors
     action_default: str | None = None  # default in action.yml when it differs, e.g. ${{ github.token }}
     env_fallback: str | None = None  # an environment variable read when the input is unset
+    maximum: float | None = None  # int, float, duration: the largest value accepted (else DEFAULT_MAXIMUM)
 
     @property
     def is_flag(self) -> bool:
@@ -46,6 +55,13 @@ class Option:
     @property
     def dest(self) -> str:
         return self.name.replace("-", "_")
+
+    @property
+    def limit(self) -> float | None:
+        """The largest number accepted (int, float and duration options), else None."""
+        if self.kind not in DEFAULT_MAXIMUM:
+            return None
+        return self.maximum if self.maximum is not None else DEFAULT_MAXIMUM[self.kind]
 
 
 @dataclass(frozen=True)
@@ -73,56 +89,86 @@ class CommandSpec:
 def convert(option: Option, raw: str) -> Any:
     """Turn the text of an input into the typed value the command receives."""
     shown = "***" if option.secret else raw
-    if option.kind == "str":
-        return raw.strip() if not option.secret else raw
-    if option.kind == "bool":
+    kind = option.kind
+    if kind == "str":
+        if option.secret:
+            return raw
+        return untrusted.text(option.name, raw.strip())
+    if kind == "line":
+        return untrusted.one_line(option.name, raw.strip())
+    if kind == "bool":
         value = raw.strip()
         if value in _TRUE:
             return True
         if value in _FALSE:
             return False
         raise InputError(option.name, shown, "true or false")
-    if option.kind == "lines":
-        return tuple(line.strip() for line in raw.splitlines() if line.strip())
-    if option.kind == "choice":
+    if kind == "lines":
+        return tuple(line.strip() for line in untrusted.text(option.name, raw).splitlines() if line.strip())
+    if kind == "choice":
         value = raw.strip()
         if value not in option.choices:
             raise InputError(option.name, shown, "one of " + ", ".join(option.choices))
         return value
-    if option.kind == "int":
-        try:
-            number = int(raw.strip())
-        except ValueError:
-            raise InputError(option.name, shown, "a whole number") from None
-        if number < 0:
-            raise InputError(option.name, shown, "a whole number, 0 or more")
+    if kind == "ref":
+        return untrusted.ref_name(option.name, raw.strip())
+    if kind == "tag-prefix":
+        return untrusted.ref_prefix(option.name, raw.strip())
+    if kind == "commit":
+        return untrusted.commit_sha(option.name, raw)
+    if kind == "repository":
+        return untrusted.repository(option.name, raw)
+    if kind in ("url", "run-url"):
+        return untrusted.url(option.name, raw, https_only=kind == "run-url")
+    limit = option.limit
+    assert limit is not None, f"unknown option kind {kind}"
+    if kind == "int":
+        text = raw.strip()
+        if not re.fullmatch(r"[+]?\d{1,12}", text):
+            raise InputError(option.name, shown, f"a whole number from 0 to {_number(limit)}")
+        number = int(text)
+        if number > limit:
+            raise InputError(option.name, shown, f"a whole number from 0 to {_number(limit)}")
         return number
-    if option.kind == "float":
+    if kind == "float":
         try:
-            real = float(raw.strip())
+            real = float(raw.strip()) if len(raw) < 64 else math.nan
         except ValueError:
             raise InputError(option.name, shown, "a number") from None
-        if real != real or real < 0:  # NaN or negative
-            raise InputError(option.name, shown, "a number, 0 or more")
+        if not math.isfinite(real) or real < 0 or real > limit:
+            raise InputError(option.name, shown, f"a number from 0 to {_number(limit)}")
         return real
-    if option.kind == "duration":
-        return parse_duration(option.name, raw)
-    raise AssertionError(f"unknown option kind {option.kind}")
+    return parse_duration(option.name, raw, limit)
 
 
-def parse_duration(name: str, raw: str) -> float:
-    """'10m', '90s', '1h30m', '250ms' or a bare number of seconds → seconds."""
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:g}"
+
+
+def describe_limit(seconds: float) -> str:
+    """A duration ceiling as people write it: 24h, 15m, 90s."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def parse_duration(name: str, raw: str, limit: float = DEFAULT_MAXIMUM["duration"]) -> float:
+    """'10m', '90s', '1h30m', '250ms' or a bare number of seconds → seconds, at most `limit`."""
     text = raw.strip()
+    expected = f"a duration such as 90s, 10m or 1h30m, at most {describe_limit(limit)}"
+    if len(text) > 64:
+        raise InputError(name, raw, expected)
     try:
         seconds = float(text)
     except ValueError:
         match = _DURATION.match(text)
         if not text or not match or not any(match.groups()):
-            raise InputError(name, raw, "a duration such as 90s, 10m or 1h30m") from None
+            raise InputError(name, raw, expected) from None
         h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
         seconds = h * 3600 + m * 60 + s + ms / 1000
-    if seconds < 0 or seconds != seconds:
-        raise InputError(name, raw, "a duration of 0 or more")
+    if not math.isfinite(seconds) or seconds < 0 or seconds > limit:
+        raise InputError(name, raw, expected)
     return seconds
 
 
@@ -169,12 +215,12 @@ BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 # image came from, who and which run made the change, and the commit's author.
 GITOPS_PROVENANCE = (
     Option("source-repository", "Code repository the image was built from.", "",
-           action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
+           action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY", kind="repository"),
     Option("source-commit", "Commit the image was built from.", "", action_default="${{ github.sha }}",
-           env_fallback="GITHUB_SHA"),
-    Option("run-url", "URL of the run making the change (default: this workflow run).", ""),
+           env_fallback="GITHUB_SHA", kind="commit"),
+    Option("run-url", "URL of the run making the change (default: this workflow run).", "", kind="run-url"),
     Option("actor", "Who triggered the deployment.", "", action_default="${{ github.actor }}",
-           env_fallback="GITHUB_ACTOR"),
-    Option("git-user-name", "Author of the GitOps commit.", BOT_NAME),
-    Option("git-user-email", "E-mail of the GitOps commit's author.", BOT_EMAIL),
+           env_fallback="GITHUB_ACTOR", kind="line"),
+    Option("git-user-name", "Author of the GitOps commit.", BOT_NAME, kind="line"),
+    Option("git-user-email", "E-mail of the GitOps commit's author.", BOT_EMAIL, kind="line"),
 )
