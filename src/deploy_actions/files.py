@@ -18,6 +18,9 @@ from pathlib import Path, PurePosixPath
 
 from deploy_actions.errors import FileError, InputError
 
+NAME_MAX = 255  # bytes in one file name, and in a whole path (Linux's limits); longer is refused, not crashed on
+PATH_MAX = 4096
+
 
 @dataclass(frozen=True)
 class FileEdit:
@@ -38,6 +41,10 @@ def inside_repo(root: Path, relpath: str, input_name: str, entry: str | None = N
         raise InputError(input_name, shown, "a path relative to the repository root")
     if ".." in rel.parts:
         raise InputError(input_name, shown, "a path inside the repository, without '..'")
+    if any(_is_git_dir(part) for part in rel.parts):
+        raise InputError(input_name, shown, "a path outside .git (git's own files are never ours to write)")
+    if any(len(part.encode()) > NAME_MAX for part in rel.parts) or len(relpath.encode()) > PATH_MAX:
+        raise InputError(input_name, shown, f"a path whose names are at most {NAME_MAX} bytes")
     root = root.resolve()
     try:
         target = (root / rel).resolve()
@@ -45,7 +52,57 @@ def inside_repo(root: Path, relpath: str, input_name: str, entry: str | None = N
         raise FileError(f"cannot be resolved: {exc}", file=relpath) from exc
     if not target.is_relative_to(root):
         raise InputError(input_name, shown, f"a path inside the repository (it leads to {target}, outside {root})")
+    if any(_is_git_dir(part) for part in target.relative_to(root).parts):  # through a symlink
+        raise InputError(input_name, shown, "a path outside .git (git's own files are never ours to write)")
     return target
+
+
+def _is_git_dir(part: str) -> bool:
+    # Case-insensitive file systems and Windows' trailing dots and spaces make these '.git' too.
+    return part.rstrip(". ").lower() == ".git"
+
+
+def report_target(path: str, input_name: str) -> Path:
+    """Where a report the user asked for (JSON, JUnit, notes) may go: a regular file or a new one,
+    never a symbolic link, a device, a FIFO or a folder, so a report cannot be aimed at something
+    else. Commands call it before any work, so a bad path fails fast."""
+    text = path.strip()
+    if not text or "\x00" in text or len(text.encode()) > PATH_MAX or any(
+            len(part.encode()) > NAME_MAX for part in PurePosixPath(text).parts):
+        raise InputError(input_name, path, f"a file path (names of at most {NAME_MAX} bytes)")
+    target = Path(text).expanduser()
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise InputError(input_name, path, f"a file path we can write ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else (
+            "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file")
+        raise InputError(input_name, path, f"a regular file or a new one (it is {kind})")
+    return target
+
+
+def write_report(path: str, data: bytes, input_name: str) -> str:
+    """Write a report to `path` (checked by report_target) atomically; return its absolute path."""
+    target = report_target(path, input_name)
+    text = path.strip()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:64]}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise FileError(f"cannot write the {input_name} file: {exc.strerror or exc}", file=text) from None
+    return str(target.absolute())
 
 
 def write_edits(edits: Sequence[FileEdit]) -> None:
@@ -72,7 +129,14 @@ def write_edits(edits: Sequence[FileEdit]) -> None:
         written.append(edit)
 
 
-def _restore(written: list[FileEdit]) -> list[str]:
+def restore_edits(edits: Sequence[FileEdit]) -> None:
+    """Put every file of `edits` back to its `before` content (new files removed); FileError if one can't be."""
+    not_restored = _restore(edits)
+    if not_restored:
+        raise FileError("could NOT be restored after a failure: " + ", ".join(not_restored))
+
+
+def _restore(written: Sequence[FileEdit]) -> list[str]:
     failed = []
     for edit in reversed(written):
         try:

@@ -72,12 +72,6 @@ def test_json_report_redacts_strings_and_keeps_numbers():
     assert data["passed"] == 1 and json.loads(report.json_bytes(data).decode())["version"] == "***.2.3"
 
 
-def test_files_are_written_whole_and_their_folders_made(tmp_path):
-    path = report.write_file(str(tmp_path / "deep" / "er" / "report.json"), b"{}\n", "report")
-    assert (tmp_path / "deep" / "er" / "report.json").read_bytes() == b"{}\n" and path.endswith("report.json")
-    assert [p.name for p in (tmp_path / "deep" / "er").iterdir()] == ["report.json"]
-
-
 def test_log_text_ends_with_the_verdict():
     text = report.log_text(RUN, "1.2.3").splitlines()
     assert text[0] == "✓ health: passed after 7 attempts (HTTP 200, 12 ms, version 1.2.3)"

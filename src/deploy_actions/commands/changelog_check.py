@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deploy_actions import files
 from deploy_actions.actions_runtime import Level
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import CommandSpec, Option, Output
@@ -105,7 +105,7 @@ def run(options: dict[str, Any]) -> Outcome:
 
     notes_written = ""
     if entry is not None and notes_target is not None:
-        _write_atomically(notes_target, entry.notes + "\n")
+        files.write_report(str(notes_target), (entry.notes + "\n").encode("utf-8"), "notes-file")
         notes_written = str(notes_target)
 
     outputs = {
@@ -160,22 +160,6 @@ def _notes_target(raw: str) -> Path:
     if target.is_dir():
         raise InputError("notes-file", raw, "a file path, not a directory")
     return target
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        raise FileError(f"cannot write the notes file {path}: {err.strerror or err}",
-                        file=str(path)) from None
 
 
 # --------------------------------------------------------------------------------- pull requests

@@ -19,8 +19,9 @@ from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from deploy_actions import actions_runtime
+from deploy_actions import actions_runtime, untrusted
 from deploy_actions.errors import InputError, OperationError
+from deploy_actions.files import FileEdit, restore_edits, write_edits
 
 _RECORD_SEP = b"\x1e"
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -160,16 +161,43 @@ def temporary_clone(repository: str, branch: str, token: str | None) -> Iterator
 
 
 def commit_paths(git: Git, paths: Sequence[str], message: str, *, user_name: str, user_email: str) -> str:
-    """Commit exactly `paths` (hooks skipped: the message is ours) and return the new HEAD."""
+    """Commit exactly `paths` (hooks skipped: the message is ours) and return the new HEAD.
+
+    The message goes on stdin, so its length is not bounded by the argument list."""
     git.run("add", "--", *paths)
     git.run("-c", f"user.name={user_name}", "-c", f"user.email={user_email}",
-            "commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
+            "commit", "--quiet", "--no-verify", "--cleanup=whitespace", "-F", "-", "--", *paths, input_text=message)
     return git.head()
 
 
+def commit_edits(git: Git, edits: Sequence[FileEdit], message: str, *, user_name: str, user_email: str) -> str:
+    """Write `edits` and commit them as one commit; return the new HEAD.
+
+    All or nothing: if writing or committing fails, the files and the index are put back exactly as
+    they were (the index file's bytes are restored), and the error is raised."""
+    index = Path(git.out("rev-parse", "--path-format=absolute", "--git-path", "index"))
+    saved_index = index.read_bytes() if index.exists() else None
+    write_edits(edits)
+    try:
+        return commit_paths(git, [e.relpath for e in edits], message, user_name=user_name, user_email=user_email)
+    except BaseException:
+        restore_edits(edits)
+        if saved_index is None:
+            index.unlink(missing_ok=True)
+        else:
+            index.write_bytes(saved_index)
+        raise
+
+
 def trailers(source_repository: str, source_commit: str, run_url: str) -> list[str]:
-    """The provenance trailers every GitOps commit carries (empty values are left out)."""
-    pairs = (("Source-Repository", source_repository), ("Source-Commit", source_commit), ("Workflow-Run", run_url))
+    """The provenance trailers every GitOps commit carries (empty values are left out).
+
+    Checked here as well as at the inputs: a value read back from a record reaches a trailer too,
+    and a newline in one would forge the trailers after it."""
+    pairs = (("Source-Repository", source_repository and untrusted.repository("source-repository",
+                                                                              source_repository)),
+             ("Source-Commit", source_commit and untrusted.commit_sha("source-commit", source_commit)),
+             ("Workflow-Run", run_url and untrusted.url("run-url", run_url, https_only=True)))
     return [f"{key}: {value}" for key, value in pairs if value]
 
 

@@ -9,19 +9,20 @@ rollback is the same forward commit, to an older tag, with a reason.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import re
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from deploy_actions import actions_runtime
+from deploy_actions import actions_runtime, untrusted
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
-from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
+from deploy_actions.git import Git, ProtectedBranchError, commit_edits, push_head, temporary_clone, trailers
 from deploy_actions.gitops import policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
 from deploy_actions.records import incident, journal
@@ -133,6 +134,7 @@ class _Context:
     notes: list[str] = field(default_factory=list)
     started: float = 0.0
     rollback: _RollbackFacts | None = None
+    deploy_branch_tip: str = ""  # pull-request mode: the deploy branch's commit when this run started
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,23 @@ def _validate(opts: GitopsBumpOptions) -> None:
         raise InputError("policy", opts.policy, "a Flux image policy as namespace:name")
     if opts.mode == "pull-request" and not opts.repository and not opts.github_repository:
         raise InputError("github-repository", "", "owner/name for pull-request mode")
+    if opts.mode == "pull-request" or opts.on_protected == "pull-request":
+        _deploy_branch(opts)
+
+
+# The deploy branch of pull-request mode is this action's own and is rewritten from the base's tip
+# each time, so it may never be the base itself or a branch people protect.
+PROTECTED_BRANCHES = ("main", "master", "trunk", "develop", "development", "production", "staging",
+                      "release/*", "releases/*", "hotfix/*", "gh-pages")
+
+
+def _deploy_branch(opts: GitopsBumpOptions) -> str:
+    branch = _render(opts.branch, "branch", app=_app_name(opts), environment=opts.environment or "default")
+    untrusted.ref_name("branch", branch)
+    if branch == opts.ref or any(fnmatch.fnmatchcase(branch, p) for p in PROTECTED_BRANCHES):
+        raise InputError("branch", branch, f"a deploy branch of its own, not ref ({opts.ref}) or a protected "
+                         f"branch ({', '.join(PROTECTED_BRANCHES)}): pull-request mode rewrites it")
+    return branch
 
 
 def _github_repository(opts: GitopsBumpOptions) -> str:
@@ -236,6 +255,9 @@ def _local_root(opts: GitopsBumpOptions) -> tuple[Path, Git | None]:
 def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> list[str]:
     rendered = _render(opts.path, "path", app=app, environment=environment)
     if opts.repository:
+        if PurePosixPath(rendered).is_absolute():
+            raise InputError("path", opts.path, "a folder relative to the GitOps repository's root "
+                             "(with repository, the path is inside the clone)")
         rel = rendered.strip("/") or "."
     else:
         target = Path(rendered).expanduser().resolve()
@@ -277,8 +299,17 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
         policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
                          require_semver=opts.require_semver)
     target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
-    ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts)
+    ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts,
+                   deploy_branch_tip=_deploy_branch_tip(opts, git))
     return _apply_with_retries(ctx, findings)
+
+
+def _deploy_branch_tip(opts: GitopsBumpOptions, git: Git | None) -> str:
+    if git is None or not (opts.mode == "pull-request" or opts.on_protected == "pull-request"):
+        return ""
+    ref = f"refs/heads/{_deploy_branch(opts)}"
+    listing = git.run("ls-remote", "--heads", "origin", ref, authenticated=True).stdout.split()
+    return untrusted.commit_sha("deploy branch", listing[0]) if listing else ""
 
 
 def _provenance_from(opts: GitopsBumpOptions, root: Path, app: str, tag: str) -> GitopsBumpOptions:
@@ -294,8 +325,13 @@ def _provenance_from(opts: GitopsBumpOptions, root: Path, app: str, tag: str) ->
         # Only a bump names the build of its tag; a rollback to it names the run that rolled back.
         if (entry.get("event") == "bump" and entry.get("app") == app and entry.get("version") == tag
                 and entry.get("source_commit")):
-            return replace(opts, source_commit=str(entry["source_commit"]),
-                           source_repository=str(entry.get("source_repository") or opts.source_repository))
+            try:  # a record is read back from a repository others can write to: hostile until checked
+                commit = untrusted.commit_sha("source_commit", str(entry["source_commit"]))
+                source = str(entry.get("source_repository") or opts.source_repository)
+                source = untrusted.repository("source_repository", source) if source else ""
+            except InputError as err:
+                raise FileError(f"a record of {tag} is not valid: {err.message}", file=rel) from None
+            return replace(opts, source_commit=commit, source_repository=source)
     return opts
 
 
@@ -344,10 +380,10 @@ def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBump
         planned = _plan(ctx)
         if planned.superseded or not planned.edits:
             return replace(planned.result, findings=(*findings, *planned.result.findings))
-        write_edits(planned.edits)
         if opts.mode == "none" or ctx.git is None:
+            write_edits(planned.edits)
             return replace(planned.result, findings=(*findings, *planned.result.findings))
-        sha = commit_paths(ctx.git, [e.relpath for e in planned.edits], planned.message,
+        sha = commit_edits(ctx.git, planned.edits, planned.message,
                            user_name=opts.git_user_name, user_email=opts.git_user_email)
         result = replace(planned.result, commit_sha=sha, findings=(*findings, *planned.result.findings))
         if opts.mode == "commit":
@@ -525,12 +561,12 @@ def _pull_request(ctx: _Context, result: GitopsBumpResult, sha: str) -> GitopsBu
     assert git is not None
     if not opts.token:
         raise InputError("token", "", "a GitHub token for pull-request mode")
-    branch = _render(opts.branch, "branch", app=ctx.app, environment=opts.environment or "default")
+    branch = _deploy_branch(opts)
     ref = f"refs/heads/{branch}"
-    current = git.run("ls-remote", "--heads", "origin", ref, authenticated=True).stdout.split()
-    expected = current[0] if current else ""
-    # The deploy branch belongs to this action: rewritten from the tip each time, pushed with a lease.
-    git.run("push", "--quiet", f"--force-with-lease={ref}:{expected}", "origin", f"{sha}:{ref}", authenticated=True)
+    # The deploy branch belongs to this action: rewritten from the tip each time, pushed with a lease
+    # against what it held when this run started, so a push made meanwhile is never overwritten.
+    git.run("push", "--quiet", f"--force-with-lease={ref}:{ctx.deploy_branch_tip}", "origin", f"{sha}:{ref}",
+            authenticated=True)
     client = GitHubClient(_github_repository(opts), opts.token)
     title = git.out("log", "-1", "--format=%s", sha)
     body = git.out("log", "-1", "--format=%b", sha)

@@ -16,8 +16,8 @@ from typing import Any
 from deploy_actions.commands import Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
-from deploy_actions.files import FileEdit, inside_repo, write_edits
-from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
+from deploy_actions.files import FileEdit, inside_repo
+from deploy_actions.git import Git, ProtectedBranchError, commit_edits, push_head, temporary_clone, trailers
 from deploy_actions.records import github_mirror, journal, lifecycle
 
 ATTEMPTS = 20  # pushes re-applied on a moved branch before giving up
@@ -158,8 +158,8 @@ def _apply(opts: DeploymentOptions, git: Git, rel: str, *, push: bool) -> Deploy
         deployment_id = _mirror(opts, opened, entry, run_url)
         if deployment_id:
             entry["github_deployment_id"] = deployment_id
-        write_edits([FileEdit(path, rel, before, journal.append(before, entry))])
-        sha = commit_paths(git, [rel], _message(opts, step, entry), user_name=opts.git_user_name,
+        sha = commit_edits(git, [FileEdit(path, rel, before, journal.append(before, entry))],
+                           _message(opts, step, entry), user_name=opts.git_user_name,
                            user_email=opts.git_user_email)
         note = f"{_who(opts)}: {step.before.value} → {step.transition.target.value} ({step.transition.name})"
         result = DeploymentResult(step.transition.target.value, step.before.value, True, deployment_id, sha, rel, note)

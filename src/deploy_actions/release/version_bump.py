@@ -19,8 +19,8 @@ from deploy_actions import actions_runtime
 from deploy_actions.commands import Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
-from deploy_actions.files import FileEdit, inside_repo, write_edits
-from deploy_actions.git import Git
+from deploy_actions.files import FileEdit, inside_repo
+from deploy_actions.git import Git, commit_edits
 from deploy_actions.release import history
 from deploy_actions.release.commits import parse_rules
 from deploy_actions.release.next_version import decide, valid_prerelease_id
@@ -227,9 +227,8 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     return edits
 
 
-def write_files(root: Path, edits: dict[Path, tuple[bytes, bytes]]) -> None:
-    write_edits([FileEdit(path, str(path.relative_to(root)), before, after)
-                 for path, (before, after) in edits.items()])
+def file_edits(root: Path, edits: dict[Path, tuple[bytes, bytes]]) -> list[FileEdit]:
+    return [FileEdit(path, str(path.relative_to(root)), before, after) for path, (before, after) in edits.items()]
 
 
 def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
@@ -237,14 +236,10 @@ def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult
     """Write the edits and commit them; returns the commit (HEAD unchanged when no edits)."""
     if not edits:
         return git.head()
-    write_files(git.root, edits)
-    rel = [str(path.relative_to(git.root)) for path in edits]
-    git.run("add", "--", *rel)
     message = opts.commit_message.format(version=result.version, tag=result.tag,
                                          previous_version=result.previous_version)
-    git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
-            "commit", "--quiet", "--no-verify", "-m", message, "--", *rel)
-    return git.head()
+    return commit_edits(git, file_edits(git.root, edits), message, user_name=opts.git_user_name,
+                        user_email=opts.git_user_email)
 
 
 def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
@@ -261,8 +256,8 @@ def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     try:
         if opts.tag:
             git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
-                    "tag", "--annotate", result.tag, "-m", f"Release {result.tag}\n\n{result.release_notes}".strip(),
-                    sha)
+                    "tag", "--annotate", "-F", "-", "--", result.tag, sha,
+                    input_text=f"Release {result.tag}\n\n{result.release_notes}".strip() + "\n")
             notes.append(f"tagged {result.tag}")
         if opts.push:
             _push(git, opts, result)

@@ -139,7 +139,7 @@ def test_the_json_report_is_written_atomically(tmp_path):
     assert doc["decision"] == "promote" and len(doc["timeline"]) == 4
     assert doc["config"]["guard_alpha"] == pytest.approx(0.0025)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["canary.json"]
-    from deploy_actions.errors import FileError
+    from deploy_actions.errors import InputError
 
-    with pytest.raises(FileError):
+    with pytest.raises(InputError, match="it is a folder"):
         report.write(str(tmp_path), {})

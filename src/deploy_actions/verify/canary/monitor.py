@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from deploy_actions import actions_runtime
+from deploy_actions import actions_runtime, files
 from deploy_actions.commands import Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, InputError
 from deploy_actions.verify.canary import report, rules
@@ -161,6 +161,8 @@ def canary_monitor(opts: CanaryMonitorOptions, *, clock: Callable[[], float] = t
         raise InputError("lookback", f"{lookback:g}s", "0 with provider: probe (it has no history)")
     if lookback > config.duration:
         raise InputError("lookback", f"{lookback:g}s", f"at most duration ({config.duration:g}s)")
+    if opts.report:
+        files.report_target(opts.report, "report")  # before the analysis, not after ten minutes of it
     provider, described = build_provider(opts, config, interval)
     analysis = CanaryAnalysis(config)
     try:

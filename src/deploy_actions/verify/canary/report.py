@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
-from deploy_actions.errors import FileError
+from deploy_actions import files
 from deploy_actions.verify.canary.decision import AnalysisConfig, Conclusion, Decision, Point, Verdict
 
 MAX_CHART_POINTS = 40
@@ -173,24 +170,9 @@ def document(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[
 
 def write(path: str, doc: dict[str, object]) -> str:
     """Write the JSON report atomically; returns the path written."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise FileError(f"report: {path} is a folder; give a file name such as canary-report.json", file=path)
-    folder = target.parent if str(target.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(doc, indent=2, allow_nan=False, default=_jsonable) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".canary-report-", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as err:
-        raise FileError(f"report: cannot write {path}: {err.strerror or err}", file=path) from None
-    return str(target)
+    text = json.dumps(doc, indent=2, allow_nan=False, default=_jsonable) + "\n"
+    files.write_report(path, text.encode("utf-8"), "report")
+    return path
 
 
 def _jsonable(value: object) -> object:

@@ -15,9 +15,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from pathlib import Path
 
-from deploy_actions.errors import FileError
 from deploy_actions.verify.smoke.checks import CheckResult, Ending, Result
 from deploy_actions.verify.smoke.runner import RunResult
 
@@ -169,24 +167,6 @@ def junit_xml(run: RunResult, redact: Redact = _same) -> bytes:
     ET.indent(suites)
     body: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=False)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"
-
-
-def write_file(path: str, data: bytes, input_name: str) -> str:
-    """Write `data` to `path` atomically (a temporary file renamed into place); return the absolute path."""
-    target = Path(path).expanduser()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise FileError(f"cannot write the {input_name} file: {exc.strerror or exc}", file=str(path)) from None
-    return str(target.resolve())
 
 
 def default_report_path() -> str:

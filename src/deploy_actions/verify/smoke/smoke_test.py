@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy_actions import actions_runtime
+from deploy_actions import actions_runtime, files
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
 from deploy_actions.verify.smoke import report
@@ -172,6 +172,9 @@ def smoke_test(opts: SmokeTestOptions, *, sender: Sender | None = None,
     settings = settings_of(opts)
     verify = tls_verify(opts)
     report_path = opts.report.strip() or report.default_report_path()
+    files.report_target(report_path, "report")
+    if opts.junit.strip():
+        files.report_target(opts.junit, "junit")
     expect_version = opts.expect_version.strip() or None
     annotations: list[Annotation] = []
     if verify is False and any(c.url.text.lower().startswith("https") for c in checks):
@@ -196,9 +199,9 @@ def smoke_test(opts: SmokeTestOptions, *, sender: Sender | None = None,
     versions = [r.version for r, c in zip(run.results, checks, strict=True) if c.expect_version and r.version]
     version = versions[0] if versions else None
     data = report.report_data(run, version=version, expect_version=expect_version, redact=actions_runtime.redact)
-    report_path = report.write_file(report_path, report.json_bytes(data), "report")
+    report_path = files.write_report(report_path, report.json_bytes(data), "report")
     if opts.junit.strip():
-        report.write_file(opts.junit.strip(), report.junit_xml(run, actions_runtime.redact), "junit")
+        files.write_report(opts.junit, report.junit_xml(run, actions_runtime.redact), "junit")
     for result, check in zip(run.results, checks, strict=True):
         if result.result is Result.FAILED:
             file, line = _where(check)
