@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Literal, TextIO
@@ -89,9 +91,31 @@ def _with_stream(fn: object) -> None:
         sys.stdout = saved
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# What the runner reads as a command: a line that starts with '::' (after blanks), or the old '##[' form
+# anywhere in a line.
+_COMMAND_LIKE = re.compile(r"^\s*::|##\[", re.MULTILINE)
+
+
+def neutralise(text: str) -> str:
+    """`text` as log lines that can never be read as workflow commands.
+
+    Our log lines carry values from outside (a health endpoint's version, a server's error body), so
+    a value holding a line break and `::add-mask::` or `::stop-commands::` could otherwise become a
+    command. Inside Actions, text holding anything command-like is wrapped in `::stop-commands::`
+    with a token nobody can guess (GitHub's own mechanism), so it is shown exactly as it is and
+    never executed; stray carriage returns, which the runner also treats as line breaks, become
+    line feeds first."""
+    text = _LINE_BREAK.sub("\n", text)
+    if not in_actions() or not _COMMAND_LIKE.search(text):
+        return text
+    token = secrets.token_hex(16)
+    return f"::stop-commands::{token}\n{text}\n::{token}::"
+
+
 def log(message: str) -> None:
     stream = _stream()
-    stream.write(redact(message) + "\n")
+    stream.write(neutralise(redact(message)) + "\n")
     stream.flush()
 
 

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception:  # noqa: BLE001 -- a bug: show it, but never a token
-        text = actions_runtime.redact(traceback.format_exc())
+        text = actions_runtime.neutralise(actions_runtime.redact(traceback.format_exc()))
         sys.stderr.write(text)
         sys.stderr.write("deploy-actions: internal error; please report it with the lines above\n")
         return 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deploy_actions.commands import Annotation, Outcome
-from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.commands.spec import REGISTRY_ACCESS, CommandSpec, Option, Output
 from deploy_actions.errors import EXIT_CHECK_FAILED, DeployActionsError, InputError
 
 if TYPE_CHECKING:
@@ -54,8 +54,7 @@ SPEC = CommandSpec(
         Option("changelog-file", "The changelog, relative to repo.", "CHANGELOG.md"),
         Option("image", "Image repository for the image check, without tag, e.g. ghcr.io/org/app.", ""),
         Option("image-tag", "Tag of the image to look for (default: the release tag, e.g. v1.3.0).", ""),
-        Option("registry-username", "Registry user name (for ghcr.io: any name with a token password).", ""),
-        Option("registry-password", "Registry password or token.", "", secret=True, env_fallback="REGISTRY_PASSWORD"),
+        *REGISTRY_ACCESS,
         Option("token", "Token to list the tags of origin over HTTPS when the tag is not fetched "
                "(CLI: $GITHUB_TOKEN).", "", secret=True, action_default="${{ github.token }}",
                env_fallback="GITHUB_TOKEN"),
@@ -219,7 +218,8 @@ def _run_checks(required: tuple[str, ...], release: _Release, options: dict[str,
             results.append(_tag_check(release.git, release.tag))
         elif name == "image":
             assert release.image is not None
-            results.append(_image_check(release.image, options["registry_username"], options["registry_password"]))
+            results.append(_image_check(release.image, options["registry_username"], options["registry_password"],
+                                        options["registry_auth_hosts"]))
     return results
 
 
@@ -259,13 +259,13 @@ def _tag_check(git: Git, tag: str) -> CheckResult:
                        "the release first")
 
 
-def _image_check(image: ImageRef, username: str, password: str) -> CheckResult:
+def _image_check(image: ImageRef, username: str, password: str, auth_hosts: tuple[str, ...]) -> CheckResult:
     from deploy_actions.errors import OperationError
     from deploy_actions.gates import CheckResult
     from deploy_actions.gitops.registry import RegistryClient
 
     try:
-        with RegistryClient(username=username or None, password=password or None) as client:
+        with RegistryClient(username=username or None, password=password or None, auth_hosts=auth_hosts) as client:
             found = client.manifest(image)
     except OperationError as err:
         return CheckResult("image", False, err.message)

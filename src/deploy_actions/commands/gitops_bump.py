@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import GITOPS_PROVENANCE, CommandSpec, Option, Output
+from deploy_actions.commands.spec import GITOPS_PROVENANCE, REGISTRY_ACCESS, CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="gitops-bump",
@@ -42,9 +42,7 @@ SPEC = CommandSpec(
                kind="duration", maximum=3600),
         Option("digest", "none, or pin to write image:tag@sha256:… (kustomize: digest:).", "none", kind="choice",
                choices=("none", "pin")),
-        Option("registry-username", "Registry user name (for ghcr.io: any name with a token password).", "",
-               kind="line"),
-        Option("registry-password", "Registry password or token.", "", secret=True, env_fallback="REGISTRY_PASSWORD"),
+        *REGISTRY_ACCESS,
         Option("mode", "push: commit and push (re-applied if the branch moved); pull-request: push a "
                "deploy branch and open or update one PR; commit: commit locally; none: edit files only.",
                "push", kind="choice", choices=("push", "pull-request", "commit", "none")),

@@ -208,6 +208,17 @@ def _empty(option: Option) -> Any:
     return ""
 
 
+# How gitops-bump and gate reach a registry. Credentials go to the image's registry host only (and to
+# its known token service); a token service elsewhere gets them only when listed in registry-auth-hosts.
+REGISTRY_ACCESS = (
+    Option("registry-username", "Registry user name (for ghcr.io: any name with a token password).", "",
+           kind="line"),
+    Option("registry-password", "Registry password or token.", "", secret=True, env_fallback="REGISTRY_PASSWORD"),
+    Option("registry-auth-hosts", "Token services on other hosts that may receive the registry credentials, one "
+           "host per line (the registry's own host, and auth.docker.io for Docker Hub, always may).", "",
+           kind="lines"),
+)
+
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 

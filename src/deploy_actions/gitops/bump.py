@@ -58,6 +58,7 @@ class GitopsBumpOptions:
     digest: str = "none"
     registry_username: str = ""
     registry_password: str = ""
+    registry_auth_hosts: tuple[str, ...] = ()
     mode: str = "push"
     max_attempts: int | None = 10
     on_protected: str = "fail"
@@ -358,7 +359,8 @@ def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str])
     from deploy_actions.gitops.registry import RegistryClient
 
     lookup = target.with_tag(target.tag, target.digest)
-    with RegistryClient(username=opts.registry_username or None, password=opts.registry_password or None) as client:
+    with RegistryClient(username=opts.registry_username or None, password=opts.registry_password or None,
+                        auth_hosts=opts.registry_auth_hosts) as client:
         if opts.wait_for_image:
             manifest = client.wait_for(lookup, timeout=opts.wait_for_image)
         else:

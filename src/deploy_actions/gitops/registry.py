@@ -29,7 +29,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -55,6 +55,12 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 TOKEN_LIFETIME_DEFAULT = 60  # seconds, per the token spec when `expires_in` is absent
 TOKEN_REFRESH_MARGIN = 10  # seconds before expiry that a cached token counts as stale
 DEFAULT_USERNAME = "x-access-token"  # when only a password (a GitHub token) is given
+# Token services that public registries name in their challenges, on a host other than their own.
+KNOWN_TOKEN_SERVICES: dict[str, tuple[str, ...]] = {
+    "registry-1.docker.io": ("auth.docker.io",),
+    "docker.io": ("auth.docker.io",),
+    "index.docker.io": ("auth.docker.io",),
+}
 WAIT_LOG_EVERY = 60.0  # seconds between "still waiting" lines
 
 _DIGEST = re.compile(r"^(?P<algorithm>[a-z0-9]+(?:[+._-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)$")
@@ -175,6 +181,7 @@ class RegistryClient:
         retries: int = 3,
         backoff: float = 0.5,
         plain_http: Callable[[str], bool] | None = None,
+        auth_hosts: Iterable[str] = (),
     ) -> None:
         import requests
 
@@ -186,6 +193,7 @@ class RegistryClient:
         self.backoff = max(0.0, backoff)
         self._plain_http = plain_http if plain_http is not None else is_loopback
         self._auth: dict[tuple[str, str], _Auth] = {}
+        self._auth_hosts = {_hostname(h.strip()).lower() for h in auth_hosts if h.strip()}
         self._session = requests.Session()
         self._session.headers["User-Agent"] = f"deploy-actions/{__version__}"
         self._random = random.Random()  # noqa: S311 - jitter, not cryptography
@@ -390,17 +398,23 @@ class RegistryClient:
             raise OperationError(
                 f"registry {host}: {what}: refusing to send credentials over plain http to {realm_host}"
             )
+        # Credentials go only where they were given for: the registry's own host, a token service the
+        # registry is known to use, or a host the user allowed. Any other realm gets an anonymous request.
+        send_credentials = bool(self._password) and self._may_authenticate_at(host, realm_host)
+        if self._password and not send_credentials:
+            actions_runtime.log(f"registry {host}: the token service {realm_host} is not the registry's own host; "
+                                "asking it without credentials (allow it with registry-auth-hosts)")
         query: dict[str, str] = {}
         if params.get("service"):
             query["service"] = params["service"]
         query["scope"] = params.get("scope") or scope
-        if self._username:
+        if self._username and send_credentials:
             query["account"] = self._username
         separator = "&" if parts.query else "?"
         url = realm.split("#", 1)[0] + separator + urlencode(query)
         doing = f"{what}: getting a token from {realm_host}"
         resp = self._send("GET", url, host=realm_host, what=doing,
-                          auth=self._basic_header() if self._password else None, body=True)
+                          auth=self._basic_header() if send_credentials else None, body=True)
         if resp.status in (401, 403):
             raise self._refused(resp, host, what, by=f"the token service {realm_host}")
         if resp.status != 200:
@@ -420,6 +434,13 @@ class RegistryClient:
             lifetime = TOKEN_LIFETIME_DEFAULT
         expires = time.monotonic() + max(float(lifetime) - TOKEN_REFRESH_MARGIN, 1.0)
         return _Auth(f"Bearer {token.strip()}", expires)
+
+    def _may_authenticate_at(self, registry_host: str, realm_host: str) -> bool:
+        realm = _hostname(realm_host).lower()
+        if realm == _hostname(registry_host).lower():
+            return True
+        allowed = {*KNOWN_TOKEN_SERVICES.get(_hostname(registry_host).lower(), ()), *self._auth_hosts}
+        return realm in allowed
 
     def _basic_header(self) -> str:
         import base64

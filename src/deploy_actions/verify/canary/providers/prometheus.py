@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.verify.canary import rules
@@ -110,6 +111,31 @@ def parse_response(body: bytes) -> QueryResult:
     return QueryResult(str(result_type), tuple(series))
 
 
+class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but the Authorization header only to the origin it was configured for:
+    urllib would otherwise carry it to whatever host a redirect names."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Any, newurl: str) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to a non-http URL refused: {msg}", headers, fp)
+        if code in (307, 308) and req.get_method() == "POST":  # these keep the method and body (RFC 9110)
+            new: urllib.request.Request | None = urllib.request.Request(
+                newurl, data=req.data, headers=dict(req.header_items()), method="POST")  # noqa: S310
+        else:
+            new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            for name in ("Authorization", "Cookie", "Proxy-Authorization"):
+                new.remove_header(name)
+                new.remove_header(name.capitalize())
+        return new
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
 class PrometheusClient:
     """`GET`-free, form-encoded `POST`s to /api/v1/query and /api/v1/query_range."""
 
@@ -121,6 +147,7 @@ class PrometheusClient:
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
+        self._opener = urllib.request.build_opener(_CredentialsStayHome())
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json",
                         "Content-Type": "application/x-www-form-urlencoded"}
         if token and (username or password):
@@ -152,7 +179,7 @@ class PrometheusClient:
             request = urllib.request.Request(self.base + path, data=body, headers=self.headers,  # noqa: S310
                                              method="POST")  # the base URL was checked to be http(s)
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 -- http(s) only
+                with self._opener.open(request, timeout=self.timeout) as response:
                     return parse_response(response.read(16 * 1024 * 1024))
             except urllib.error.HTTPError as err:
                 payload = _read(err)
