@@ -105,7 +105,24 @@ def write_report(path: str, data: bytes, input_name: str) -> str:
     return str(target.absolute())
 
 
-def write_edits(edits: Sequence[FileEdit]) -> None:
+@dataclass(frozen=True)
+class Undo:
+    """What write_edits changed, so that a later failure (a commit, a push) can put it back exactly."""
+
+    files: tuple[tuple[FileEdit, bool], ...] = ()  # each edit written, and whether its file existed
+    folders: tuple[Path, ...] = ()  # folders made for new files, outermost first
+
+    def restore(self) -> None:
+        """Every file back to its `before` bytes, new files and the folders made for them removed."""
+        failed = _restore(self.files)
+        for folder in reversed(self.folders):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: nothing of anyone else's goes
+        if failed:
+            raise FileError("could NOT be restored after a failure: " + ", ".join(failed))
+
+
+def write_edits(edits: Sequence[FileEdit]) -> Undo:
     """Write every edit, each atomically; if one fails, put back the ones already written."""
     pending = [e for e in edits if e.after != e.before]
     for edit in pending:
@@ -117,30 +134,37 @@ def write_edits(edits: Sequence[FileEdit]) -> None:
             raise FileError(f"cannot be read: {exc.strerror or exc}", file=edit.relpath) from exc
         if on_disk != edit.before:
             raise FileError("changed since it was read; nothing was written, run again", file=edit.relpath)
-    written: list[FileEdit] = []
+    written: list[tuple[FileEdit, bool]] = []
+    folders: list[Path] = []
     for edit in pending:
+        existed = edit.path.exists()
         try:
+            folders += _missing_folders(edit.path.parent)
             _replace_file(edit.path, edit.after)
         except OSError as exc:
-            not_restored = _restore(written)
-            outcome = (f"restored {len(written)} file(s) already written" if not not_restored
-                       else "could NOT restore " + ", ".join(not_restored))
+            try:
+                Undo(tuple(written), tuple(folders)).restore()
+                outcome = f"restored {len(written)} file(s) already written"
+            except FileError as failure:
+                outcome = failure.message
             raise FileError(f"cannot be written ({exc.strerror or exc}); {outcome}", file=edit.relpath) from exc
-        written.append(edit)
+        written.append((edit, existed))
+    return Undo(tuple(written), tuple(folders))
 
 
-def restore_edits(edits: Sequence[FileEdit]) -> None:
-    """Put every file of `edits` back to its `before` content (new files removed); FileError if one can't be."""
-    not_restored = _restore(edits)
-    if not_restored:
-        raise FileError("could NOT be restored after a failure: " + ", ".join(not_restored))
+def _missing_folders(folder: Path) -> list[Path]:
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
 
 
-def _restore(written: Sequence[FileEdit]) -> list[str]:
+def _restore(written: Sequence[tuple[FileEdit, bool]]) -> list[str]:
     failed = []
-    for edit in reversed(written):
+    for edit, existed in reversed(written):
         try:
-            if edit.before == b"":
+            if not existed:
                 edit.path.unlink(missing_ok=True)
             else:
                 _replace_file(edit.path, edit.before)

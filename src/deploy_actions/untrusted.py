@@ -19,7 +19,7 @@ _REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _HEX_COMMIT = re.compile(r"^(?:[0-9a-f]{7,40}|[0-9a-f]{64})$")
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
-MAX_TEXT = 65_536  # a reason or message longer than this is not a reason; git and GitHub balk too
+MAX_TEXT = 1_000_000  # characters; a "reason" longer than this is a mistake (and GitHub caps bodies lower)
 
 
 def ref_name(name: str, value: str, *, what: str = "a git branch or tag name") -> str:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from deploy_actions import actions_runtime, untrusted
 from deploy_actions.errors import InputError, OperationError
-from deploy_actions.files import FileEdit, restore_edits, write_edits
+from deploy_actions.files import FileEdit, write_edits
 
 _RECORD_SEP = b"\x1e"
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -177,15 +177,15 @@ def commit_edits(git: Git, edits: Sequence[FileEdit], message: str, *, user_name
     they were (the index file's bytes are restored), and the error is raised."""
     index = Path(git.out("rev-parse", "--path-format=absolute", "--git-path", "index"))
     saved_index = index.read_bytes() if index.exists() else None
-    write_edits(edits)
+    undo = write_edits(edits)
     try:
         return commit_paths(git, [e.relpath for e in edits], message, user_name=user_name, user_email=user_email)
     except BaseException:
-        restore_edits(edits)
         if saved_index is None:
             index.unlink(missing_ok=True)
         else:
             index.write_bytes(saved_index)
+        undo.restore()
         raise
 
 

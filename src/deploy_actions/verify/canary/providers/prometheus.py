@@ -120,8 +120,8 @@ class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
         if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
             raise urllib.error.HTTPError(newurl, code, f"redirect to a non-http URL refused: {msg}", headers, fp)
         if code in (307, 308) and req.get_method() == "POST":  # these keep the method and body (RFC 9110)
-            new: urllib.request.Request | None = urllib.request.Request(
-                newurl, data=req.data, headers=dict(req.header_items()), method="POST")  # noqa: S310
+            new: urllib.request.Request | None = urllib.request.Request(  # noqa: S310 -- http(s), checked above
+                newurl, data=req.data, headers=dict(req.header_items()), method="POST")
         else:
             new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None and _origin(newurl) != _origin(req.full_url):
