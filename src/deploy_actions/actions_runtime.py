@@ -113,6 +113,14 @@ def neutralise(text: str) -> str:
     return f"::stop-commands::{token}\n{text}\n::{token}::"
 
 
+def one_line(text: str) -> str:
+    """`text` on one line: line breaks and other control characters shown as escapes (\\n, \\x1b)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
 def log(message: str) -> None:
     stream = _stream()
     stream.write(neutralise(redact(message)) + "\n")
@@ -137,7 +145,7 @@ def annotate(
         sys.stdout.flush()
         return
     where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
-    sys.stderr.write(f"{level}: {where}{message}\n")
+    sys.stderr.write(one_line(f"{level}: {where}{message}") + "\n")
     sys.stderr.flush()
 
 

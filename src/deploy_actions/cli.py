@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from deploy_actions import __version__, actions_runtime
 from deploy_actions.commands import COMMANDS, Outcome
 from deploy_actions.commands.spec import CommandSpec, Option, resolve
-from deploy_actions.errors import EXIT_BAD_INPUT, DeployActionsError
+from deploy_actions.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, DeployActionsError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -90,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as err:  # the system refused a file operation (full disk, permissions): one line, exit 1
+        where = f" ({err.filename})" if err.filename else ""
+        actions_runtime.annotate("error", f"{err.strerror or err}{where}")
+        return EXIT_CHECK_FAILED
     except Exception:  # noqa: BLE001 -- a bug: show it, but never a token
         text = actions_runtime.neutralise(actions_runtime.redact(traceback.format_exc()))
         sys.stderr.write(text)

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from deploy_actions.errors import FileError, InputError
-
-NAME_MAX = 255  # bytes in one file name, and in a whole path (Linux's limits); longer is refused, not crashed on
-PATH_MAX = 4096
+from deploy_actions.untrusted import NAME_MAX, PATH_MAX
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,21 @@ def ref_prefix(name: str, value: str) -> str:
     return value
 
 
+PATH_MAX = 4096
+NAME_MAX = 255
+
+
+def path_text(name: str, value: str) -> str:
+    """A file or folder path as text: no NUL or line breaks, names and the whole within the file system's
+    limits (where it may point is the command's to check: inside a repository, a regular file...)."""
+    text = value.strip()
+    if re.search(r"[\x00\r\n]", text):
+        raise InputError(name, value, "a path without NUL or line breaks")
+    if len(text.encode()) > PATH_MAX or any(len(part.encode()) > NAME_MAX for part in text.split("/")):
+        raise InputError(name, value, f"a path whose names are at most {NAME_MAX} bytes ({PATH_MAX} in all)")
+    return text
+
+
 def commit_sha(name: str, value: str) -> str:
     """A commit id: 7 to 40 lowercase hex digits (SHA-1), or 64 (SHA-256 repositories)."""
     text = value.strip().lower()

@@ -44,7 +44,8 @@ SPEC = CommandSpec(
         Option("lookback", "prometheus: also judge this much history at once (range query), e.g. 10m; counted in "
                "duration.", "", kind="duration"),
         Option("timeout", "Timeout of one query or probe request.", "10s", kind="duration"),
-        Option("retries", "Retries of a failed query before the look counts as missing data.", "2", kind="int"),
+        Option("retries", "Retries of a failed query before the look counts as missing data (within duration).", "2",
+               kind="int", maximum=10),
         Option("alpha", "Largest acceptable probability of rolling back a canary that is no worse than the "
                "baseline, over the whole analysis however often it looks.", "0.01", kind="float"),
         Option("min-requests", "Canary requests needed before promoting.", "300", kind="int"),
@@ -63,7 +64,7 @@ SPEC = CommandSpec(
         Option("on-no-data", "What no data means: hold, fail (hold and exit 1) or rollback. Never promote.",
                "hold", kind="choice", choices=("hold", "fail", "rollback")),
         Option("fail-on-rollback", "Exit 1 when the decision is rollback.", "false", kind="bool"),
-        Option("report", "Write a JSON report (decision, verdicts, every look) to this file.", ""),
+        Option("report", "Write a JSON report (decision, verdicts, every look) to this file.", "", kind="path"),
     ),
     outputs=(
         Output("decision", "promote, rollback or hold."),

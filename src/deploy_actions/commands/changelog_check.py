@@ -27,11 +27,11 @@ SPEC = CommandSpec(
                 "extract the release notes.",
     run="deploy_actions.commands.changelog_check:run",
     options=(
-        Option("file", "The changelog file.", "CHANGELOG.md"),
+        Option("file", "The changelog file.", "CHANGELOG.md", kind="path"),
         Option("version", "The version whose entry must exist (with or without a leading v, or "
                "Unreleased). Empty: validate the file and report its newest entry.", ""),
         Option("notes-file", "Write the entry's release notes to this file (inside the working "
-               "directory), e.g. for `gh release create --notes-file`.", ""),
+               "directory), e.g. for `gh release create --notes-file`.", "", kind="path"),
         Option("strict", "Fail (instead of warn) when the file breaks Keep a Changelog's rules: "
                "order, dates, duplicate sections, link references.", "false", kind="bool"),
         Option("require-sections", "`###` sections the entry must have and fill in, one per line, "

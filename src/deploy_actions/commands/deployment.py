@@ -33,10 +33,10 @@ SPEC = CommandSpec(
                "override-reason).", "false", kind="bool"),
         Option("override-reason", "Why the gate was overridden.", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: the local "
-               "checkout holding the record file.", ""),
+               "checkout holding the record file.", "", kind="path"),
         Option("ref", "Branch of the GitOps repository to commit to.", "main", kind="ref"),
         Option("record", "Record file (JSON lines), relative to the GitOps repository; {environment} and {app} "
-               "are replaced.", "deployments/{environment}.jsonl"),
+               "are replaced.", "deployments/{environment}.jsonl", kind="path"),
         Option("token", "Token that can push to the GitOps repository. CLI: $GITHUB_TOKEN.", "", secret=True,
                env_fallback="GITHUB_TOKEN"),
         Option("github-deployments", "Mirror the event to GitHub Deployments in github-repository.", "false",

@@ -17,10 +17,10 @@ SPEC = CommandSpec(
         Option("image", "Image repository to bump, without tag, e.g. ghcr.io/org/app.", ""),
         Option("tag", "Tag to deploy, e.g. v1.2.3.", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: edit the "
-               "local checkout that holds path.", ""),
+               "local checkout that holds path.", "", kind="path"),
         Option("ref", "Branch of the GitOps repository to change.", "main", kind="ref"),
         Option("path", "Folder to search, relative to the GitOps repository; may use {app} and {environment}, "
-               "e.g. apps/{app}/overlays/{environment}.", "."),
+               "e.g. apps/{app}/overlays/{environment}.", ".", kind="path"),
         Option("environment", "Environment being deployed (dev, staging, production…).", "", kind="line"),
         Option("app", "Application name for paths, messages and records (default: the image's last path part).",
                ""),
@@ -59,12 +59,12 @@ SPEC = CommandSpec(
         Option("rollback-message", "Commit message of a rollback; also {reason}.",
                "fix: Rollback {app} to {tag} due to {reason}"),
         Option("record", "Deployment record (JSON lines) appended in the same commit; empty for none.",
-               "deployments/{environment}.jsonl"),
+               "deployments/{environment}.jsonl", kind="path"),
         Option("incident", "Incident record (Markdown) a rollback writes in the same commit; {timestamp} "
                "(e.g. 20261122T101500Z), {app} and {environment} are replaced; empty for none.",
-               "incidents/{timestamp}-{app}.md"),
+               "incidents/{timestamp}-{app}.md", kind="path"),
         Option("evidence", "JSON report that decided the rollback (canary-monitor report, or smoke-test's JSON "
-               "report); its verdicts or failed checks go in the incident record.", ""),
+               "report); its verdicts or failed checks go in the incident record.", "", kind="path"),
         Option("detected-at", "When the problem was detected, ISO 8601, for the incident timeline (default: now).",
                ""),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling",

@@ -28,13 +28,13 @@ SPEC = CommandSpec(
         Option("max-latency-ms", "Slowest acceptable response, in milliseconds; slower counts as not ready yet.",
                "", kind="int"),
         Option("spec", "A smoke spec file (YAML): named checks with the same fields, plus journeys that "
-               "capture values (e.g. a token) for later steps.", ""),
+               "capture values (e.g. a token) for later steps.", "", kind="path"),
         Option("expect-version", "The version just deployed, e.g. 1.2.3 or v1.2.3; every url check (and spec "
                "checks with expect-version: true) must report it. Another version counts as not ready yet.",
                ""),
         Option("version-field", "JSONPath of the version in the response, e.g. $.version or $.build.version.",
                "$.version"),
-        Option("ca-bundle", "PEM file of the CA certificates to trust for HTTPS.", ""),
+        Option("ca-bundle", "PEM file of the CA certificates to trust for HTTPS.", "", kind="path"),
         Option("insecure", "Do not verify TLS certificates (must be explicit; prefer ca-bundle).", "false",
                kind="bool"),
         Option("timeout", "Overall deadline for every check to pass, e.g. 5m or 90s.", "5m", kind="duration",
@@ -49,8 +49,8 @@ SPEC = CommandSpec(
         Option("concurrency", "How many checks (or journeys) run at once; journey steps always run in order.",
                "10", kind="int", maximum=256),
         Option("fail-fast", "Stop the other checks as soon as one fails definitely.", "true", kind="bool"),
-        Option("junit", "Write JUnit XML here, for test reporters.", ""),
-        Option("report", "Write the JSON report here (default: a file in $RUNNER_TEMP).", ""),
+        Option("junit", "Write JUnit XML here, for test reporters.", "", kind="path"),
+        Option("report", "Write the JSON report here (default: a file in $RUNNER_TEMP).", "", kind="path"),
     ),
     outputs=(
         Output("passed", "How many checks passed."),

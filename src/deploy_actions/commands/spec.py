@@ -19,9 +19,9 @@ from deploy_actions.errors import InputError
 
 # str: free text (bounded); line: one line (trailers, names); ref: a git branch, tag or remote name;
 # tag-prefix: a prefix of one; commit: hex commit id; repository: owner/name; url: absolute http(s);
-# run-url: https (http only on loopback).
+# run-url: https (http only on loopback); path: a file or folder path (what it may name is the command's).
 Kind = Literal["str", "line", "bool", "lines", "choice", "int", "float", "duration", "ref", "tag-prefix",
-               "commit", "repository", "url", "run-url"]
+               "commit", "repository", "url", "run-url", "path"]
 
 # Every number has a finite ceiling; an option may lower (or raise) its own with `maximum`.
 DEFAULT_MAXIMUM: dict[str, float] = {"int": 1_000_000, "float": 1_000_000.0, "duration": 24 * 3600.0}
@@ -118,6 +118,8 @@ def convert(option: Option, raw: str) -> Any:
         return untrusted.commit_sha(option.name, raw)
     if kind == "repository":
         return untrusted.repository(option.name, raw)
+    if kind == "path":
+        return untrusted.path_text(option.name, raw)
     if kind in ("url", "run-url"):
         return untrusted.url(option.name, raw, https_only=kind == "run-url")
     limit = option.limit

@@ -13,7 +13,7 @@ SPEC = CommandSpec(
                 "files, commit, tag and (optionally) push and publish a GitHub release.",
     run="deploy_actions.commands.version_bump:run",
     options=(
-        Option("repo", "Path of the git repository (the working tree) to release.", "."),
+        Option("repo", "Path of the git repository (the working tree) to release.", ".", kind="path"),
         Option("tag-prefix", "Prefix of release tags; only tags with it that are valid semver count.", "v",
                kind="tag-prefix"),
         Option("bump", "Which part to bump; auto reads the commits.", "auto", kind="choice",
@@ -30,7 +30,7 @@ SPEC = CommandSpec(
                "with one capture group.", "", kind="lines"),
         Option("changelog", "none, or update to prepend a Keep a Changelog section.", "none",
                kind="choice", choices=("none", "update")),
-        Option("changelog-file", "The changelog to update.", "CHANGELOG.md"),
+        Option("changelog-file", "The changelog to update.", "CHANGELOG.md", kind="path"),
         Option("commit-message", "Message of the release commit; {version}, {tag} and "
                "{previous_version} are replaced.", "chore: Bump version to {version}"),
         Option("tag", "Create an annotated tag for the release.", "true", kind="bool"),

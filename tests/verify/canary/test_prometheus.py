@@ -120,6 +120,22 @@ def test_errors_are_retried_then_reported(fake_prometheus):
     assert fake_prometheus.calls == 3 and waits == [0.5, 1.0]
 
 
+def test_retries_stay_inside_the_deadline(fake_prometheus, monkeypatch):
+    fake_prometheus.mode = "http-503"
+    clock = [1000.0]
+    monkeypatch.setattr(prom.time, "monotonic", lambda: clock[0])
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    client = prom.PrometheusClient(fake_prometheus.url, retries=10, backoff=0.5, sleep=sleep, deadline=1002.0)
+    with pytest.raises(prom.PrometheusUnavailable, match="HTTP 503"):
+        client.instant("up")
+    assert sum(waits) < 2.0 and waits == [0.5, 1.0] and fake_prometheus.calls == 3  # not 11 attempts
+
+
 def test_a_hanging_server_times_out(fake_prometheus):
     fake_prometheus.mode = "hang"
     client = prom.PrometheusClient(fake_prometheus.url, retries=0, timeout=0.3)

@@ -139,7 +139,8 @@ def build_provider(opts: CanaryMonitorOptions, config: AnalysisConfig, interval:
             raise InputError(name, "", 'label matchers such as job="app",track="canary"')
     client = prometheus.PrometheusClient(
         opts.prometheus_url, token=opts.prometheus_token, username=opts.prometheus_username,
-        password=opts.prometheus_password, timeout=timeout, retries=2 if opts.retries is None else opts.retries)
+        password=opts.prometheus_password, timeout=timeout, retries=2 if opts.retries is None else opts.retries,
+        deadline=time.monotonic() + config.duration + timeout)  # the last look gets one query's time
     provider_ = prometheus.PrometheusProvider(
         client,
         canary_selector=prometheus.normalize_selector("canary-selector", opts.canary_selector),

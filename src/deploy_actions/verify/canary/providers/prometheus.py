@@ -141,8 +141,9 @@ class PrometheusClient:
 
     def __init__(self, url: str, *, token: str = "", username: str = "", password: str = "",
                  timeout: float = 10.0, retries: int = 2, backoff: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, deadline: float | None = None) -> None:
         self.base = validate_url(url)
+        self.deadline = deadline  # time.monotonic() by which every query and its retries must end
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -174,12 +175,18 @@ class PrometheusClient:
         body = urllib.parse.urlencode(params).encode()
         last = "no attempt"
         for attempt in range(self.retries + 1):
+            left = math.inf if self.deadline is None else self.deadline - time.monotonic()
             if attempt:
-                self.sleep(min(self.backoff * 2 ** (attempt - 1), 5.0))
+                pause = min(self.backoff * 2 ** (attempt - 1), 5.0)
+                if pause >= left:  # retries stay inside the analysis' deadline
+                    break
+                self.sleep(pause)
+                left -= pause
+            timeout = max(0.5, min(self.timeout, left))  # the first attempt always gets a fair try
             request = urllib.request.Request(self.base + path, data=body, headers=self.headers,  # noqa: S310
                                              method="POST")  # the base URL was checked to be http(s)
             try:
-                with self._opener.open(request, timeout=self.timeout) as response:
+                with self._opener.open(request, timeout=timeout) as response:
                     return parse_response(response.read(16 * 1024 * 1024))
             except urllib.error.HTTPError as err:
                 payload = _read(err)
