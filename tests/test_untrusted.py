@@ -17,7 +17,7 @@ def git_accepts_branch(name: str) -> bool:
     return proc.returncode == 0
 
 
-REF_ALPHABET = st.sampled_from(list("abAZ09-_./@{}~^:?*[\\ \t\n\x7f") + ["..", ".lock", "é"])
+REF_ALPHABET = st.sampled_from([*"abAZ09-_./@{}~^:?*[\\ \t\n\x7f", "..", ".lock", "é"])
 
 
 @settings(max_examples=300, deadline=None)
