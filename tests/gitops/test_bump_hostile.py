@@ -9,12 +9,8 @@ import json
 import pytest
 
 from deploy_actions.cli import main
-from tests.gitops import test_bump as _bump_tests
-from tests.gitops.test_bump import bump, show
+from tests.gitops.test_bump import bump, gh, gitops, show  # noqa: F401 -- gh, gitops: fixtures
 from tests.plugins.git_repos import run_git
-
-# pytest finds fixtures by their own names ("gitops", "gh"), whatever the attribute is called.
-_gitops_fixture, _gh_fixture = _bump_tests.gitops, _bump_tests.gh
 
 OPTION_LIKE = ["--upload-pack=touch {marker}", "-c core.sshCommand=touch {marker}", "main..dev", "ma in",
                "main\n--upload-pack=x", "refs/heads/../x", "@", ".hidden", "x.lock", "a//b"]
