@@ -9,6 +9,7 @@ on a port where nothing listens); one flag at a time is replaced by a hostile va
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -27,18 +28,20 @@ from deploy_actions.commands.spec import Option
 DEAD = "http://127.0.0.1:9"  # the discard port: nothing listens
 SECONDS_PER_RUN = 20  # a run that takes longer is a hang: the alarm turns it into a failure
 
-# Values that broke commands before (issue 10) or break parsers generally.
+# Values that broke commands before (issue 10) or break parsers generally. Every flag meets all of them.
 HOSTILE = [
-    "x\n::add-mask::x\n::warning::pwned", "--upload-pack=touch pwned", "-", "", " ", "\x00", "\r", "A" * 70_000,
-    "x" * 300, "../../../../etc/passwd", "/dev/zero", ".git/hooks/pre-commit", "http://[::1", "http://:80",
-    "https://user:pw@example.com/", "file:///etc/passwd", "inf", "-inf", "nan", "1e309", "1e20", "-1",
-    "9" * 400, "2001-12-14t21:59:43.10-05:00", "{app.__class__}", "{0}", "%s%n", "${{ github.token }}",
-    "[", "{", ": : :", "- a\n- [", "* * *", "\ud7ff\ufffe", "main..dev", "@{-1}", "v1.0.0\nSigned-off-by: x",
+    "x\n::add-mask::x\n::warning::pwned", "--upload-pack=touch pwned", "", "\x00", "A" * 70_000, "x" * 300,
+    "../../../../etc/passwd", "/dev/zero", ".git/hooks/pre-commit", "http://[::1", "inf", "1e309", "-1", "9" * 400,
+    "2001-12-14t21:59:43.10-05:00", "{app.__class__}", "- a\n- [", "main..dev",
 ]
+# More, for the generated values to start from.
+SEEDS = [*HOSTILE, "-", " ", "\r", "http://:80", "https://user:pw@example.com/", "file:///etc/passwd", "-inf",
+         "nan", "1e20", "{0}", "%s%n", "${{ github.token }}", "[", "{", ": : :", "* * *", "\ud7ff\ufffe", "@{-1}",
+         "v1.0.0\nSigned-off-by: x"]
 
 
-def _repo(root: Path) -> Path:
-    repo = root / "repo"
+def _template(root: Path) -> Path:
+    repo = root / "template"
     (repo / "apps").mkdir(parents=True)
     (repo / "apps" / "deployment.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n"
@@ -55,15 +58,20 @@ def _repo(root: Path) -> Path:
     return repo
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _template(tmp_path_factory.mktemp("fuzz"))
+
+
 def _base_args(command: str, repo: Path) -> dict[str, str]:
     base = {
         "version-bump": {"repo": str(repo), "dry-run": "true"},
         "changelog-check": {"file": "CHANGELOG.md", "version": "1.0.0"},
         "gitops-bump": {"path": str(repo / "apps"), "image": "ghcr.io/org/app", "tag": "v1.1.0",
                         "verify-image": "false", "mode": "none", "record": ""},
-        "smoke-test": {"url": f"{DEAD}/health", "timeout": "1s", "request-timeout": "200ms"},
+        "smoke-test": {"url": f"{DEAD}/health", "timeout": "300ms", "request-timeout": "100ms"},
         "canary-monitor": {"provider": "probe", "canary-url": f"{DEAD}/c", "baseline-url": f"{DEAD}/b",
-                           "duration": "1s", "interval": "500ms", "min-duration": "1s", "timeout": "200ms",
+                           "duration": "300ms", "interval": "100ms", "min-duration": "300ms", "timeout": "100ms",
                            "retries": "0"},
         "gate": {"version": "1.0.0", "repo": str(repo)},
         "deployment": {"event": "opened", "app": "app", "environment": "staging", "version": "v1.0.0"},
@@ -94,10 +102,12 @@ def _deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _run(command: str, option: Option, value: str, tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _run(command: str, option: Option, value: str, template: Path, tmp: Path,
+         capsys: pytest.CaptureFixture[str]) -> None:
     work = tmp / f"run-{os.urandom(4).hex()}"
     work.mkdir()
-    repo = _repo(work)
+    repo = work / "repo"
+    shutil.copytree(template, repo, symlinks=True)
     args = _base_args(command, repo)
     args[option.name] = value
     argv = [command]
@@ -136,22 +146,22 @@ def _quiet_environment(monkeypatch):
 
 
 @pytest.mark.parametrize(("command", "option"), _flags(), ids=lambda v: v if isinstance(v, str) else v.name)
-def test_every_flag_survives_the_known_hostile_values(command, option, tmp_path, capsys):
+def test_every_flag_survives_the_known_hostile_values(command, option, template, tmp_path, capsys):
     for value in HOSTILE:
-        _run(command, option, value, tmp_path, capsys)
+        _run(command, option, value, template, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(data=st.data())
-def test_every_flag_survives_generated_values(command, tmp_path, capsys, data):
+def test_every_flag_survives_generated_values(command, template, tmp_path, capsys, data):
     options = [option for name, option in _flags() if name == command]
     option = data.draw(st.sampled_from(options))
     value = data.draw(st.one_of(
         st.text(max_size=40),
         st.text(alphabet=st.characters(codec="utf-8"), max_size=300),
-        st.sampled_from(HOSTILE).flatmap(lambda h: st.text(max_size=5).map(lambda t, h=h: h + t)),
+        st.sampled_from(SEEDS).flatmap(lambda h: st.text(max_size=5).map(lambda t, h=h: h + t)),
         st.integers().map(str), st.floats().map(repr),
     ))
-    _run(command, option, value, tmp_path, capsys)
+    _run(command, option, value, template, tmp_path, capsys)
