@@ -955,3 +955,43 @@ def test_the_fixture_fails_a_test_whose_responses_broke_the_schema(tmp_path: Pat
     assert "2 passed, 2 errors" in run.stdout
     assert "at $.id: 'not-an-integer' is not of type 'integer'" in run.stdout
     assert "Cannot query field 'stars' on type 'Repository'." in run.stdout
+
+
+@pytest.fixture
+def html_portal() -> Iterator[str]:
+    """A server that answers every request with an HTML login page, as a captive portal or a proxy does."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _serve(self) -> None:
+            body = b"<html><body>Please log in</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = _serve
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("call", ["release", "pull request", "deployment"])
+def test_an_html_page_where_the_api_should_answer_is_one_line_error(html_portal, call):
+    client = GitHubClient("org/app", "ghs_" + "x" * 36, html_portal)
+    with pytest.raises(OperationError, match="did not answer as GitHub's API does|failed") as caught:
+        if call == "release":
+            client.create_release("v1.0.0", "v1.0.0", "notes")
+        elif call == "pull request":
+            client.open_or_update_pull_request("deploy/x", "main", "title", "body")
+        else:
+            client.ensure_deployment("a" * 40, "staging", {}, "deploying")
+    assert "\n" not in str(caught.value) and "ghs_" not in str(caught.value)

@@ -362,6 +362,12 @@ class GitHubClient:
         except RequestException as exc:
             message = f"GitHub API: {doing} in {self.repository} failed: cannot reach {self.api_url} ({_reason(exc)})"
             raise OperationError(self._redact(message)) from exc
+        except (ValueError, KeyError, TypeError, AttributeError, AssertionError) as exc:
+            # PyGithub meets an answer that is not GitHub's JSON (a proxy's HTML login page, a captive
+            # portal) with whatever its parsing raises; that is the server's fault, not a bug of ours.
+            message = (f"GitHub API: {doing} in {self.repository} failed: {self.api_url} did not answer as "
+                       f"GitHub's API does ({type(exc).__name__})")
+            raise OperationError(self._redact(message)) from exc
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***")
