@@ -103,3 +103,32 @@ def test_gitops_bump_refuses_a_record_path_inside_git(tmp_path, capsys):
     assert hook.read_bytes() == before and os.access(hook, os.X_OK)
     assert "v1.0.0" in (repo / "apps" / "deploy.yaml").read_text()
     assert _git(repo, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("command", [
+    ["changelog-check", "--file", "{path}", "--version", "1.0.0"],
+    ["smoke-test", "--spec", "{path}", "--timeout", "1s"],
+    ["gitops-bump", "--path", ".", "--image", "ghcr.io/org/app", "--tag", "v1.0.1", "--rollback", "true",
+     "--reason", "r", "--evidence", "{path}", "--verify-image", "false", "--mode", "none"],
+])
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_an_input_file_that_never_ends_is_refused_not_read(tmp_path, capsys, command, kind):
+    if kind == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)  # nobody writes: open() would wait forever, read() too
+    else:
+        path = tmp_path / "zero"
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero's numbers (the tests run as root)
+    code = main([part.replace("{path}", str(path)) for part in command])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a regular file" in err and err.strip().count("\n") == 0
+
+
+def test_an_input_file_larger_than_its_limit_is_refused(tmp_path):
+    from deploy_actions.errors import FileError
+    from deploy_actions.files import read_input
+
+    (tmp_path / "big").write_bytes(b"x" * 1001)
+    assert read_input(tmp_path / "big", 1001) == b"x" * 1001
+    with pytest.raises(FileError, match="larger than 1,000 bytes"):
+        read_input(tmp_path / "big", 1000)

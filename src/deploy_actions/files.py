@@ -60,6 +60,29 @@ def _is_git_dir(part: str) -> bool:
     return part.rstrip(". ").lower() == ".git"
 
 
+def read_input(path: str | Path, limit: int) -> bytes:
+    """The bytes of a file the user named, at most `limit` of them: only a regular file is read (a FIFO
+    or a device such as /dev/zero would hang or never end), and opening never blocks. Raises OSError
+    (FileNotFoundError, IsADirectoryError...) as open() does, and FileError when it is not a regular
+    file or is larger than `limit`."""
+    fd = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(21, "Is a directory", str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise FileError("is not a regular file (a device, FIFO or socket is never read)", file=str(path))
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise FileError(f"is larger than {limit:,} bytes", file=str(path))
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def report_target(path: str, input_name: str) -> Path:
     """Where a report the user asked for (JSON, JUnit, notes) may go: a regular file or a new one,
     never a symbolic link, a device, a FIFO or a folder, so a report cannot be aimed at something

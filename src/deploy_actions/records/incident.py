@@ -11,13 +11,14 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from deploy_actions import files
 from deploy_actions.errors import FileError, InputError
 from deploy_actions.records import journal
 
 FILE_STAMP = "%Y%m%dT%H%M%SZ"
+EVIDENCE_LIMIT = 16 * 1024 * 1024  # a canary or smoke report; a larger "report" is not one
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def parse_detected_at(text: str, default: dt.datetime) -> dt.datetime:
 def read_evidence(path: str) -> Evidence:
     """The report at `path` (canary-monitor --report, or smoke-test's JSON report) as Evidence."""
     try:
-        data = json.loads(Path(path).expanduser().read_bytes().decode("utf-8"))
+        data = json.loads(files.read_input(path, EVIDENCE_LIMIT).decode("utf-8"))
     except OSError as exc:
         raise FileError(f"evidence: cannot be read ({exc.strerror or exc})", file=path) from None
     except (UnicodeDecodeError, ValueError, RecursionError):

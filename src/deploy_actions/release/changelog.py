@@ -17,10 +17,12 @@ from typing import Literal
 
 import semver
 
+from deploy_actions import files
 from deploy_actions.errors import FileError, InputError
 
 Status = Literal["released", "unreleased", "prerelease", "yanked"]
 UNRELEASED = "Unreleased"
+CHANGELOG_LIMIT = 32 * 1024 * 1024  # bytes; the largest real changelogs are a few MB
 
 KEEP_A_CHANGELOG_HEADER = (
     "# Changelog\n"
@@ -186,7 +188,7 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
     name = shown or str(path)
     file = Path(path)
     try:
-        data = file.read_bytes()
+        data = files.read_input(file, CHANGELOG_LIMIT)
     except FileNotFoundError:
         raise FileError(f"no changelog at {name}; create it or point input 'file' at it",
                         file=name) from None

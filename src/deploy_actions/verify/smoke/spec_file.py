@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from deploy_actions import files
 from deploy_actions.errors import FileError
 from deploy_actions.verify.smoke.checks import (
     DEFAULT_VERSION_FIELD,
@@ -95,12 +96,9 @@ def load_spec(path: str, *, expect_version: str | None = None, version_field: st
               env: Mapping[str, str] | None = None) -> SmokeSpec:
     """Read and parse the spec file at `path`."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+        data = files.read_input(path, MAX_BYTES)
     except OSError as exc:
         raise FileError(f"cannot be read: {exc.strerror or exc}", file=path) from None
-    if len(data) > MAX_BYTES:
-        raise FileError("is larger than 1 MiB; a smoke spec should be a short list of checks", file=path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
