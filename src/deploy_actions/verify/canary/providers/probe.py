@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from deploy_actions import untrusted
 from deploy_actions.errors import InputError
 from deploy_actions.verify.canary.providers import ArmCounts, LookData
 
@@ -29,11 +30,7 @@ BUCKETS: tuple[float, ...] = tuple(0.001 * 1.1 ** i for i in range(int(math.log(
 
 
 def validate_url(name: str, url: str) -> str:
-    text = url.strip()
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(name, url, "an http:// or https:// URL to send probe requests to")
-    return text
+    return untrusted.url(name, url)
 
 
 @dataclass(frozen=True)

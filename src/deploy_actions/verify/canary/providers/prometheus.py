@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploy_actions import untrusted
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.verify.canary import rules
 from deploy_actions.verify.canary.providers import ArmCounts, LookData, merge_buckets
@@ -231,13 +232,11 @@ def _read(err: urllib.error.HTTPError) -> bytes:
 
 
 def validate_url(url: str) -> str:
-    text = url.strip().rstrip("/")
-    parts = urllib.parse.urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("prometheus-url", url, "the server's base URL, e.g. http://prometheus:9090")
-    if parts.username or parts.password:
+    if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
         raise InputError("prometheus-url", "<a URL with credentials>",
                          "a URL without credentials; use prometheus-username/password or prometheus-token")
+    text = untrusted.url("prometheus-url", url).rstrip("/")
+    parts = urllib.parse.urlsplit(text)
     if parts.query or parts.fragment:
         raise InputError("prometheus-url", url, "a base URL without ?query or #fragment")
     return text
