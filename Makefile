@@ -20,7 +20,7 @@ lint: $(BIN)/.installed
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOW_FILES)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions $(ACTION_FILES)
 	$(BIN)/actionlint $(WORKFLOW_FILES)
-	$(BIN)/zizmor --offline --no-progress . workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress --persona pedantic . workflows/*.yml
 	$(BIN)/hadolint Dockerfile
 
 unit: $(BIN)/.installed
