@@ -29,7 +29,7 @@ lint: system $(BIN)/.installed
 	$(BIN)/hadolint Dockerfile
 
 unit: system $(BIN)/.installed
-	$(BIN)/pytest -n auto -p no:cacheprovider
+	$(BIN)/pytest -n auto --dist loadgroup -p no:cacheprovider
 
 test: lint unit
 
