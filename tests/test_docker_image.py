@@ -12,12 +12,16 @@ the tests fail, they do not skip.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +35,7 @@ from packaging.utils import canonicalize_name
 from tests.plugins.act import parse_github_output
 from tests.test_docker_action import CHANGELOG, MOUNTS, ROOT, Container, Run, git, runner_env
 
-# One build for the module, on one xdist worker (make test runs pytest with --dist loadgroup).
+# One build, on one xdist worker (make test runs pytest with --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("docker-image")
 
 SUITE = "bookworm"
@@ -65,31 +69,46 @@ def as_root() -> list[str]:
 
 
 def checked(argv: list[str], what: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout,
-                          check=False)
+    """Run argv to success, or fail the test with its last lines. On timeout its whole process
+    group goes (debootstrap's dpkg children would otherwise go on writing the rootfs)."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          text=True, start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail(f"{what} took more than {timeout:.0f} s", pytrace=False)
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        tail = "\n".join((stdout + stderr).splitlines()[-40:])
         pytest.fail(f"{what} failed (exit {proc.returncode}):\n{tail}", pytrace=False)
-    return proc
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def base_rootfs(root: list[str]) -> Path:
-    """The debootstrapped rootfs, made once per machine: keyed by what it is made of, made in a
-    temporary folder and renamed into place, so an interrupted run leaves no half rootfs."""
+    """The debootstrapped rootfs, made once per machine: keyed by what it is made of, made by
+    one process at a time (a lock file) in a temporary folder renamed into place, so an
+    interrupted run leaves no half rootfs that counts as made."""
     key = hashlib.sha256(" ".join([SUITE, MIRROR, *BASE_PACKAGES]).encode()).hexdigest()[:12]
     rootfs = BASE_CACHE / f"{SUITE}-{key}"
-    if (rootfs / "usr" / "bin" / "python").exists():
-        return rootfs
     BASE_CACHE.mkdir(parents=True, exist_ok=True)
-    partial = BASE_CACHE / f".{rootfs.name}.partial-{os.getpid()}"
-    started = time.monotonic()
-    checked([*root, system_tool("debootstrap"), "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
-             SUITE, str(partial), MIRROR], "debootstrap", timeout=900)
-    # as Debian's own images: no downloaded packages, no package lists (the Dockerfile updates them)
-    checked([*root, "find", str(partial / "var/cache/apt/archives"), str(partial / "var/lib/apt/lists"),
-             "-type", "f", "-delete"], "cleaning the rootfs", timeout=120)
-    checked([*root, "mv", "-T", str(partial), str(rootfs)], "moving the rootfs into place", timeout=60)
-    print(f"debootstrap {SUITE}: {time.monotonic() - started:.0f} s")  # shown with -s; the CI budget is 90 min
+    with open(BASE_CACHE / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if rootfs.is_dir():
+            return rootfs
+        for stale in BASE_CACHE.glob(f".{rootfs.name}.partial-*"):  # left by a killed run
+            checked([*root, "rm", "-rf", str(stale)], "removing a partial rootfs", timeout=600)
+        partial = Path(tempfile.mkdtemp(dir=BASE_CACHE, prefix=f".{rootfs.name}.partial-"))
+        partial.chmod(0o755)  # it becomes the image's /
+        started = time.monotonic()
+        checked([*root, system_tool("debootstrap"), "--variant=minbase", "--include=" + ",".join(BASE_PACKAGES),
+                 SUITE, str(partial), MIRROR], "debootstrap", timeout=1800)
+        # as Debian's own images: no downloaded packages, no package lists (the Dockerfile updates them)
+        checked([*root, "find", str(partial / "var/cache/apt/archives"), str(partial / "var/lib/apt/lists"),
+                 "-type", "f", "-delete"], "cleaning the rootfs", timeout=600)
+        checked([*root, "mv", "-T", str(partial), str(rootfs)], "moving the rootfs into place", timeout=60)
+        print(f"debootstrap {SUITE}: {time.monotonic() - started:.0f} s")  # shown with -s; CI has 90 min
     return rootfs
 
 
@@ -113,7 +132,7 @@ class Image:
         return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout, "".join(lines))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once: with xdist the module's tests are not always contiguous
 def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
     root = as_root()
     storage = tmp_path_factory.mktemp("buildah")
@@ -136,7 +155,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
             # This machine's trust (a TLS-inspecting proxy's CA, say) for pip's PyPI downloads,
             # bind-mounted into the RUN steps only: no layer keeps it. Debian's pip reads it.
             build += ["--volume", f"{HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro"]
-        checked([*build, str(ROOT)], "buildah bud", timeout=1200)
+        checked([*build, str(ROOT)], "buildah bud", timeout=1800)
         print(f"image build: {time.monotonic() - started:.0f} s")
         inspected = json.loads(checked([*buildah, "inspect", "--type", "image", "localhost/deploy-actions:test"],
                                        "buildah inspect", 120).stdout)
