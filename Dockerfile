@@ -3,9 +3,11 @@
 # dependencies of requirements.lock (hash-checked), run as a non-root user.
 #
 # Base: the official image pinned by tag and by digest of its multi-platform index, so every
-# build starts from the same bytes; bump both together.
+# build starts from the same bytes; bump both together. BASE_IMAGE exists for machines that
+# cannot pull it: the image test builds FROM a local Debian bookworm rootfs with Python 3.11.
+ARG BASE_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
-FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS build
+FROM ${BASE_IMAGE} AS build
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1
@@ -27,7 +29,7 @@ venv = Path("/opt/deploy-actions"); bootstrap.install_package(Path("/src"), venv
  && /opt/deploy-actions/bin/python -c 'import deploy_actions.docker_action'
 
 
-FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
+FROM ${BASE_IMAGE}
 
 # git: the commands run it. Not pinned to a Debian version on purpose: the digest above fixes
 # the Debian release, and bookworm's archive keeps only the newest (security-fixed) git, so a

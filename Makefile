@@ -5,15 +5,20 @@ BIN := $(VENV)/bin
 WORKFLOW_FILES := $(wildcard .github/workflows/*.yml workflows/*.yml)
 ACTION_FILES := $(wildcard */action.yml action.yml)
 
-.PHONY: test lint unit demo bench clean
+.PHONY: test lint unit demo bench clean system
 
-$(BIN)/.installed: pyproject.toml
+# Debian packages the tests and the demo run (registry, Prometheus, shellcheck, buildah, ...):
+# installed when missing, else one line says what to install.
+system:
+	PYTHON=$(PYTHON) bash scripts/setup-system.sh
+
+$(BIN)/.installed: pyproject.toml | system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-lint: $(BIN)/.installed
+lint: system $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks scripts demo bootstrap.py
 	$(BIN)/mypy
 	$(BIN)/python scripts/sync_actions.py --check
@@ -23,15 +28,15 @@ lint: $(BIN)/.installed
 	$(BIN)/zizmor --offline --no-progress --persona pedantic . workflows/*.yml
 	$(BIN)/hadolint Dockerfile
 
-unit: $(BIN)/.installed
-	$(BIN)/pytest -n auto -p no:cacheprovider
+unit: system $(BIN)/.installed
+	$(BIN)/pytest -n auto --dist loadgroup -p no:cacheprovider
 
 test: lint unit
 
-demo: $(BIN)/.installed
+demo: system $(BIN)/.installed
 	$(BIN)/python -m demo
 
-bench: $(BIN)/.installed
+bench: system $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py
 	$(BIN)/python benchmarks/changelog_parse.py
 	$(BIN)/python benchmarks/action_overhead.py

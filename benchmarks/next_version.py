@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS_DIR = ROOT / "benchmarks" / ".tools"
 PINS_FILE = ROOT / "benchmarks" / "requirements-anchors.txt"
 WORK_DIR = ROOT / ".work" / "bench"
-OURS_DEFAULT = "/opt/da-venv/bin/deploy-actions"
+OURS_DEFAULT = str(Path(sys.executable).parent / "deploy-actions")  # of the venv running this
 
 GENERATOR_VERSION = 3  # bump when the generated history changes shape
 DEFAULT_SIZES = (1_000, 20_000, 100_000)

@@ -21,8 +21,8 @@ Two measurements, against real local services (tests/plugins/http_services.py):
 
 Targets (reported, never the exit status): the N checks in under 2 s; under 1 s of lag.
 
-    /opt/da-venv/bin/python benchmarks/smoke_load.py
-    /opt/da-venv/bin/python benchmarks/smoke_load.py --checks 500 --trials 5 --json out.json
+    .venv/bin/python benchmarks/smoke_load.py
+    .venv/bin/python benchmarks/smoke_load.py --checks 500 --trials 5 --json out.json
 """
 
 from __future__ import annotations

@@ -110,8 +110,10 @@ def test_workflows_match_githubs_schema() -> None:
 
 
 def test_actionlint_finds_nothing_in_our_workflows() -> None:
-    proc = run_tool(tool("actionlint"), "-no-color", *map(str, WORKFLOW_FILES))
+    proc = run_tool(tool("actionlint"), "-no-color", "-verbose", *map(str, WORKFLOW_FILES))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # actionlint turns its shellcheck rule off, silently, when shellcheck is not installed
+    assert 'Rule "shellcheck" was disabled' not in proc.stdout + proc.stderr, "shellcheck is missing: make system"
 
 
 def test_actionlint_finds_nothing_in_the_end_to_end_callers(tmp_path: Path) -> None:
@@ -127,9 +129,10 @@ def test_actionlint_finds_nothing_in_the_end_to_end_callers(tmp_path: Path) -> N
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         paths.append(str(path))
-    proc = subprocess.run([tool("actionlint"), "-no-color", *paths], cwd=tmp_path,
+    proc = subprocess.run([tool("actionlint"), "-no-color", "-verbose", *paths], cwd=tmp_path,
                           capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert 'Rule "shellcheck" was disabled' not in proc.stdout + proc.stderr, "shellcheck is missing: make system"
 
 
 def test_zizmor_finds_nothing_even_as_a_pedant() -> None:

@@ -1,8 +1,9 @@
-"""The Docker action (root action.yml + Dockerfile). No container engine runs here, so the
-entrypoint the Dockerfile names is run as a program with exactly the environment the GitHub
-runner gives a Docker action (actions/runner: ContainerActionHandler, ActionRunner,
-DockerCommandManager), its /github/* mounts mapped to temporary folders; the Dockerfile is
-read as data and linted with hadolint; action.yml is checked against the command specs."""
+"""The Docker action (root action.yml + Dockerfile). The entrypoint the Dockerfile names is run
+as a program with exactly the environment the GitHub runner gives a Docker action
+(actions/runner: ContainerActionHandler, ActionRunner, DockerCommandManager), its /github/*
+mounts mapped to temporary folders; test_docker_image.py runs the same environment in the
+built image. The Dockerfile is read as data and linted with hadolint; action.yml is checked
+against the command specs."""
 
 from __future__ import annotations
 
@@ -50,6 +51,9 @@ CHANGELOG = """\
 
 # -- the runner's environment for a Docker action ----------------------------------------------
 
+MOUNTS = ("/github/workspace", "/github/home", "/github/workflow", "/github/file_commands")  # docker run -v
+
+
 @dataclass(frozen=True)
 class Container:
     """The paths a Docker action sees, each under `root` instead of `/`."""
@@ -67,50 +71,57 @@ class Container:
     def home(self) -> Path:
         return self.path("/github/home")
 
-    def file_command(self, name: str) -> Path:
-        return self.path(f"/github/file_commands/{name}_3f1c9a52-7d1e-4c55-9b2a-0e6f2b8c4d11")
+
+def file_command(name: str) -> str:
+    return f"/github/file_commands/{name}_3f1c9a52-7d1e-4c55-9b2a-0e6f2b8c4d11"
 
 
 def declared_inputs() -> dict[str, Any]:
     return dict(yaml.safe_load(ACTION.read_text(encoding="utf-8"))["inputs"])
 
 
-def runner_env(box: Container, with_: dict[str, str]) -> dict[str, str]:
-    """The variables `docker run` gets for a step `uses: org/deploy-actions@v1` with `with_`."""
-    for folder in (box.workspace, box.home, box.path("/github/workflow"), box.path("/github/file_commands")):
-        folder.mkdir(parents=True, exist_ok=True)
-    files = {var: box.file_command(name) for var, name in (
+def runner_env(box: Container, with_: dict[str, str], *, in_image: bool = False) -> dict[str, str]:
+    """The variables `docker run` gets for a step `uses: org/deploy-actions@v1` with `with_`.
+    Paths are the container's when the process runs in the image (`box` mounted at MOUNTS),
+    else their stand-ins under `box`."""
+    for folder in MOUNTS:
+        box.path(folder).mkdir(parents=True, exist_ok=True)
+    files = {var: file_command(name) for var, name in (
         ("GITHUB_OUTPUT", "set_output"), ("GITHUB_STEP_SUMMARY", "step_summary"), ("GITHUB_ENV", "set_env"),
         ("GITHUB_PATH", "add_path"), ("GITHUB_STATE", "save_state"))}
     for file in files.values():
-        file.touch()  # the runner creates them, empty, before the step
-    event = box.path("/github/workflow/event.json")
-    event.write_text(json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "org/app"}}))
+        box.path(file).touch()  # the runner creates them, empty, before the step
+    event = "/github/workflow/event.json"
+    box.path(event).write_text(json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "org/app"}}))
 
-    env = {
-        # the image's own ENV (PATH stands in for the image's, so git and python are found)
-        "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+    def at(container_path: str) -> str:
+        return container_path if in_image else str(box.path(container_path))
+
+    # the image's own ENV, when its stand-in runs here (PATH: so git and python are found)
+    env = {} if in_image else {
+        "PATH": os.environ["PATH"], "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+    env |= {
         # ContainerActionHandler
-        "HOME": str(box.home),
+        "HOME": at("/github/home"),
         "ACTIONS_RUNTIME_URL": "https://pipelines.actions.githubusercontent.com/abc/",
         "ACTIONS_RUNTIME_TOKEN": "runtime-token", "ACTIONS_CACHE_URL": "https://artifactcache.actions.githubusercontent.com/abc/",
         # the github context's allow-listed keys, paths translated to the container's
         "GITHUB_ACTION": "__org_deploy-actions", "GITHUB_ACTION_REPOSITORY": "org/deploy-actions",
         "GITHUB_ACTION_REF": "v1", "GITHUB_ACTOR": "octocat", "GITHUB_ACTOR_ID": "1",
         "GITHUB_API_URL": "https://api.github.com", "GITHUB_BASE_REF": "", "GITHUB_EVENT_NAME": "push",
-        "GITHUB_EVENT_PATH": str(event), "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
+        "GITHUB_EVENT_PATH": at(event), "GITHUB_GRAPHQL_URL": "https://api.github.com/graphql",
         "GITHUB_HEAD_REF": "", "GITHUB_JOB": "release", "GITHUB_REF": "refs/heads/main", "GITHUB_REF_NAME": "main",
         "GITHUB_REF_PROTECTED": "false", "GITHUB_REF_TYPE": "branch", "GITHUB_REPOSITORY": "org/app",
         "GITHUB_REPOSITORY_ID": "42", "GITHUB_REPOSITORY_OWNER": "org", "GITHUB_REPOSITORY_OWNER_ID": "7",
         "GITHUB_RETENTION_DAYS": "90", "GITHUB_RUN_ATTEMPT": "1", "GITHUB_RUN_ID": "123456", "GITHUB_RUN_NUMBER": "9",
         "GITHUB_SERVER_URL": "https://github.com", "GITHUB_SHA": "0" * 40, "GITHUB_TRIGGERING_ACTOR": "octocat",
         "GITHUB_WORKFLOW": "release", "GITHUB_WORKFLOW_REF": "org/app/.github/workflows/release.yml@refs/heads/main",
-        "GITHUB_WORKFLOW_SHA": "0" * 40, "GITHUB_WORKSPACE": str(box.workspace),
-        **{var: str(path) for var, path in files.items()},
+        "GITHUB_WORKFLOW_SHA": "0" * 40, "GITHUB_WORKSPACE": at("/github/workspace"),
+        **{var: at(path) for var, path in files.items()},
         # the runner context: RUNNER_TEMP and RUNNER_TOOL_CACHE are host paths, not mounted
         "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_NAME": "GitHub Actions 2",
-        "RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": str(box.path("/home/runner/work/_temp")),
-        "RUNNER_TOOL_CACHE": str(box.path("/opt/hostedtoolcache")),
+        "RUNNER_ENVIRONMENT": "github-hosted", "RUNNER_TEMP": at("/home/runner/work/_temp"),
+        "RUNNER_TOOL_CACHE": at("/opt/hostedtoolcache"),
         # DockerCommandManager adds these two to `docker run`
         "GITHUB_ACTIONS": "true", "CI": "true",
     }
@@ -294,9 +305,9 @@ class Instruction:
     arguments: str
 
 
-def dockerfile_stages() -> list[list[Instruction]]:
-    """Instructions per stage; continuation lines joined, comments dropped."""
-    stages: list[list[Instruction]] = []
+def dockerfile_instructions() -> list[Instruction]:
+    """Continuation lines joined, comments dropped."""
+    instructions: list[Instruction] = []
     logical = ""
     for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
         if not logical and (not raw.strip() or raw.lstrip().startswith("#")):
@@ -307,10 +318,31 @@ def dockerfile_stages() -> list[list[Instruction]]:
         logical += raw
         keyword, _, arguments = logical.strip().partition(" ")
         logical = ""
-        if keyword.upper() == "FROM":
+        instructions.append(Instruction(keyword.upper(), arguments.strip()))
+    return instructions
+
+
+def dockerfile_stages() -> list[list[Instruction]]:
+    """Instructions per stage (the global ARGs before the first FROM left out)."""
+    stages: list[list[Instruction]] = []
+    for ins in dockerfile_instructions():
+        if ins.keyword == "FROM":
             stages.append([])
-        stages[-1].append(Instruction(keyword.upper(), arguments.strip()))
+        if stages:
+            stages[-1].append(ins)
     return stages
+
+
+def global_args() -> dict[str, str]:
+    """The ARGs before the first FROM (the only ones a FROM can use), with their defaults."""
+    args = {}
+    for ins in dockerfile_instructions():
+        if ins.keyword == "FROM":
+            break
+        assert ins.keyword == "ARG", ins
+        name, _, default = ins.arguments.partition("=")
+        args[name] = default
+    return args
 
 
 def final_stage() -> list[Instruction]:
@@ -318,8 +350,10 @@ def final_stage() -> list[Instruction]:
 
 
 def test_every_base_image_is_pinned_by_tag_and_digest() -> None:
+    """Each stage starts FROM ${BASE_IMAGE}, whose default (the published image's base) is pinned."""
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", global_args()["BASE_IMAGE"])
     for stage in dockerfile_stages():
-        assert re.match(r"^python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}\b", stage[0].arguments), stage[0]
+        assert re.match(r"^\$\{BASE_IMAGE\}( AS \w+)?$", stage[0].arguments), stage[0]
 
 
 def test_the_image_runs_as_a_non_root_user_set_after_everything_that_needs_root() -> None:
