@@ -987,7 +987,7 @@ def html_portal() -> Iterator[str]:
 @pytest.mark.parametrize("call", ["release", "pull request", "deployment"])
 def test_an_html_page_where_the_api_should_answer_is_one_line_error(html_portal, call):
     client = GitHubClient("org/app", "ghs_" + "x" * 36, html_portal)
-    with pytest.raises(OperationError, match="did not answer as GitHub's API does|failed") as caught:
+    with pytest.raises(OperationError, match=r"did not answer as GitHub's API does") as caught:
         if call == "release":
             client.create_release("v1.0.0", "v1.0.0", "notes")
         elif call == "pull request":

@@ -102,6 +102,6 @@ def test_no_secret_anywhere_across_success_and_failure_paths(gitops, step, regis
                       "--github-repository", "org/gitops", GITHUB_TOKEN=token,
                       GITHUB_API_URL="http://127.0.0.1:9"))
     codes = [p.returncode for p in procs]
-    assert codes[:2] == [0, 0] and all(c in (1, 2) for c in codes[2:]), [(c, p.stdout[-300:]) for c, p in zip(codes, procs)]
+    assert codes[:2] == [0, 0] and all(c in (1, 2) for c in codes[2:]), [(c, p.stdout[-300:]) for c, p in zip(codes, procs, strict=True)]
     assert step["argv"].read_text().count("\n") > 5  # git really ran, and was logged
     _assert_nowhere([token, PROM_TOKEN, REGISTRY_PASSWORD], _everything(step, gitops["bare"], procs))
