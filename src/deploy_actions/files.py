@@ -65,14 +65,16 @@ def write_edits(edits: Sequence[FileEdit]) -> None:
         try:
             _replace_file(edit.path, edit.after)
         except OSError as exc:
-            not_restored = _restore(written)
+            not_restored = undo_edits(written)
             outcome = (f"restored {len(written)} file(s) already written" if not not_restored
                        else "could NOT restore " + ", ".join(not_restored))
             raise FileError(f"cannot be written ({exc.strerror or exc}); {outcome}", file=edit.relpath) from exc
         written.append(edit)
 
 
-def _restore(written: list[FileEdit]) -> list[str]:
+def undo_edits(written: Sequence[FileEdit]) -> list[str]:
+    """Put back what `written` (edits already made, in order) replaced, last first; a file they
+    created is removed. Returns the relpaths that could not be put back."""
     failed = []
     for edit in reversed(written):
         try:

@@ -178,3 +178,8 @@ GITOPS_PROVENANCE = (
     Option("git-user-name", "Author of the GitOps commit.", BOT_NAME),
     Option("git-user-email", "E-mail of the GitOps commit's author.", BOT_EMAIL),
 )
+
+# How gitops-bump and deployment keep pushing while other pipelines land first (deploy_actions.git).
+PUSH_TIMEOUT = Option(
+    "push-timeout", "How long to keep re-applying the change on the new tip and pushing while other "
+    "pipelines push first (exponential backoff with full jitter), e.g. 15m; at most 6h.", "15m", kind="duration")
