@@ -8,6 +8,7 @@ test can prove the token travelled only in the Authorization header.
 from __future__ import annotations
 
 import base64
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -90,13 +91,17 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def git_http(tmp_path: Path) -> Iterator[GitHttpServer]:
-    """An authenticated smart-HTTP git server over the bare repositories in a temp folder."""
-    root = tmp_path / "served"
-    root.mkdir()
-    state = GitHttpServer(root=root, token="ghs_" + "T0k3n" * 7)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+class _Server(ThreadingHTTPServer):
+    # A hundred clients connect at once in the fleet tests; the default backlog of 5 would make the
+    # kernel drop their connections and the clients wait seconds to retry, which no hosting does.
+    request_queue_size = 256
+
+
+@contextlib.contextmanager
+def serve(root: Path, token: str = "ghs_" + "T0k3n" * 7) -> Iterator[GitHttpServer]:
+    """The server over the bare repositories in `root`, until the block ends (benchmarks use it too)."""
+    state = GitHttpServer(root=root, token=token)
+    httpd = _Server(("127.0.0.1", 0), _handler(state))
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -105,3 +110,12 @@ def git_http(tmp_path: Path) -> Iterator[GitHttpServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def git_http(tmp_path: Path) -> Iterator[GitHttpServer]:
+    """An authenticated smart-HTTP git server over the bare repositories in a temp folder."""
+    root = tmp_path / "served"
+    root.mkdir()
+    with serve(root) as state:
+        yield state

@@ -233,7 +233,7 @@ def push_reapplied(git: Git, branch: str, attempt: Callable[[], tuple[T, bool]],
         refused = _push(git, branch)
         if refused is None:
             return Landed(value, pushes)
-        window = min(BACKOFF_CAP, max(_MIN_SLOT, time.monotonic() - began) * 2.0 ** min(pushes - 1, 20))
+        window = backoff_window(time.monotonic() - began, pushes)
         _drop_commit(git)
         while True:  # wait, then move onto the new tip (a fetch that fails in passing is retried too)
             remaining = deadline - time.monotonic()
@@ -253,6 +253,12 @@ def push_reapplied(git: Git, branch: str, attempt: Callable[[], tuple[T, bool]],
                     raise
                 refused = "the fetch failed in passing"
                 window = min(BACKOFF_CAP, window * 2)
+
+
+def backoff_window(slot: float, pushes: int) -> float:
+    """The longest wait after `pushes` refused pushes: `slot` (how long the last try took) doubled
+    for each push after the first, at most BACKOFF_CAP. The wait itself is uniform in [0, window]."""
+    return min(BACKOFF_CAP, max(_MIN_SLOT, slot) * 2.0 ** min(max(pushes, 1) - 1, 30))
 
 
 def _push(git: Git, branch: str) -> str | None:

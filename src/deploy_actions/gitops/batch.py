@@ -131,7 +131,7 @@ def _yaml_items(text: str, input_name: str) -> Iterator[tuple[int, str, dict[str
             for key, value in item.items():
                 if not isinstance(value, str):
                     raise InputError(input_name, f"{key}: {value}", f"text for {key} (entry {index + 1}, line "
-                                     f"{line}; quote it, e.g. {key}: \"{value}\")")
+                                     f"{line}; put it in quotes, or YAML reads a number or a date)")
             yield line, " ".join(f"{k}: {v}" for k, v in item.items()), dict(item)
         else:
             raise InputError(input_name, item, f"a mapping of app, image, tag, path or an IMAGE:TAG string "
@@ -154,9 +154,10 @@ def _entry(input_name: str, number: int, line: int, shown: str, fields: dict[str
             ref = ImageRef.parse(fields["ref"])
         except ImageRefError as err:
             raise InputError(input_name, shown, f"IMAGE:TAG such as ghcr.io/org/app:v1.2.3 ({where}: {err})") from None
-        if not ref.tag or ref.digest:
-            raise InputError(input_name, shown, f"IMAGE:TAG such as ghcr.io/org/app:v1.2.3, no digest ({where}; "
-                             "digest: pin adds it)")
+        if ref.digest:
+            raise InputError(input_name, shown, f"IMAGE:TAG without a digest ({where}; digest: pin adds it)")
+        if not ref.tag:
+            raise InputError(input_name, shown, f"IMAGE:TAG such as ghcr.io/org/app:v1.2.3 ({where})")
         image, tag = ref.with_tag(None), ref.tag
     else:
         text = str(fields.get("image", "")).strip()

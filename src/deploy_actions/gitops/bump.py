@@ -437,10 +437,10 @@ def _apply_with_retries(ctxs: Sequence[_Context], findings: list[Annotation], *,
     def attempt() -> tuple[GitopsBumpResult, bool]:
         plans = _plan_all(ctxs)
         result = _combined(ctxs, plans, findings, in_batch)
-        edits = [e for p in plans for e in p.edits]
-        if not edits or opts.mode == "none" or git is None:
+        paths = sorted({f for p in plans for f in p.result.files})
+        if not paths or opts.mode == "none" or git is None:
             return result, False
-        sha = commit_paths(git, sorted({e.relpath for e in edits}), _message(ctxs, plans, in_batch),
+        sha = commit_paths(git, paths, _message(ctxs, plans, in_batch),
                            user_name=opts.git_user_name, user_email=opts.git_user_email)
         committed[:] = [replace(result, commit_sha=sha)]
         return committed[0], opts.mode == "push"
@@ -464,19 +464,37 @@ def _apply_with_retries(ctxs: Sequence[_Context], findings: list[Annotation], *,
     return result
 
 
+@dataclass
+class _Tip:
+    """One try on the branch's tip: the commit it builds on, and the record files as its plans so far
+    left them (each app of a batch adds its line; the file is written once, after the last)."""
+
+    base_commit: str
+    records: dict[Path, FileEdit] = field(default_factory=dict)
+
+    def record(self, edit: FileEdit) -> None:
+        first = self.records.get(edit.path)
+        self.records[edit.path] = replace(edit, before=first.before) if first else edit
+
+
 def _plan_all(ctxs: Sequence[_Context]) -> list[_Plan]:
     """Each context's plan, written before the next is planned (so the next sees its edits: two apps of
     a batch may pin their images in one file); any failure puts back every file already written."""
+    git = ctxs[0].git
+    tip = _Tip(git.head() if git is not None else "")
     plans: list[_Plan] = []
     written: list[FileEdit] = []
     try:
         for ctx in ctxs:
             with _naming(ctx.entry, _batch_input(ctx.opts)):
-                planned = _plan(ctx)
+                planned = _plan(ctx, tip)
             if planned.edits:
                 write_edits(planned.edits)
                 written.extend(planned.edits)
+            if planned.record is not None:
+                tip.record(planned.record)
             plans.append(planned)
+        write_edits(list(tip.records.values()))
     except BaseException:
         undo_edits(written)
         raise
@@ -486,13 +504,13 @@ def _plan_all(ctxs: Sequence[_Context]) -> list[_Plan]:
 def _combined(ctxs: Sequence[_Context], plans: Sequence[_Plan], findings: list[Annotation],
               in_batch: bool) -> GitopsBumpResult:
     rows = tuple({"app": c.app, "image": c.image.short(), "tag": p.result.tag, "previous-tag": p.result.previous_tag,
-                  "changed": bool(p.edits), "superseded": p.superseded} for c, p in zip(ctxs, plans, strict=True))
+                  "changed": p.result.changed, "superseded": p.superseded} for c, p in zip(ctxs, plans, strict=True))
     warnings = tuple(f for p in plans for f in p.result.findings)
     if not in_batch:
         return replace(plans[0].result, findings=(*findings, *warnings), apps=rows)
     opts = ctxs[0].opts
-    changed = [p for p in plans if p.edits]
-    files = tuple(sorted({e.relpath for p in changed for e in p.edits}))
+    changed = [p for p in plans if p.result.changed]
+    files = tuple(sorted({f for p in changed for f in p.result.files}))
     notes = tuple(n for p in plans for n in p.result.notes)
     summary = f"batch: {len(changed)} of {len(plans)} app(s) changed{_env_text(opts)}"
     return GitopsBumpResult(bool(files), files, "", "", "", superseded=any(p.superseded for p in plans),
@@ -502,7 +520,7 @@ def _combined(ctxs: Sequence[_Context], plans: Sequence[_Plan], findings: list[A
 
 def _message(ctxs: Sequence[_Context], plans: Sequence[_Plan], in_batch: bool) -> str:
     """A single bump's own message; a batch's subject, one line per app changed, and the shared trailers."""
-    changed = [(c, p) for c, p in zip(ctxs, plans, strict=True) if p.edits]
+    changed = [(c, p) for c, p in zip(ctxs, plans, strict=True) if p.result.changed]
     if not in_batch or len(changed) == 1:
         return changed[0][1].message
     opts = ctxs[0].opts
@@ -514,13 +532,14 @@ def _message(ctxs: Sequence[_Context], plans: Sequence[_Plan], in_batch: bool) -
 
 @dataclass(frozen=True)
 class _Plan:
-    edits: tuple[FileEdit, ...]
+    edits: tuple[FileEdit, ...]  # the manifests (and a rollback's incident record)
     result: GitopsBumpResult
     message: str
     superseded: bool = False
+    record: FileEdit | None = None  # the record file with this plan's line: see _Tip
 
 
-def _plan(ctx: _Context) -> _Plan:
+def _plan(ctx: _Context, tip: _Tip) -> _Plan:
     from deploy_actions.gitops import manifests
 
     opts = ctx.opts
@@ -549,9 +568,9 @@ def _plan(ctx: _Context) -> _Plan:
                          "a downgrade needs rollback: true and a reason")
     edits = list(update.edits)
     report = _incident_edit(ctx, previous)
-    record = _record_edit(ctx, previous, report.relpath if report else "")
-    edits += [e for e in (record, report) if e is not None]
-    files = tuple(sorted({e.relpath for e in edits}))
+    record = _record_edit(ctx, tip, previous, report.relpath if report else "")
+    edits += [report] if report is not None else []
+    files = tuple(sorted({e.relpath for e in (*edits, *([record] if record else []))}))
     values = dict(app=ctx.app, tag=tag, previous_tag=previous, environment=opts.environment,
                   image=ctx.image.short(), reason=opts.reason)
     template, name = ((opts.rollback_message, "rollback-message") if opts.rollback
@@ -560,7 +579,8 @@ def _plan(ctx: _Context) -> _Plan:
     verb = "rolling back" if opts.rollback else "bumping"
     note = (f"{verb} {ctx.app}{_env_text(opts)} from {previous or 'nothing'} to {ctx.target.short()} "
             f"in {len(update.edits)} file(s)")
-    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message)
+    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message,
+                 record=record)
 
 
 def _landed_since(ctx: _Context) -> bool:
@@ -605,12 +625,14 @@ def _record_file(ctx: _Context) -> tuple[str, Path, bytes] | None:
     return rel, path, path.read_bytes() if path.exists() else b""
 
 
-def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit | None:
+def _record_edit(ctx: _Context, tip: _Tip, previous: str, incident_path: str) -> FileEdit | None:
     opts = ctx.opts
     found = _record_file(ctx)
     if found is None:
         return None
     rel, path, before = found
+    if path in tip.records:  # an earlier app of this batch added its line
+        before = tip.records[path].after
     entry: dict[str, object] = {
         "timestamp": journal.timestamp(),
         "event": "rollback" if opts.rollback else "bump",
@@ -622,7 +644,7 @@ def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit |
         "previous_version": previous,
         # The record rides in the GitOps commit itself, which cannot name its own hash: it names the
         # commit it was made on; the commit that carries it is `git log -1 -- <record file>`.
-        "gitops_base_commit": ctx.git.head() if ctx.git is not None else "",
+        "gitops_base_commit": tip.base_commit,
         "source_repository": opts.source_repository,
         "source_commit": opts.source_commit,
         "actor": opts.actor,
