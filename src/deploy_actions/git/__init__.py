@@ -223,6 +223,7 @@ def push_reapplied(git: Git, branch: str, attempt: Callable[[], tuple[T, bool]],
     """
     started = time.monotonic()
     deadline = started + timeout
+    shallow = git.is_shallow()
     pushes = 0
     while True:
         began = time.monotonic()
@@ -234,10 +235,10 @@ def push_reapplied(git: Git, branch: str, attempt: Callable[[], tuple[T, bool]],
         if refused is None:
             return Landed(value, pushes)
         window = backoff_window(time.monotonic() - began, pushes)
-        _drop_commit(git)
         while True:  # wait, then move onto the new tip (a fetch that fails in passing is retried too)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                _drop_commit(git)
                 spent = time.monotonic() - started
                 raise OperationError(f"{branch} kept moving: {pushes} push(es) in {spent:.0f}s, none landed "
                                      f"(push-timeout: {timeout:g}s; last refusal: {refused}); nothing was pushed")
@@ -246,10 +247,11 @@ def push_reapplied(git: Git, branch: str, attempt: Callable[[], tuple[T, bool]],
                                 f"(push {pushes + 1}, {remaining:.0f}s left)")
             time.sleep(delay)
             try:
-                _move_to_tip(git, branch)
+                _move_to_tip(git, branch, shallow=shallow)  # our commit goes: the tip replaces it
                 break
             except GitError as err:
                 if not is_transient(err.stderr or str(err)):
+                    _drop_commit(git)
                     raise
                 refused = "the fetch failed in passing"
                 window = min(BACKOFF_CAP, window * 2)
@@ -282,9 +284,9 @@ def _drop_commit(git: Git) -> None:
     git.run("reset", "--quiet", "--keep", "HEAD~1")
 
 
-def _move_to_tip(git: Git, branch: str) -> None:
+def _move_to_tip(git: Git, branch: str, *, shallow: bool) -> None:
     # A shallow clone stays shallow (one commit is all a re-apply needs); a full checkout stays full.
-    depth = ("--depth", "1") if git.is_shallow() else ()
+    depth = ("--depth", "1") if shallow else ()
     git.run("fetch", "--quiet", *depth, "origin", f"refs/heads/{branch}", authenticated=True)
     git.run("reset", "--quiet", "--keep", "FETCH_HEAD")
 
