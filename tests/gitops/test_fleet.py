@@ -11,7 +11,11 @@ in the interpreter. The CLI-as-processes path is covered by test_bump.py's twent
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -321,3 +325,54 @@ def test_a_batch_from_a_file_and_the_inputs_it_excludes(tmp_path, capsys):
     assert run_git(root, "status", "--porcelain") == ""
     assert main([*base, "--mode", "none", "--images-file", str(listing)]) == 0, capsys.readouterr().err
     assert "ghcr.io/org/worker:v0.2.0" in (root / "apps/worker/deployment.yaml").read_text()
+
+
+# -- the README's fleet workflow -------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _readme_fleet_workflow() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- fleet-workflow -->", 1)[1].split("```yaml\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; it is in the test extra (pip install -e '.[test]')", pytrace=False)
+    return found
+
+
+def test_the_readme_fleet_workflow_is_clean_for_actionlint_and_zizmor(tmp_path):
+    path = tmp_path / ".github" / "workflows" / "release-fleet.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(_readme_fleet_workflow(), encoding="utf-8")
+    for argv in ([_tool("actionlint"), "-no-color", str(path)],
+                 [_tool("zizmor"), "--offline", "--no-progress", "--format", "plain", str(path)]):
+        proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_readme_fleet_workflow_shards_past_the_matrix_limit_and_bumps_every_app_once(tmp_path):
+    import yaml
+
+    workflow = yaml.safe_load(_readme_fleet_workflow())
+    (tmp_path / "fleet").mkdir()
+    apps = [f"app-{i:04d}" for i in range(1000)]
+    (tmp_path / "fleet/apps.txt").write_text("# the fleet\n" + "\n".join(apps) + "\n\n")
+    shard_step = next(s for s in workflow["jobs"]["plan"]["steps"] if s.get("id") == "shard")
+    output = tmp_path / "output"
+    subprocess.run(["bash", "-e", "-c", shard_step["run"]], cwd=tmp_path, check=True, timeout=60,
+                   env={**os.environ, **shard_step["env"], "GITHUB_OUTPUT": str(output)})
+    shards = json.loads(output.read_text().removeprefix("shards="))
+    assert len(shards) <= 256 and [a for shard in shards for a in shard] == apps  # each app in one job
+
+    bump_script = workflow["jobs"]["bump"]["steps"][1]["run"]
+    subprocess.run(["bash", "-e", "-c", bump_script], cwd=tmp_path, check=True, timeout=60,
+                   env={**os.environ, "TAG": "v1.4.2", "RUNNER_TEMP": str(tmp_path)})
+    from deploy_actions.gitops import batch
+
+    entries = batch.parse(*reversed(batch.read("", str(tmp_path / "images.txt"))))
+    assert [(e.app, e.image.short(), e.tag) for e in entries] == [(a, f"ghcr.io/org/{a}", "v1.4.2") for a in apps]
