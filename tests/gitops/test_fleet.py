@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deploy_actions import git as gitmod
 from deploy_actions.cli import main
@@ -376,3 +378,43 @@ def test_the_readme_fleet_workflow_shards_past_the_matrix_limit_and_bumps_every_
 
     entries = batch.parse(*reversed(batch.read("", str(tmp_path / "images.txt"))))
     assert [(e.app, e.image.short(), e.tag) for e in entries] == [(a, f"ghcr.io/org/{a}", "v1.4.2") for a in apps]
+
+
+def test_a_full_local_checkout_stays_full_when_its_push_is_reapplied(git_repo, tmp_path, capsys):
+    git_repo.commit("apps", {"apps/api/deployment.yaml": DEPLOYMENT.format(app="api", tag="v1.0.0")})
+    git_repo.push()
+    other = tmp_path / "other"
+    run_git(tmp_path, "clone", "-q", str(git_repo.remote), str(other))
+    (other / "NOTES.md").write_text("another pipeline was first\n")
+    run_git(other, "add", "-A")
+    run_git(other, "-c", "user.name=o", "-c", "user.email=o@x", "commit", "-q", "-m", "first")
+    run_git(other, "push", "-q", "origin", "HEAD:main")  # the checkout is now behind its origin
+
+    code = main(["gitops-bump", "--json", "--verify-image", "false", "--path", str(git_repo.path / "apps/{app}"),
+                 "--image", "ghcr.io/org/api", "--tag", "v1.0.1", "--environment", "dev"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["pushes"] == 2
+    assert git_repo.git("rev-parse", "--is-shallow-repository") == "false"
+    assert git_repo.remote_git("rev-parse", "main~1") == run_git(other, "rev-parse", "HEAD")
+    assert int(git_repo.git("rev-list", "--count", "HEAD")) == 4  # the whole history is still there
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(["ghcr.io/org/a:v1", "ghcr.io/org/b:v1 apps/b", "- ", "- {", "app: x", "tag: 1.0",
+                              "  image: ghcr.io/org/c", "#", "- [1, 2]", "- {image: nginx, tag: 1.25}", "\t",
+                              "ghcr.io/org/a:v1@sha256:" + "0" * 64, "../x", "- !!python/object:os.system x",
+                              "&a [*a]", "- *a"]), max_size=12).map("\n".join)))
+def test_any_batch_text_is_entries_or_one_line_naming_the_input(text):
+    from deploy_actions.errors import InputError
+    from deploy_actions.gitops import batch
+
+    try:
+        entries = batch.parse(text, "images")
+    except InputError as err:
+        assert err.name == "images" and "\n" not in str(err)
+    else:
+        assert entries and len({e.app for e in entries}) == len(entries)
+        assert all(e.tag and e.image.tag is None for e in entries)
