@@ -7,7 +7,8 @@ authenticated smart HTTP (`git http-backend`, the test suite's server):
 
 - concurrent: N writers start at once; each is gitops-bump in repository mode (its own shallow
   clone, its own git processes: a real, separate git client), with the default push-timeout;
-- serialised: the same N bumps, one after another.
+- serialised: the same N bumps, one after another;
+- batch: one gitops-bump call pinning all N images (`images:`), one commit, one push.
 
 It prints the time until all N landed, pushes per writer (mean and max), the CPU time the run
 took (this process and every git child, server included), and the ratios concurrent/serialised.
@@ -33,7 +34,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,32 +94,36 @@ def cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(server: GitHttpServer, seed_bare: Path, name: str, writers: int, *, concurrent: bool) -> Run:
+def run(server: GitHttpServer, seed_bare: Path, name: str, writers: int, *, how: str) -> Run:
     bare = server.root / f"{name}.git"
     shutil.copytree(seed_bare, bare)
     url = server.url(f"{name}.git")
 
+    common = GitopsBumpOptions(repository=url, token=server.token, path="apps/{app}", environment="production",
+                               verify_image=False, source_commit="a" * 40,
+                               run_url="https://github.com/org/app/actions/runs/1")
+
     def bump(i: int) -> GitopsBumpResult:
-        app = f"svc{i:03d}"
-        return gitops_bump(GitopsBumpOptions(
-            repository=url, token=server.token, image=f"ghcr.io/org/{app}", tag="v1.0.1", path="apps/{app}",
-            environment="production", verify_image=False, source_commit="a" * 40,
-            run_url="https://github.com/org/app/actions/runs/1"))
+        return gitops_bump(replace(common, image=f"ghcr.io/org/svc{i:03d}", tag="v1.0.1"))
 
     cpu_before, started = cpu(), time.monotonic()
     with contextlib.redirect_stderr(io.StringIO()):  # the writers' log lines (a few per push)
-        if concurrent:
+        if how == "concurrent":
             with ThreadPoolExecutor(max_workers=writers) as pool:
                 results = list(pool.map(bump, range(writers)))
-        else:
+        elif how == "serialised":
             results = [bump(i) for i in range(writers)]
+        else:
+            images = "\n".join(f"ghcr.io/org/svc{i:03d}:v1.0.1" for i in range(writers))
+            results = [gitops_bump(replace(common, images=images))]
     seconds, cpu_seconds = time.monotonic() - started, cpu() - cpu_before
     history = git(bare, "rev-list", "--first-parent", "main").split()
-    if git(bare, "rev-list", "--merges", "main") or len(history) != writers + 1:
-        raise SystemExit(f"{name}: main is not the seed plus {writers} commits in a line")
+    commits = 1 if how == "batch" else writers
+    if git(bare, "rev-list", "--merges", "main") or len(history) != commits + 1:
+        raise SystemExit(f"{name}: main is not the seed plus {commits} commit(s) in a line")
     pushes = [r.pushes for r in results]
-    return Run(writers, seconds, cpu_seconds, sum(pushes) / len(pushes), max(pushes),
-               sum(1 for r in results if r.changed and r.commit_sha in history))
+    landed = sum(sum(1 for row in r.apps if row["changed"]) for r in results if r.commit_sha in history)
+    return Run(writers, seconds, cpu_seconds, sum(pushes) / writers, max(pushes), landed)
 
 
 def main() -> int:
@@ -131,7 +136,7 @@ def main() -> int:
         parser.error(f"--writers: numbers from 1 to {APPS}")
 
     os.environ.pop("GITHUB_ACTIONS", None)  # plain log lines, not workflow commands
-    rows: list[tuple[Run, Run]] = []
+    rows: list[tuple[Run, Run, Run]] = []
     with tempfile.TemporaryDirectory(prefix="gitops-fleet-") as tmp:
         work = Path(tmp)
         seed_bare = seed(work)
@@ -139,26 +144,29 @@ def main() -> int:
         served.mkdir()
         with serve(served) as server:
             for n in sizes:
-                serial = run(server, seed_bare, f"serial-{n}", n, concurrent=False)
-                together = run(server, seed_bare, f"concurrent-{n}", n, concurrent=True)
-                rows.append((serial, together))
-                print(f"{n} writers: serialised {serial.seconds:.1f}s, concurrent {together.seconds:.1f}s", flush=True)
+                serial = run(server, seed_bare, f"serialised-{n}", n, how="serialised")
+                together = run(server, seed_bare, f"concurrent-{n}", n, how="concurrent")
+                batched = run(server, seed_bare, f"batch-{n}", n, how="batch")
+                rows.append((serial, together, batched))
+                print(f"{n} writers: serialised {serial.seconds:.1f}s, concurrent {together.seconds:.1f}s, "
+                      f"one batch {batched.seconds:.1f}s", flush=True)
 
     print(f"\nGitOps repository of {APPS} apps over authenticated HTTP; cpus: {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'writers':>8}{'landed':>8}{'serial s':>10}{'concurrent s':>14}{'time ratio':>12}"
-          f"{'pushes/writer':>15}{'max':>5}{'CPU ratio':>11}")
-    for serial, together in rows:
-        print(f"{together.writers:>8}{together.landed:>5}/{together.writers:<3}{serial.seconds:>9.1f}"
-              f"{together.seconds:>14.1f}{together.seconds / serial.seconds:>11.2f}x"
-              f"{together.pushes_mean:>11.1f} ({together.pushes_mean / serial.pushes_mean:.1f}x)"
-              f"{together.pushes_max:>4}{together.cpu_seconds / serial.cpu_seconds:>10.2f}x")
-    print("time ratio: time until all landed, concurrent / serialised (argocd-image-updater "
-          "--max-concurrency=1); pushes: per writer, serialised is 1")
+    print(f"{'writers':>8}{'serialised':>11}{'concurrent':>11}{'ratio':>8}{'landed':>8}{'pushes/writer':>15}"
+          f"{'max':>5}{'CPU ratio':>10}{'one batch':>11}{'ratio':>8}")
+    for serial, together, batched in rows:
+        print(f"{together.writers:>8}{serial.seconds:>10.1f}s{together.seconds:>10.1f}s"
+              f"{together.seconds / serial.seconds:>7.2f}x{together.landed:>5}/{together.writers:<3}"
+              f"{together.pushes_mean:>10.1f} ({together.pushes_mean / serial.pushes_mean:.0f}x)"
+              f"{together.pushes_max:>4}{together.cpu_seconds / serial.cpu_seconds:>9.2f}x"
+              f"{batched.seconds:>10.1f}s{batched.seconds / serial.seconds:>7.2f}x")
+    print("ratios against the serialised writes (argocd-image-updater --max-concurrency=1): time until all "
+          "landed, and CPU of the run; pushes per writer (serialised: 1)")
     if args.json:
-        args.json.write_text(json.dumps([{"serialised": asdict(s), "concurrent": asdict(c)} for s, c in rows],
-                                        indent=2))
-    return 0 if all(c.landed == c.writers for _, c in rows) else 1
+        args.json.write_text(json.dumps([{"serialised": asdict(s), "concurrent": asdict(c), "batch": asdict(b)}
+                                         for s, c, b in rows], indent=2))
+    return 0 if all(c.landed == c.writers and b.landed == b.writers for _, c, b in rows) else 1
 
 
 if __name__ == "__main__":
