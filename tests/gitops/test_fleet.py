@@ -418,3 +418,14 @@ def test_any_batch_text_is_entries_or_one_line_naming_the_input(text):
     else:
         assert entries and len({e.app for e in entries}) == len(entries)
         assert all(e.tag and e.image.tag is None for e in entries)
+
+
+def test_a_push_the_server_fails_in_passing_is_retried(git_http, tmp_path):
+    bare = _gitops(tmp_path, git_http.root, "busy", {"apps/api/deployment.yaml": DEPLOYMENT.format(app="api",
+                                                                                                  tag="v1.0.0")})
+    git_http.fail_pushes = 2
+    result = gitops_bump(GitopsBumpOptions(repository=git_http.url("busy.git"), token=git_http.token,
+                                           image="ghcr.io/org/api", tag="v1.0.1", path="apps/api",
+                                           verify_image=False))
+    assert result.changed and result.pushes == 3 and git_http.fail_pushes == 0
+    _assert_linear_and_never_forced(bare, 1)

@@ -30,6 +30,7 @@ class GitHttpServer:
     port: int = 0
     requests: list[str] = field(default_factory=list)  # request lines (paths and queries)
     header_dump: list[str] = field(default_factory=list)  # every header except Authorization
+    fail_pushes: int = 0  # answer this many pushes (receive-pack POSTs) with 503, as a busy server may
 
     def url(self, repo: str) -> str:
         return f"http://127.0.0.1:{self.port}/{repo}"
@@ -54,6 +55,11 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.command == "POST" and parts.path.endswith("/git-receive-pack") and server.fail_pushes > 0:
+                server.fail_pushes -= 1
+                self.send_response(503)
+                self.end_headers()
+                return
             env = {
                 "GIT_PROJECT_ROOT": str(server.root),
                 "GIT_HTTP_EXPORT_ALL": "1",
