@@ -297,11 +297,11 @@ def is_stale(text: str) -> bool:
 
 
 def is_transient(text: str) -> bool:
-    """Whether a push or fetch failed for a reason that passes (a busy or restarting server, the network)."""
+    """Whether a push or fetch failed for a reason that passes: a server that answered but was busy or
+    dropped the connection. (A host that cannot be resolved or reached is a mistake more often than not.)"""
     lowered = text.lower()
     return any(s in lowered for s in ("the requested url returned error: 5", "rpc failed", "connection reset",
-                                      "connection refused", "failed to connect", "timed out", "early eof",
-                                      "remote end hung up unexpectedly", "could not resolve host"))
+                                      "timed out", "early eof", "remote end hung up unexpectedly"))
 
 
 def is_protected(text: str) -> bool:
