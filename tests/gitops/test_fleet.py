@@ -180,11 +180,15 @@ def test_the_backoff_window_doubles_from_one_try_and_is_capped():
 
 
 @pytest.mark.parametrize("value", ["7h", "1e20", "inf"])
-def test_a_push_timeout_beyond_the_maximum_is_bad_input(tmp_path, capsys, value):
-    code = main(["gitops-bump", "--path", str(tmp_path), "--image", "ghcr.io/org/a", "--tag", "v1.0.0",
-                 "--mode", "none", "--push-timeout", value])
+@pytest.mark.parametrize("command", [
+    ["gitops-bump", "--image", "ghcr.io/org/a", "--tag", "v1.0.0", "--mode", "none", "--path"],
+    ["deployment", "--event", "opened", "--app", "a", "--environment", "dev", "--version", "v1", "--record"],
+], ids=["gitops-bump", "deployment"])
+def test_a_push_timeout_beyond_the_maximum_is_bad_input(tmp_path, capsys, value, command):
+    code = main([*command, str(tmp_path / "x.jsonl"), "--push-timeout", value])
     err = capsys.readouterr().err
-    assert code == 2 and "input 'push-timeout'" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "input 'push-timeout'" in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- the batch form --------------------------------------------------------------------------------
