@@ -55,6 +55,8 @@ def read(images: str, images_file: str) -> tuple[str, str]:
         return "images", images
     path = Path(images_file).expanduser()
     try:
+        if not path.is_file():  # a folder, a device or a pipe (which could block forever) is not a list
+            raise InputError("images-file", images_file, "a regular file listing the images")
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except (OSError, ValueError) as exc:
