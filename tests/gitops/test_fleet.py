@@ -433,3 +433,21 @@ def test_a_push_the_server_fails_in_passing_is_retried(git_http, tmp_path):
                                            verify_image=False))
     assert result.changed and result.pushes == 3 and git_http.fail_pushes == 0
     _assert_linear_and_never_forced(bare, 1)
+
+
+def test_a_batch_leaves_an_app_at_its_tag_alone_and_names_a_lone_change_as_a_single_bump(tmp_path, capsys):
+    root = _checkout(tmp_path, {f"apps/{a}/deployment.yaml": DEPLOYMENT.format(app=a, tag="v1.0.0")
+                                for a in ("api", "web", "worker")})
+    base = ["gitops-bump", "--json", "--verify-image", "false", "--path", str(root / "apps/{app}"),
+            "--environment", "staging", "--mode", "commit", "--batch-message", "deploy({environment}): {count} apps"]
+    assert main([*base, "--images", "ghcr.io/org/api:v1.0.0\nghcr.io/org/web:v1.1.0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(row["app"], row["changed"]) for row in out["apps"]] == [("api", False), ("web", True)]
+    assert run_git(root, "log", "-1", "--format=%s") == "chore: Bump web to v1.1.0"
+    assert main([*base, "--images", "ghcr.io/org/api:v1.1.0\nghcr.io/org/web:v1.1.0\nghcr.io/org/worker:v1.1.0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["changed"] and sorted(out["files"]) == ["apps/api/deployment.yaml", "apps/worker/deployment.yaml",
+                                                       "deployments/staging.jsonl"]
+    assert run_git(root, "log", "-1", "--format=%s") == "deploy(staging): 2 apps"
+    records = [json.loads(x)["app"] for x in (root / "deployments/staging.jsonl").read_text().splitlines()]
+    assert records == ["web", "api", "worker"]
