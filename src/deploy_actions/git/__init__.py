@@ -184,8 +184,9 @@ PUSH_TIMEOUT_MAX = 6 * 3600.0
 # long one try took (fetch, re-apply, commit, push: the time in which another writer can get in
 # first, so a slower server or a bigger repository spreads the writers more) up to BACKOFF_CAP.
 # In a simulation of 25-500 writers, a 30 s cap lands them in 1-3x the time of serialised writes with
-# 5-26 pushes each; measured here (benchmarks/gitops_fleet.py, tests/gitops/test_fleet.py) 25-100
-# writers took 1.2-1.7x and 6-12 pushes each. A larger cap pushes less but waits longer.
+# 5-26 pushes each; measured here (benchmarks/gitops_fleet.py), 25 and 50 writers took 1.7x and 1.2x
+# with 6-7 pushes each, and 100 writers (tests/gitops/test_fleet.py) 9-12. A larger cap pushes less
+# but waits longer.
 BACKOFF_CAP = 30.0
 _MIN_SLOT = 0.05
 
