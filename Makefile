@@ -41,6 +41,7 @@ bench: system $(BIN)/.installed
 	$(BIN)/python benchmarks/changelog_parse.py
 	$(BIN)/python benchmarks/action_overhead.py
 	$(BIN)/python benchmarks/gitops_bump.py
+	$(BIN)/python benchmarks/gitops_fleet.py
 	$(BIN)/python benchmarks/smoke_load.py
 	$(BIN)/python benchmarks/canary_judges.py
 

@@ -133,6 +133,10 @@ class Undo:
     files: tuple[tuple[FileEdit, bool], ...] = ()  # each edit written, and whether its file existed
     folders: tuple[Path, ...] = ()  # folders made for new files, outermost first
 
+    def __add__(self, later: Undo) -> Undo:
+        """What this and then `later` changed (restored in the opposite order)."""
+        return Undo(self.files + later.files, self.folders + later.folders)
+
     def restore(self) -> None:
         """Every file back to its `before` bytes, new files and the folders made for them removed."""
         failed = _restore(self.files)

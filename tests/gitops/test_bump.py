@@ -230,7 +230,7 @@ def test_twenty_concurrent_bumps_of_different_apps_all_land_linearly(git_http, t
     url = git_http.url("many.git")
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda a: _cli("--repository", url, "--image", f"ghcr.io/org/{a}", "--tag", "v1.0.1",
-                                               "--path", f"apps/{a}", "--environment", a, "--max-attempts", "60",
+                                               "--path", f"apps/{a}", "--environment", a, "--push-timeout", "5m",
                                                token=git_http.token), apps))
     for proc in results:
         assert proc.returncode == 0, proc.stderr
@@ -253,7 +253,7 @@ def test_ten_concurrent_bumps_of_one_app_land_or_stand_down(git_http, tmp_path):
     tags = [f"v2.0.{i}" for i in range(1, 11)]
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(lambda t: _cli("--repository", url, "--image", "ghcr.io/org/app", "--tag", t,
-                                               "--path", "apps/app", "--record", "", "--max-attempts", "40",
+                                               "--path", "apps/app", "--record", "", "--push-timeout", "5m",
                                                token=git_http.token), tags))
     landed = []
     for tag, proc in zip(tags, results, strict=True):

@@ -88,7 +88,7 @@ def test_the_deploy_branch_is_leased_against_the_tip_this_run_started_from(gitop
     run_git(bare, "branch", "deploy/app-staging", "main")
     real_plan = bump_module._plan
 
-    def plan_while_someone_pushes(ctx):  # a person pushes a review fix to the deploy branch meanwhile
+    def plan_while_someone_pushes(*args, **kwargs):  # a person pushes a review fix to the deploy branch meanwhile
         other = tmp_path / "other"
         if not other.exists():
             run_git(tmp_path, "clone", "-q", "--branch", "deploy/app-staging", str(bare), str(other))
@@ -96,7 +96,7 @@ def test_the_deploy_branch_is_leased_against_the_tip_this_run_started_from(gitop
             run_git(other, "add", "-A")
             run_git(other, "-c", "user.name=r", "-c", "user.email=r@x", "commit", "-qm", "review fix")
             run_git(other, "push", "-q", "origin", "deploy/app-staging")
-        return real_plan(ctx)
+        return real_plan(*args, **kwargs)
 
     monkeypatch.setattr(bump_module, "_plan", plan_while_someone_pushes)
     code, _, err = bump(capsys, "--repository", gitops["url"], "--github-repository", gh.repository,

@@ -8,6 +8,7 @@ test can prove the token travelled only in the Authorization header.
 from __future__ import annotations
 
 import base64
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ class GitHttpServer:
     port: int = 0
     requests: list[str] = field(default_factory=list)  # request lines (paths and queries)
     header_dump: list[str] = field(default_factory=list)  # every header except Authorization
+    fail_pushes: int = 0  # answer this many pushes (receive-pack POSTs) with 503, as a busy server may
 
     def url(self, repo: str) -> str:
         return f"http://127.0.0.1:{self.port}/{repo}"
@@ -53,6 +55,11 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.command == "POST" and parts.path.endswith("/git-receive-pack") and server.fail_pushes > 0:
+                server.fail_pushes -= 1
+                self.send_response(503)
+                self.end_headers()
+                return
             env = {
                 "GIT_PROJECT_ROOT": str(server.root),
                 "GIT_HTTP_EXPORT_ALL": "1",
@@ -90,13 +97,17 @@ def _handler(server: GitHttpServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def git_http(tmp_path: Path) -> Iterator[GitHttpServer]:
-    """An authenticated smart-HTTP git server over the bare repositories in a temp folder."""
-    root = tmp_path / "served"
-    root.mkdir()
-    state = GitHttpServer(root=root, token="ghs_" + "T0k3n" * 7)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+class _Server(ThreadingHTTPServer):
+    # A hundred clients connect at once in the fleet tests; the default backlog of 5 would make the
+    # kernel drop their connections and the clients wait seconds to retry, which no hosting does.
+    request_queue_size = 256
+
+
+@contextlib.contextmanager
+def serve(root: Path, token: str = "ghs_" + "T0k3n" * 7) -> Iterator[GitHttpServer]:
+    """The server over the bare repositories in `root`, until the block ends (benchmarks use it too)."""
+    state = GitHttpServer(root=root, token=token)
+    httpd = _Server(("127.0.0.1", 0), _handler(state))
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -105,3 +116,12 @@ def git_http(tmp_path: Path) -> Iterator[GitHttpServer]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def git_http(tmp_path: Path) -> Iterator[GitHttpServer]:
+    """An authenticated smart-HTTP git server over the bare repositories in a temp folder."""
+    root = tmp_path / "served"
+    root.mkdir()
+    with serve(root) as state:
+        yield state

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import GITOPS_PROVENANCE, CommandSpec, Option, Output
+from deploy_actions.commands.spec import GITOPS_PROVENANCE, PUSH_TIMEOUT, CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="deployment",
@@ -35,6 +35,7 @@ SPEC = CommandSpec(
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: the local "
                "checkout holding the record file.", "", kind="path"),
         Option("ref", "Branch of the GitOps repository to commit to.", "main", kind="ref"),
+        PUSH_TIMEOUT,
         Option("record", "Record file (JSON lines), relative to the GitOps repository; {environment} and {app} "
                "are replaced.", "deployments/{environment}.jsonl", kind="path"),
         Option("token", "Token that can push to the GitOps repository. CLI: $GITHUB_TOKEN.", "", secret=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import GITOPS_PROVENANCE, REGISTRY_ACCESS, CommandSpec, Option, Output
+from deploy_actions.commands.spec import GITOPS_PROVENANCE, PUSH_TIMEOUT, REGISTRY_ACCESS, CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="gitops-bump",
@@ -16,6 +16,10 @@ SPEC = CommandSpec(
     options=(
         Option("image", "Image repository to bump, without tag, e.g. ghcr.io/org/app.", ""),
         Option("tag", "Tag to deploy, e.g. v1.2.3.", ""),
+        Option("images", "Batch, instead of image and tag: many images pinned in one commit with one record line "
+               "per app, one IMAGE:TAG [PATH] per line or a YAML list of app, image, tag, path (path default: the "
+               "path input).", ""),
+        Option("images-file", "Batch: a file holding the images list (e.g. gathered from a matrix's artifacts).", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: edit the "
                "local checkout that holds path.", "", kind="path"),
         Option("ref", "Branch of the GitOps repository to change.", "main", kind="ref"),
@@ -46,8 +50,7 @@ SPEC = CommandSpec(
         Option("mode", "push: commit and push (re-applied if the branch moved); pull-request: push a "
                "deploy branch and open or update one PR; commit: commit locally; none: edit files only.",
                "push", kind="choice", choices=("push", "pull-request", "commit", "none")),
-        Option("max-attempts", "How many times to re-apply and push when the branch moved.", "10", kind="int",
-               maximum=1000),
+        PUSH_TIMEOUT,
         Option("on-protected", "When the push is refused by branch protection: fail, or open a pull-request.",
                "fail", kind="choice", choices=("fail", "pull-request")),
         Option("branch", "Deploy branch for pull requests; {app} and {environment} are replaced.",
@@ -58,6 +61,8 @@ SPEC = CommandSpec(
                "chore: Bump {app} to {tag}"),
         Option("rollback-message", "Commit message of a rollback; also {reason}.",
                "fix: Rollback {app} to {tag} due to {reason}"),
+        Option("batch-message", "Commit subject of a batch that changes more than one app; {count} and "
+               "{environment} (the body lists each app).", "chore: Bump {count} apps"),
         Option("record", "Deployment record (JSON lines) appended in the same commit; empty for none.",
                "deployments/{environment}.jsonl", kind="path"),
         Option("incident", "Incident record (Markdown) a rollback writes in the same commit; {timestamp} "
@@ -84,7 +89,10 @@ SPEC = CommandSpec(
         Output("commit-sha", "The GitOps commit."),
         Output("pull-request-url", "The pull request, in pull-request mode."),
         Output("pull-request-number", "Its number."),
-        Output("superseded", "true when a newer tag landed first and this bump stood down."),
+        Output("superseded", "true when a newer tag landed first and this bump (in a batch: one of its apps) "
+               "stood down."),
+        Output("apps", "Each app bumped (JSON list of app, image, tag, previous-tag, changed, superseded)."),
+        Output("pushes", "Pushes it took to land (more than 1: other pipelines pushed first)."),
         Output("source-repository", "The code repository recorded (promote-from: as the source environment's "
                "record names it for the tag)."),
         Output("source-commit", "The code commit recorded (promote-from: as the source environment's record names "

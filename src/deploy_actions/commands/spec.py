@@ -23,6 +23,9 @@ from deploy_actions.errors import InputError
 Kind = Literal["str", "line", "bool", "lines", "choice", "int", "float", "duration", "ref", "tag-prefix",
                "commit", "repository", "url", "run-url", "path"]
 
+# Kinds whose empty value is a value ("" = none), not a request for the default.
+TEXT_KINDS = frozenset({"str", "line", "path", "ref", "tag-prefix", "commit", "repository", "url", "run-url"})
+
 # Every number has a finite ceiling; an option may lower (or raise) its own with `maximum`.
 DEFAULT_MAXIMUM: dict[str, float] = {"int": 1_000_000, "float": 1_000_000.0, "duration": 24 * 3600.0}
 
@@ -183,7 +186,7 @@ def resolve(spec: CommandSpec, given: Mapping[str, str | None]) -> dict[str, Any
             value = actions_runtime.get_input(option.name)
         if value is None and option.env_fallback:
             value = os.environ.get(option.env_fallback) or None
-        if value is None or (value.strip() == "" and option.kind != "str"):
+        if value is None or (value.strip() == "" and option.kind not in TEXT_KINDS):
             value = option.default
         raw[option.dest] = value
         if option.secret and value:
@@ -237,3 +240,9 @@ GITOPS_PROVENANCE = (
     Option("git-user-name", "Author of the GitOps commit.", BOT_NAME, kind="line"),
     Option("git-user-email", "E-mail of the GitOps commit's author.", BOT_EMAIL, kind="line"),
 )
+
+# How gitops-bump and deployment keep pushing while other pipelines land first (deploy_actions.git).
+PUSH_TIMEOUT = Option(
+    "push-timeout", "How long to keep re-applying the change on the new tip and pushing while other "
+    "pipelines push first (exponential backoff with full jitter), e.g. 15m; at most 6h.", "15m", kind="duration",
+    maximum=6 * 3600)

@@ -4,15 +4,21 @@ Order of work: validate → resolve the tag (or the tag deployed in `promote-fro
 policy → registry check → plan every edit → write → commit → push (re-applied on a moved
 tip) or propose a pull request. Nothing is written before every check has passed, and a
 rollback is the same forward commit, to an older tag, with a reason.
+
+A batch (`images`) is the same work for each of its entries in turn, in one commit: each entry
+is planned on the files as the entries before it left them (two apps may share a file), and
+one bad entry puts every file back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import os
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -21,9 +27,18 @@ from deploy_actions import actions_runtime, untrusted
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError
-from deploy_actions.files import FileEdit, inside_repo, write_edits
-from deploy_actions.git import Git, ProtectedBranchError, commit_edits, push_head, temporary_clone, trailers
-from deploy_actions.gitops import policy
+from deploy_actions.files import FileEdit, Undo, inside_repo, write_edits
+from deploy_actions.git import (
+    Git,
+    Landed,
+    ProtectedBranchError,
+    commit_written,
+    push_reapplied,
+    push_timeout,
+    temporary_clone,
+    trailers,
+)
+from deploy_actions.gitops import batch, policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
 from deploy_actions.records import incident, journal
 
@@ -39,6 +54,8 @@ _GITHUB_URL = re.compile(r"^https?://[^/]+/(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.
 class GitopsBumpOptions:
     image: str = ""
     tag: str = ""
+    images: str = ""
+    images_file: str = ""
     repository: str = ""
     ref: str = "main"
     path: str = "."
@@ -60,13 +77,14 @@ class GitopsBumpOptions:
     registry_password: str = ""
     registry_auth_hosts: tuple[str, ...] = ()
     mode: str = "push"
-    max_attempts: int | None = 10
+    push_timeout: float | None = None
     on_protected: str = "fail"
     branch: str = "deploy/{app}-{environment}"
     labels: tuple[str, ...] = ()
     auto_merge: bool = False
     commit_message: str = "chore: Bump {app} to {tag}"
     rollback_message: str = "fix: Rollback {app} to {tag} due to {reason}"
+    batch_message: str = "chore: Bump {count} apps"
     record: str = "deployments/{environment}.jsonl"
     incident: str = "incidents/{timestamp}-{app}.md"
     evidence: str = ""
@@ -98,6 +116,8 @@ class GitopsBumpResult:
     notes: tuple[str, ...] = ()
     findings: tuple[Annotation, ...] = ()
     exit_code: int = 0
+    apps: tuple[dict[str, object], ...] = ()
+    pushes: int = 0
 
     def outputs(self) -> dict[str, object]:
         return {
@@ -112,6 +132,8 @@ class GitopsBumpResult:
             "superseded": self.superseded,
             "source-repository": self.source_repository,
             "source-commit": self.source_commit,
+            "apps": list(self.apps),
+            "pushes": self.pushes,
         }
 
     def outcome(self) -> Outcome:
@@ -136,6 +158,7 @@ class _Context:
     started: float = 0.0
     rollback: _RollbackFacts | None = None
     deploy_branch_tip: str = ""  # pull-request mode: the deploy branch's commit when this run started
+    entry: batch.BatchEntry | None = None  # in a batch: the entry this context pins
 
 
 @dataclass(frozen=True)
@@ -155,7 +178,11 @@ def _render(template: str, name: str, **values: str) -> str:
         raise InputError(name, template, f"text whose only placeholders are {placeholders}") from None
 
 
-def _validate(opts: GitopsBumpOptions) -> None:
+def _validate(opts: GitopsBumpOptions, entries: Sequence[batch.BatchEntry]) -> None:
+    push_timeout(opts.push_timeout)
+    if entries:
+        _validate_batch(opts, entries)
+        return
     if opts.rollback and not opts.reason.strip():
         raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
     if opts.tag and opts.promote_from:
@@ -192,6 +219,44 @@ def _deploy_branch(opts: GitopsBumpOptions) -> str:
     return branch
 
 
+def _validate_batch(opts: GitopsBumpOptions, entries: Sequence[batch.BatchEntry]) -> None:
+    """A batch names its own images, tags and apps, and only moves forward, as one commit to ref."""
+    for name, value in (("image", opts.image), ("tag", opts.tag), ("app", opts.app),
+                        ("promote-from", opts.promote_from), ("policy", opts.policy), ("set", "\n".join(opts.set)),
+                        ("evidence", opts.evidence)):
+        if value:
+            raise InputError(name, value, "nothing with images: each entry names its own image, tag, app and path")
+    for name, on in (("rollback", opts.rollback), ("lint", opts.lint)):
+        if on:
+            raise InputError(name, "true", "false with images (a batch bumps forward; run it alone)")
+    if "pull-request" in (opts.mode, opts.on_protected):
+        name = "mode" if opts.mode == "pull-request" else "on-protected"
+        raise InputError(name, "pull-request", "push, commit or none with images (a batch is one commit to ref)")
+    if opts.environment and not _NAME.match(opts.environment):
+        raise InputError("environment", opts.environment, "a name of letters, digits, '.', '_' and '-'")
+    _render(opts.batch_message, "batch-message", count="2", environment=opts.environment)
+    for entry in entries:
+        with _naming(entry, _batch_input(opts)):
+            policy.check_tag(entry.tag, pinned=opts.digest == "pin", deny_tags=opts.deny_tags,
+                             require_semver=opts.require_semver)
+
+
+def _batch_input(opts: GitopsBumpOptions) -> str:
+    return "images-file" if opts.images_file else "images"
+
+
+@contextlib.contextmanager
+def _naming(entry: batch.BatchEntry | None, input_name: str) -> Iterator[None]:
+    """A bad value of a batch entry is reported as that entry of the batch input."""
+    try:
+        yield
+    except InputError as err:
+        if entry is None:
+            raise
+        raise InputError(input_name, entry.text, f"{err.expected} ({entry.where}: {err.name} "
+                         f"{str(err.value)[:60]!r})") from None
+
+
 def _github_repository(opts: GitopsBumpOptions) -> str:
     if opts.github_repository:
         return opts.github_repository
@@ -204,7 +269,10 @@ def _github_repository(opts: GitopsBumpOptions) -> str:
 
 
 def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
-    _validate(opts)
+    entries: tuple[batch.BatchEntry, ...] = ()
+    if opts.images or opts.images_file:
+        entries = batch.parse(*reversed(batch.read(opts.images, opts.images_file)))
+    _validate(opts, entries)
     if opts.tag:  # fail fast, before any clone or registry call
         policy.check_tag(opts.tag, pinned=opts.digest == "pin", deny_tags=opts.deny_tags,
                          require_semver=opts.require_semver)
@@ -212,9 +280,9 @@ def gitops_bump(opts: GitopsBumpOptions) -> GitopsBumpResult:
     facts = _rollback_facts(opts, started)
     if opts.repository:
         with temporary_clone(opts.repository, opts.ref, opts.token) as git:
-            return _run(opts, git.root, git, started, facts)
-    root, local = _local_root(opts)
-    return _run(opts, root, local, started, facts)
+            return _run(opts, git.root, git, started, facts, entries)
+    root, local = _local_root(opts, entries[0].app if entries else _app_name(opts))
+    return _run(opts, root, local, started, facts, entries)
 
 
 def _rollback_facts(opts: GitopsBumpOptions, started: float) -> _RollbackFacts | None:
@@ -239,8 +307,8 @@ def _app_name(opts: GitopsBumpOptions) -> str:
         return "app"  # the image input itself is reported later, with its own error
 
 
-def _local_root(opts: GitopsBumpOptions) -> tuple[Path, Git | None]:
-    base = Path(_render(opts.path, "path", app=_app_name(opts), environment=opts.environment)).expanduser()
+def _local_root(opts: GitopsBumpOptions, app: str) -> tuple[Path, Git | None]:
+    base = Path(_render(opts.path, "path", app=app, environment=opts.environment)).expanduser()
     start = base if base.is_dir() else base.parent
     if not start.is_dir():
         raise InputError("path", opts.path, "an existing folder (or a repository input to clone)")
@@ -269,9 +337,22 @@ def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> l
     return [] if rel == "." else [rel]
 
 
+def _entry_scope(opts: GitopsBumpOptions, root: Path, entry: batch.BatchEntry) -> list[str]:
+    """A batch entry's own path (relative to the repository root), else the path input's."""
+    if not entry.path:
+        return _scope(opts, root, entry.app, opts.environment)
+    rel = _render(entry.path, "path", app=entry.app, environment=opts.environment).strip("/") or "."
+    inside_repo(root, rel, "path")
+    return [] if rel == "." else [rel]
+
+
 def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
-         facts: _RollbackFacts | None) -> GitopsBumpResult:
+         facts: _RollbackFacts | None, entries: Sequence[batch.BatchEntry]) -> GitopsBumpResult:
     from deploy_actions.gitops import manifests
+
+    if entries:
+        return _apply_with_retries([_entry_context(opts, root, git, started, e) for e in entries], [],
+                                   in_batch=True)
 
     findings: list[Annotation] = []
     if opts.lint:
@@ -302,7 +383,18 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
     target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
     ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts,
                    deploy_branch_tip=_deploy_branch_tip(opts, git))
-    return _apply_with_retries(ctx, findings)
+    return _apply_with_retries([ctx], findings, in_batch=False)
+
+
+def _entry_context(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
+                   entry: batch.BatchEntry) -> _Context:
+    """What a batch entry needs to be planned like a single bump: its scope, and the registry's word."""
+    with _naming(entry, _batch_input(opts)):
+        scope = _entry_scope(opts, root, entry)
+        single = replace(opts, image=entry.image.short(), tag=entry.tag, app=entry.app, images="", images_file="")
+        notes: list[str] = []
+        target = _check_registry(single, entry.image.with_tag(entry.tag), notes)
+    return _Context(single, root, scope, git, entry.image, target, entry.app, notes, started, None, entry=entry)
 
 
 def _deploy_branch_tip(opts: GitopsBumpOptions, git: Git | None) -> str:
@@ -375,44 +467,116 @@ def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str])
     return target
 
 
-def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBumpResult:
-    opts = ctx.opts
-    attempts = max(1, opts.max_attempts or 1)
-    for attempt in range(1, attempts + 1):
-        planned = _plan(ctx)
-        if planned.superseded or not planned.edits:
-            return replace(planned.result, findings=(*findings, *planned.result.findings))
-        if opts.mode == "none" or ctx.git is None:
-            write_edits(planned.edits)
-            return replace(planned.result, findings=(*findings, *planned.result.findings))
-        sha = commit_edits(ctx.git, planned.edits, planned.message,
-                           user_name=opts.git_user_name, user_email=opts.git_user_email)
-        result = replace(planned.result, commit_sha=sha, findings=(*findings, *planned.result.findings))
-        if opts.mode == "commit":
-            return result
-        if opts.mode == "pull-request":
-            return _pull_request(ctx, result, sha)
-        try:
-            if push_head(ctx.git, opts.ref, attempt=attempt, attempts=attempts):
-                return replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
-        except ProtectedBranchError:
-            if opts.on_protected == "pull-request":
-                note = f"{opts.ref} is protected; proposing a pull request instead"
-                return _pull_request(ctx, replace(result, notes=(*result.notes, note)), sha)
-            raise OperationError(f"{opts.ref} is protected and refused the push; "
-                                 "set on-protected: pull-request to open a pull request instead") from None
-    raise AssertionError("unreachable")
+def _apply_with_retries(ctxs: Sequence[_Context], findings: list[Annotation], *, in_batch: bool) -> GitopsBumpResult:
+    """Plan, write and commit every context's change on the tip, and push it (re-planned on a moved tip)."""
+    opts, git = ctxs[0].opts, ctxs[0].git
+    committed: list[GitopsBumpResult] = []
+
+    def attempt() -> tuple[GitopsBumpResult, bool]:
+        plans, undo = _plan_all(ctxs)
+        result = _combined(ctxs, plans, findings, in_batch)
+        paths = sorted({f for p in plans for f in p.result.files})
+        if not paths or opts.mode == "none" or git is None:
+            return result, False
+        sha = commit_written(git, paths, undo, _message(ctxs, plans, in_batch),
+                             user_name=opts.git_user_name, user_email=opts.git_user_email)
+        committed[:] = [replace(result, commit_sha=sha)]
+        return committed[0], opts.mode == "push"
+
+    try:
+        landed = (push_reapplied(git, opts.ref, attempt, timeout=push_timeout(opts.push_timeout)) if git is not None
+                  else Landed(attempt()[0], 0))
+    except ProtectedBranchError:
+        if opts.on_protected == "pull-request":
+            result = committed[0]
+            note = f"{opts.ref} is protected; proposing a pull request instead"
+            return _pull_request(ctxs[0], replace(result, notes=(*result.notes, note)), result.commit_sha)
+        raise OperationError(f"{opts.ref} is protected and refused the push; "
+                             "set on-protected: pull-request to open a pull request instead") from None
+    result = replace(landed.value, pushes=landed.pushes)
+    if opts.mode == "pull-request" and result.commit_sha:
+        return _pull_request(ctxs[0], result, result.commit_sha)
+    if landed.pushes:
+        tries = f" ({landed.pushes} pushes: other pipelines landed first)" if landed.pushes > 1 else ""
+        return replace(result, notes=(*result.notes, f"pushed {result.commit_sha[:12]} to {opts.ref}{tries}"))
+    return result
+
+
+@dataclass
+class _Tip:
+    """One try on the branch's tip: the commit it builds on, and the record files as its plans so far
+    left them (each app of a batch adds its line; the file is written once, after the last)."""
+
+    base_commit: str
+    records: dict[Path, FileEdit] = field(default_factory=dict)
+
+    def record(self, edit: FileEdit) -> None:
+        first = self.records.get(edit.path)
+        self.records[edit.path] = replace(edit, before=first.before) if first else edit
+
+
+def _plan_all(ctxs: Sequence[_Context]) -> tuple[list[_Plan], Undo]:
+    """Each context's plan, written before the next is planned (so the next sees its edits: two apps of
+    a batch may pin their images in one file); any failure puts back every file already written."""
+    git = ctxs[0].git
+    tip = _Tip(git.head() if git is not None else "")
+    plans: list[_Plan] = []
+    undo = Undo()
+    try:
+        for ctx in ctxs:
+            with _naming(ctx.entry, _batch_input(ctx.opts)):
+                planned = _plan(ctx, tip)
+            if planned.edits:
+                undo += write_edits(planned.edits)
+            if planned.record is not None:
+                tip.record(planned.record)
+            plans.append(planned)
+        undo += write_edits(list(tip.records.values()))
+    except BaseException:
+        undo.restore()
+        raise
+    return plans, undo
+
+
+def _combined(ctxs: Sequence[_Context], plans: Sequence[_Plan], findings: list[Annotation],
+              in_batch: bool) -> GitopsBumpResult:
+    rows = tuple({"app": c.app, "image": c.image.short(), "tag": p.result.tag, "previous-tag": p.result.previous_tag,
+                  "changed": p.result.changed, "superseded": p.superseded} for c, p in zip(ctxs, plans, strict=True))
+    warnings = tuple(f for p in plans for f in p.result.findings)
+    if not in_batch:
+        return replace(plans[0].result, findings=(*findings, *warnings), apps=rows)
+    opts = ctxs[0].opts
+    changed = [p for p in plans if p.result.changed]
+    files = tuple(sorted({f for p in changed for f in p.result.files}))
+    notes = tuple(n for p in plans for n in p.result.notes)
+    summary = f"batch: {len(changed)} of {len(plans)} app(s) changed{_env_text(opts)}"
+    return GitopsBumpResult(bool(files), files, "", "", "", superseded=any(p.superseded for p in plans),
+                            source_repository=opts.source_repository, source_commit=opts.source_commit,
+                            notes=(*notes, summary), findings=(*findings, *warnings), apps=rows)
+
+
+def _message(ctxs: Sequence[_Context], plans: Sequence[_Plan], in_batch: bool) -> str:
+    """A single bump's own message; a batch's subject, one line per app changed, and the shared trailers."""
+    changed = [(c, p) for c, p in zip(ctxs, plans, strict=True) if p.result.changed]
+    if not in_batch or len(changed) == 1:
+        return changed[0][1].message
+    opts = ctxs[0].opts
+    subject = _render(opts.batch_message, "batch-message", count=str(len(changed)), environment=opts.environment)
+    body = "\n".join(f"- {c.app}: {p.result.previous_tag or 'nothing'} → {c.target.short()}" for c, p in changed)
+    provenance = "\n".join(trailers(opts.source_repository, opts.source_commit, run_url(opts)))
+    return f"{subject}\n\n{body}" + (f"\n\n{provenance}" if provenance else "")
 
 
 @dataclass(frozen=True)
 class _Plan:
-    edits: tuple[FileEdit, ...]
+    edits: tuple[FileEdit, ...]  # the manifests (and a rollback's incident record)
     result: GitopsBumpResult
     message: str
     superseded: bool = False
+    record: FileEdit | None = None  # the record file with this plan's line: see _Tip
 
 
-def _plan(ctx: _Context) -> _Plan:
+def _plan(ctx: _Context, tip: _Tip) -> _Plan:
     from deploy_actions.gitops import manifests
 
     opts = ctx.opts
@@ -441,9 +605,9 @@ def _plan(ctx: _Context) -> _Plan:
                          "a downgrade needs rollback: true and a reason")
     edits = list(update.edits)
     report = _incident_edit(ctx, previous)
-    record = _record_edit(ctx, previous, report.relpath if report else "")
-    edits += [e for e in (record, report) if e is not None]
-    files = tuple(sorted({e.relpath for e in edits}))
+    record = _record_edit(ctx, tip, previous, report.relpath if report else "")
+    edits += [report] if report is not None else []
+    files = tuple(sorted({e.relpath for e in (*edits, *([record] if record else []))}))
     values = dict(app=ctx.app, tag=tag, previous_tag=previous, environment=opts.environment,
                   image=ctx.image.short(), reason=opts.reason)
     template, name = ((opts.rollback_message, "rollback-message") if opts.rollback
@@ -452,7 +616,8 @@ def _plan(ctx: _Context) -> _Plan:
     verb = "rolling back" if opts.rollback else "bumping"
     note = (f"{verb} {ctx.app}{_env_text(opts)} from {previous or 'nothing'} to {ctx.target.short()} "
             f"in {len(update.edits)} file(s)")
-    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message)
+    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message,
+                 record=record)
 
 
 def _landed_since(ctx: _Context) -> bool:
@@ -497,12 +662,14 @@ def _record_file(ctx: _Context) -> tuple[str, Path, bytes] | None:
     return rel, path, path.read_bytes() if path.exists() else b""
 
 
-def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit | None:
+def _record_edit(ctx: _Context, tip: _Tip, previous: str, incident_path: str) -> FileEdit | None:
     opts = ctx.opts
     found = _record_file(ctx)
     if found is None:
         return None
     rel, path, before = found
+    if path in tip.records:  # an earlier app of this batch added its line
+        before = tip.records[path].after
     entry: dict[str, object] = {
         "timestamp": journal.timestamp(),
         "event": "rollback" if opts.rollback else "bump",
@@ -514,7 +681,7 @@ def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit |
         "previous_version": previous,
         # The record rides in the GitOps commit itself, which cannot name its own hash: it names the
         # commit it was made on; the commit that carries it is `git log -1 -- <record file>`.
-        "gitops_base_commit": ctx.git.head() if ctx.git is not None else "",
+        "gitops_base_commit": tip.base_commit,
         "source_repository": opts.source_repository,
         "source_commit": opts.source_commit,
         "actor": opts.actor,

@@ -17,10 +17,17 @@ from deploy_actions.commands import Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo
-from deploy_actions.git import Git, ProtectedBranchError, commit_edits, push_head, temporary_clone, trailers
+from deploy_actions.git import (
+    Git,
+    ProtectedBranchError,
+    commit_edits,
+    push_reapplied,
+    push_timeout,
+    temporary_clone,
+    trailers,
+)
 from deploy_actions.records import github_mirror, journal, lifecycle
 
-ATTEMPTS = 20  # pushes re-applied on a moved branch before giving up
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
 
@@ -40,6 +47,7 @@ class DeploymentOptions:
     override_reason: str = ""
     repository: str = ""
     ref: str = "main"
+    push_timeout: float | None = None
     record: str = "deployments/{environment}.jsonl"
     token: str = ""
     github_deployments: bool = False
@@ -77,6 +85,7 @@ class DeploymentResult:
 
 def validate(opts: DeploymentOptions) -> None:
     """Every check that needs no repository: bad input fails before anything is cloned."""
+    push_timeout(opts.push_timeout)
     if opts.event not in lifecycle.TRANSITIONS:
         raise InputError("event", opts.event, "one of " + ", ".join(lifecycle.EVENTS))
     for name, value in (("app", opts.app), ("environment", opts.environment)):
@@ -143,7 +152,9 @@ def _local_checkout(opts: DeploymentOptions, rendered: str) -> Git:
 def _apply(opts: DeploymentOptions, git: Git, rel: str, *, push: bool) -> DeploymentResult:
     path = inside_repo(git.root, rel, "record")
     run_url = journal.workflow_run_url(opts.run_url)
-    for attempt in range(1, ATTEMPTS + 1):
+
+    def attempt() -> tuple[DeploymentResult, bool]:
+        """Decide on the records as they are now (re-read on every try) and commit the event."""
         before = path.read_bytes() if path.exists() else b""
         records = journal.parse(before, rel)
         current = lifecycle.fold(records, opts.app, opts.environment, opts.version)
@@ -153,7 +164,7 @@ def _apply(opts: DeploymentOptions, git: Git, rel: str, *, push: bool) -> Deploy
             mirrored = _mirror(opts, opened, current.last or {}, run_url)
             return DeploymentResult(current.state.value, current.state.value, False, mirrored, record=rel,
                                     note=f"{_who(opts)} is already {current.state.value} (rerun of this event); "
-                                         "nothing to write")
+                                         "nothing to write"), False
         entry = _entry(opts, git, step, records, opened, run_url)
         deployment_id = _mirror(opts, opened, entry, run_url)
         if deployment_id:
@@ -162,15 +173,13 @@ def _apply(opts: DeploymentOptions, git: Git, rel: str, *, push: bool) -> Deploy
                            _message(opts, step, entry), user_name=opts.git_user_name,
                            user_email=opts.git_user_email)
         note = f"{_who(opts)}: {step.before.value} → {step.transition.target.value} ({step.transition.name})"
-        result = DeploymentResult(step.transition.target.value, step.before.value, True, deployment_id, sha, rel, note)
-        if not push:
-            return result
-        try:
-            if push_head(git, opts.ref, attempt=attempt, attempts=ATTEMPTS):
-                return result
-        except ProtectedBranchError:
-            raise OperationError(f"{opts.ref} is protected and refused the push of the deployment record") from None
-    raise AssertionError("unreachable")
+        return DeploymentResult(step.transition.target.value, step.before.value, True, deployment_id, sha, rel,
+                                note), push
+
+    try:
+        return push_reapplied(git, opts.ref, attempt, timeout=push_timeout(opts.push_timeout)).value
+    except ProtectedBranchError:
+        raise OperationError(f"{opts.ref} is protected and refused the push of the deployment record") from None
 
 
 def _who(opts: DeploymentOptions) -> str:
