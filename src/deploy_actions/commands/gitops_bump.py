@@ -40,8 +40,9 @@ SPEC = CommandSpec(
         Option("verify-image", "Check that image:tag exists in the registry before writing.", "true", kind="bool"),
         Option("wait-for-image", "Poll the registry up to this long for CI to push the image, e.g. 10m.", "",
                kind="duration"),
-        Option("digest", "none, or pin to write image:tag@sha256:… (kustomize: digest:).", "none", kind="choice",
-               choices=("none", "pin")),
+        Option("digest", "none, pin to write image:tag@sha256:… (kustomize: digest:), or drop to unpin references "
+               "pinned by digest (none keeps them pinned with the registry's digest, or refuses).", "none",
+               kind="choice", choices=("none", "pin", "drop")),
         Option("registry-username", "Registry user name (for ghcr.io: any name with a token password).", ""),
         Option("registry-password", "Registry password or token.", "", secret=True, env_fallback="REGISTRY_PASSWORD"),
         Option("mode", "push: commit and push (re-applied if the branch moved); pull-request: push a "

@@ -27,7 +27,7 @@ from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_ta
 from deploy_actions.records import incident, journal
 
 if TYPE_CHECKING:
-    from deploy_actions.gitops.manifests import ImageSite
+    from deploy_actions.gitops.manifests import ImageSite, Pins
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -133,6 +133,7 @@ class _Context:
     notes: list[str] = field(default_factory=list)
     started: float = 0.0
     rollback: _RollbackFacts | None = None
+    pins: Pins | None = None  # what a site pinned by digest gets when the target names none
 
 
 @dataclass(frozen=True)
@@ -248,12 +249,12 @@ def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> l
 
 def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
          facts: _RollbackFacts | None) -> GitopsBumpResult:
-    from deploy_actions.gitops import manifests
+    from deploy_actions.gitops import lint
 
     findings: list[Annotation] = []
     if opts.lint:
         lint_scope = _scope(opts, root, _app_name(opts), opts.environment) if opts.image or "{" not in opts.path else []
-        for f in manifests.lint_repository(root, lint_scope):
+        for f in lint.lint_repository(root, lint_scope):
             findings.append(Annotation(f.level, f.message, file=f.relpath, line=f.line, title=f.rule or None))
         errors = sum(1 for f in findings if f.level == "error")
         if errors or not opts.image:
@@ -276,8 +277,11 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
         opts = _provenance_from(opts, root, app, tag)
         policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
                          require_semver=opts.require_semver)
-    target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
-    ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts)
+    target, resolved = _check_registry(opts, image.with_tag(tag, digest or None), notes)
+    from deploy_actions.gitops.manifests import Pins
+
+    pins = Pins(digest=resolved, drop=opts.digest == "drop")
+    ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts, pins)
     return _apply_with_retries(ctx, findings)
 
 
@@ -316,9 +320,11 @@ def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str)
     return versions.pop()
 
 
-def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str]) -> ImageRef:
+def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str]) -> tuple[ImageRef, str | None]:
+    """The target (with its digest when pinning), and the digest the registry gave for its tag
+    (which keeps sites that are pinned by digest pinned), None when the registry was not asked."""
     if not (opts.verify_image or opts.digest == "pin" or opts.wait_for_image):
-        return target
+        return target, None
     from deploy_actions.gitops.registry import RegistryClient
 
     lookup = target.with_tag(target.tag, target.digest)
@@ -333,8 +339,8 @@ def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str])
             manifest = found
     notes.append(f"registry has {lookup.short()} ({manifest.digest[:19]}…)")
     if opts.digest == "pin" or target.digest:
-        return target.with_tag(target.tag, manifest.digest)
-    return target
+        return target.with_tag(target.tag, manifest.digest), manifest.digest
+    return target, manifest.digest
 
 
 def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBumpResult:
@@ -379,7 +385,8 @@ def _plan(ctx: _Context) -> _Plan:
 
     opts = ctx.opts
     update = manifests.plan_image_update(ctx.root, ctx.scope, ctx.target, policy=opts.policy or None,
-                                         sets=opts.set, kustomize_add=opts.kustomize_add)
+                                         sets=opts.set, kustomize_add=opts.kustomize_add,
+                                         pins=ctx.pins or manifests.Pins())
     warnings = tuple(Annotation(f.level, f.message, file=f.relpath, line=f.line) for f in update.findings)
     if not update.sites and not update.edits:
         where = "/".join(ctx.scope) or "the repository"
