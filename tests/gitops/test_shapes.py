@@ -152,6 +152,12 @@ def test_custom_resources_spec_image_and_image_with_version(tmp_path: Path) -> N
     assert kinds(tmp_path, "quay.io/prometheus/prometheus") == [("cr.yaml", 5, "custom-resource")]
 
 
+def test_an_untagged_image_in_a_custom_resource_names_a_repository_and_is_left_alone(tmp_path: Path) -> None:
+    seed(tmp_path, {"repo.yaml": "apiVersion: image.toolkit.fluxcd.io/v1beta2\nkind: ImageRepository\n"
+                                 "spec:\n  image: ghcr.io/org/app\n  interval: 5m\n"})
+    assert bump(tmp_path, "ghcr.io/org/app:v2") == {}
+
+
 # --------------------------------------------------------------------------- Helm values by shape
 
 
@@ -278,6 +284,14 @@ def test_dot_github_is_out_of_scope_unless_named(tmp_path: Path) -> None:
     assert [e.relpath for e in update.edits] == ["values.yaml"]
     assert [(f.relpath, f.level) for f in update.findings] == [(".github/workflows/e2e.yaml", "notice")]
     assert "out of scope" in update.findings[0].message
+    assert bump(tmp_path, "ghcr.io/org/app:v2", [".github/workflows"], pins=Pins(digest=DIGEST)) == {
+        ".github/workflows/e2e.yaml": WORKFLOW.replace("app:v1", f"app:v2@{DIGEST}")}
+
+
+def test_values_with_a_services_map_of_image_maps_are_not_a_compose_file(tmp_path: Path) -> None:
+    text = "services:\n  api:\n    image:\n      repository: ghcr.io/org/app\n      tag: v1\n"
+    seed(tmp_path, {"values.yaml": text})
+    assert bump(tmp_path, "ghcr.io/org/app:v2") == {"values.yaml": text.replace("tag: v1", "tag: v2")}
 
 
 def test_chart_templates_that_hold_the_image_are_reported_as_skipped(tmp_path: Path) -> None:

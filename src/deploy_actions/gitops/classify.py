@@ -74,7 +74,7 @@ def _not_config(doc: Loc) -> str | None:
         return "a GitHub workflow" if "jobs" in keys else "a GitHub action"
     services = doc.get("services")
     if services is not None and services.node.id == "mapping" and services.pairs() and all(
-            child.keys() & {"image", "build"} for _, child in services.pairs() if child.node.id == "mapping"):
+            _compose_service(child) for _, child in services.pairs()):
         if keys <= {"services", "version", "volumes", "networks", "configs", "secrets", "name", "include"} or any(
                 k.startswith("x-") for k in keys):
             return "a Compose file"
@@ -85,6 +85,12 @@ def _not_config(doc: Loc) -> str | None:
     if "version" in keys and {"jobs", "workflows"} & keys and ("orbs" in keys or "workflows" in keys):
         return "a CI configuration"
     return None
+
+
+def _compose_service(service: Loc) -> bool:
+    """A Compose service: `image` (a string) or `build` (Helm values would hold an image map)."""
+    image = service.get("image")
+    return bool(service.keys() & {"image", "build"}) and (image is None or image.node.id == "scalar")
 
 
 def _has(doc: Loc, *keys: str) -> bool:

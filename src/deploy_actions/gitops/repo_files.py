@@ -32,7 +32,7 @@ class RepoFiles:
 
 def yaml_files(root: Path, scope: Sequence[str]) -> RepoFiles:
     """The YAML files in `scope` (repo-relative folders or files; empty: the whole repository).
-    A file named in `scope` is taken whatever its name and place."""
+    A file named in `scope`, or in an out-of-scope folder the scope names, is taken whatever it is."""
     found: dict[str, str] = {}
     skipped: dict[str, tuple[str, str]] = {}
     named: set[str] = set()
@@ -45,7 +45,10 @@ def yaml_files(root: Path, scope: Sequence[str]) -> RepoFiles:
             if _in_chart_templates(root.resolve(), target):
                 _walk(target, prefix, skipped, {}, "a Helm chart template")
                 continue
+            before = set(found)
             _walk(target, prefix, found, skipped)
+            if set(prefix.split("/")) & set(OUT_OF_SCOPE_FOLDERS):  # `.github/workflows` named: all of it
+                named.update(set(found) - before)
         else:
             raise InputError("path", entry, "a folder or file that exists in the repository")
     return RepoFiles([(found[rel], rel) for rel in sorted(found)], named,

@@ -1,6 +1,9 @@
 """Images that custom resources hold in their `spec` outside pod specs: an `image` string
 (`spec.image: quay.io/org/app:v1`), or an untagged `image` with a `version` or `tag` beside it
-(`{image: quay.io/prometheus/prometheus, version: v2.45.0}`), at any depth under `spec`."""
+(`{image: quay.io/prometheus/prometheus, version: v2.45.0}`), at any depth under `spec`.
+
+An untagged `image` with nothing beside it names a repository, not a pin (Flux's
+ImageRepository `spec.image`), so it is left alone."""
 
 from __future__ import annotations
 
@@ -52,7 +55,9 @@ def _image(block: Loc, image: Loc) -> Occurrence | None:
     if ref is None:
         return None
     tag = next((t for t in (block.get(k) for k in TAG_KEYS) if t is not None and t.node.id == "scalar"), None)
-    if ref.tag or ref.digest or tag is None:
+    if ref.tag or ref.digest:
         return ref_occurrence("custom-resource", image)
+    if tag is None:
+        return None
     return split_occurrence("custom-resource", ref, image, tag, None,
                             lambda new_tag: AddPairs(block.node, block.path, (("version", new_tag),)))
