@@ -175,3 +175,18 @@ def test_without_the_registry_a_pinned_site_is_refused_unless_dropped_on_purpose
                         "--digest", "drop")
     assert code == 0, err
     assert (root / "deploy/app.yaml").read_text() == MANIFEST.format(image=f"{name}:v2.0.0")
+
+
+def test_a_rollback_without_the_registry_keeps_the_pin_the_record_gives_for_the_tag(tmp_path, capsys):
+    name = "ghcr.io/org/app"
+    old, new = "sha256:" + "01" * 32, "sha256:" + "02" * 32
+    root = checkout(tmp_path, MANIFEST.format(image=f"{name}:v2.0.0@{new}"))
+    record = root / "deployments/prod.jsonl"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"event": "bump", "app": "app", "version": "v1.0.0", "digest": old}) + "\n"
+                      + json.dumps({"event": "bump", "app": "app", "version": "v2.0.0", "digest": new}) + "\n")
+    code, _, err = bump(capsys, root, "--image", name, "--tag", "v1.0.0", "--verify-image", "false",
+                        "--environment", "prod", "--app", "app", "--record", "deployments/{environment}.jsonl",
+                        "--rollback", "--reason", "smoke failed", "--incident", "")
+    assert code == 0, err
+    assert (root / "deploy/app.yaml").read_text() == MANIFEST.format(image=f"{name}:v1.0.0@{old}")

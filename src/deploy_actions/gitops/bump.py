@@ -280,6 +280,8 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
     target, resolved = _check_registry(opts, image.with_tag(tag, digest or None), notes)
     from deploy_actions.gitops.manifests import Pins
 
+    if resolved is None and not target.digest and opts.digest != "drop":
+        resolved = _recorded_digest(opts, root, app, tag)  # a rollback to a tag this environment ran pinned
     pins = Pins(digest=resolved, drop=opts.digest == "drop")
     ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts, pins)
     return _apply_with_retries(ctx, findings)
@@ -301,6 +303,22 @@ def _provenance_from(opts: GitopsBumpOptions, root: Path, app: str, tag: str) ->
             return replace(opts, source_commit=str(entry["source_commit"]),
                            source_repository=str(entry.get("source_repository") or opts.source_repository))
     return opts
+
+
+def _recorded_digest(opts: GitopsBumpOptions, root: Path, app: str, tag: str) -> str | None:
+    """The digest this environment's record gives for `tag` (the last bump to it that pinned one),
+    so that a site pinned by digest stays pinned when the registry is not asked."""
+    if not opts.record:
+        return None
+    path = inside_repo(root, _render(opts.record, "record", app=app, environment=opts.environment), "record")
+    if not path.is_file():
+        return None
+    for entry in reversed(journal.parse(path.read_bytes(), path.name)):
+        digest = entry.get("digest")
+        if (entry.get("app") == app and entry.get("version") == tag and isinstance(digest, str)
+                and re.fullmatch(r"sha256:[0-9a-f]{64}", digest)):
+            return digest
+    return None
 
 
 def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str) -> tuple[str, str]:
