@@ -96,6 +96,13 @@ def test_bitnami_chart_annotations_are_kept_in_step_with_the_values(tmp_path: Pa
     assert ("Chart.yaml", 11, "chart-annotation") in kinds(root, "docker.io/bitnami/nginx")
 
 
+def test_artifact_hub_image_annotations_too(tmp_path: Path) -> None:
+    text = ("apiVersion: v2\nname: app\nversion: 1.0.0\nannotations:\n  artifacthub.io/images: |\n"
+            "    - name: app\n      image: ghcr.io/org/app:v1 # main\n      whitelisted: true\n")
+    seed(tmp_path, {"chart/Chart.yaml": text})
+    assert bump(tmp_path, "ghcr.io/org/app:v2") == {"chart/Chart.yaml": text.replace("app:v1", "app:v2")}
+
+
 # --------------------------------------------------------------------------- pod specs by structure
 
 KEDA_SCALED_JOB = """\
@@ -264,6 +271,12 @@ WORKFLOW = "on: push\njobs:\n  e2e:\n    runs-on: ubuntu-latest\n    container:\
     ("docker-compose.yml", "services:\n  app:\n    image: ghcr.io/org/app:v1\n", "a Compose file"),
     ("dev/stack.yaml", "services:\n  app:\n    image: ghcr.io/org/app:v1\n    ports: ['80:80']\n", "a Compose file"),
     (".gitlab-ci.yml", "image: ghcr.io/org/app:v1\nstages: [test]\n", "a CI configuration"),
+    ("ci/gitlab.yml", "stages: [test]\ntest:\n  image: ghcr.io/org/app:v1\n  script: [make]\n", "a CI configuration"),
+    (".circleci/config.yml", "version: 2.1\njobs:\n  t:\n    docker:\n    - image: ghcr.io/org/app:v1\n",
+     "a CI configuration"),
+    ("azure-pipelines.yml", "pool: {vmImage: ubuntu-latest}\nresources:\n  containers:\n  - container: app\n"
+     "    image: ghcr.io/org/app:v1\n", "a CI configuration"),
+    (".travis.yml", "services: [docker]\nenv: {image: ghcr.io/org/app:v1}\n", "a CI configuration"),
     ("charts/app/tests/image_test.yaml", "suite: image\ntemplates: [deployment.yaml]\ntests:\n- it: uses the image\n"
      "  set:\n    image: ghcr.io/org/app:v1\n  asserts: []\n", "a Helm test suite"),
 ])
