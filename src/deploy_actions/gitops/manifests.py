@@ -320,7 +320,7 @@ class _Scan:
                 raise FileError(f"{exc.message}; nothing was written, fix the file first",
                                 file=relpath, line=exc.line) from None
             else:
-                why = f"it has no image field set to {self.image.short()}"
+                why = f"it has no image field set to {short_name(self.image)}"
             self.findings.append(Finding(relpath, exc.line, "warning", f"{exc.message}; skipped ({why})",
                                          "yaml-syntax"))
             return None
