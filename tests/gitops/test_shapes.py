@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from deploy_actions.errors import FileError
@@ -364,6 +364,40 @@ def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
     assert (err.value.file, err.value.line) == ("pod.yaml", 7)
     assert "'image' appears twice" in str(err.value)
     assert err.value.exit_code == 2
+
+
+def test_documents_left_out_read_as_empty_whatever_their_first_line_holds(tmp_path: Path) -> None:
+    text = ("--- {kind: ConfigMap, data: {a: b}}\n--- |+\n  keep\n\n---\nnote: |+\n  kept ghcr.io/org/app\n\n"
+            "--- # the pod\napiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - {name: c, image: ghcr.io/org/app:v1}\n"
+            "--- !!map\nother: x\n")
+    seed(tmp_path, {"multi.yaml": text})
+    assert bump(tmp_path, "ghcr.io/org/app:v2") == {"multi.yaml": text.replace("app:v1}", "app:v2}")}
+    read = yaml_splice.YamlText("multi.yaml", text.encode(), "org/app")
+    assert [doc.id for doc in read.docs] == ["mapping", "mapping"]  # the note and the pod, nothing else
+    assert read.docs[0].value[0][1].value == "kept ghcr.io/org/app\n\n"  # |+ keeps its own blank line only
+
+
+_SNIPPETS = ["kind: A\nx: 1\n", "note: |+\n  ghcr.io/org/app\n\n", "a: [1, 2]\n", "# only a comment\n",
+             "b: >\n  folded\n  ghcr.io/org/app\n", "{c: d}\n", "|\n  text\n", "image: ghcr.io/org/app:v1\n",
+             "- ghcr.io/org/app\n- two\n", "k: 'quoted ghcr.io/org/app'\n...\n", "e: f # ghcr.io/org/app\n\n\n"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_SNIPPETS), st.sampled_from(["---\n", "--- ", "---\r\n"])),
+                min_size=1, max_size=8))
+def test_fuzz_reading_only_some_documents_reads_them_as_the_whole_file_does(parts: list[tuple[str, str]]) -> None:
+    text = "".join(marker + body for body, marker in parts)
+    try:
+        whole = yaml_splice.compose(text)
+    except yaml_splice.YamlSyntaxError:
+        whole = []  # `--- key: value` is not YAML; nothing to compare
+    # a snippet that ends its document (`...`) is counted differently
+    assume(len(whole) == len(parts))
+    wanted = [doc for doc, (body, _) in zip(whole, parts, strict=True) if "org/app" in body]
+    read = yaml_splice.YamlText("f.yaml", text.encode(), "org/app")
+    assert len(read.docs) == len(wanted)
+    assert yaml_splice._Comparison(()).equal(list(zip(wanted, read.docs, strict=True)))
+    assert [d.start_mark.index for d in read.docs] == [d.start_mark.index for d in wanted]
 
 
 # --------------------------------------------------------------------------- work grows with the file

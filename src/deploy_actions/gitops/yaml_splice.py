@@ -231,12 +231,13 @@ class _Unit:
 
 _DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _NOT_A_BREAK = re.compile(r"[^\r\n\x85\u2028\u2029]")
-_LINE_HEAD = re.compile(r"^ ", re.MULTILINE)
+_LINE_HEAD = re.compile(r"(?<=\n) ")  # a line's first column, after the first line
 
 
 def _mask(text: str, *, comment: bool = False) -> str:
-    """`text` blanked out, line breaks kept; as comment lines with `comment` (blank lines after a
-    kept document could join a `|+` block scalar at its end, comment lines cannot)."""
+    """`text` blanked out, line breaks kept; with `comment`, its lines after the first are comment
+    lines (blank lines after a kept document could join a `|+` block scalar at its end, comment
+    lines cannot; the first line is the rest of a `---` line)."""
     blank = _NOT_A_BREAK.sub(" ", text)
     return _LINE_HEAD.sub("#", blank) if comment else blank
 
