@@ -4,8 +4,9 @@ A shape is a module with
 
     def occurrences(doc: Document) -> Iterator[Occurrence]
 
-that looks at one parsed document (`doc.root`, a `Loc`; `doc.role` says what its file is, by
-name: see gitops.classify) and yields every image it pins, whatever the image. Each `Occurrence`
+that looks at one parsed document (`doc.root`, a `Loc`; `doc.yaml`, its file as read; `doc.role`,
+what the file is by name: see gitops.classify) and yields every image it pins, whatever the image.
+YAML held in a string (Argo CD's `helm.values: |`) is searched with `occurrence.embedded`. Each `Occurrence`
 carries what it pins now (`current`), the value that changes (`at`, for its file and line) and
 `plan(target, yaml) -> list[Change]`: the byte-exact changes (gitops.yaml_splice) that pin
 `target` there, none when it already does. A shape never reads files, parses or writes: the

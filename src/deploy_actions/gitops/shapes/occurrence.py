@@ -148,10 +148,6 @@ class Document:
     yaml: YamlText
     role: FileRole
 
-    @property
-    def relpath(self) -> str:
-        return self.yaml.relpath
-
 
 def embedded(doc: Document, block: Loc | None, find: Callable[[Loc], Iterator[Occurrence]]) -> Iterator[Occurrence]:
     """The occurrences `find` sees in the YAML held by the string `block` (a literal block
