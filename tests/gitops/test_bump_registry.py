@@ -150,3 +150,43 @@ def test_malformed_target_yaml_names_file_and_line_and_writes_nothing(tmp_path, 
     assert code == 2 and "deploy/app.yaml" in err and "Traceback" not in err
     assert (root / "deploy/app.yaml").read_text() == broken
     assert (root / "deploy/ok.yaml").read_text() == MANIFEST.format(image="ghcr.io/org/app:v1.0.0")
+
+
+def test_a_site_pinned_by_digest_stays_pinned_with_the_registrys_digest(registry, tmp_path, capsys):
+    pushed = registry.push("org/kept", "v2.0.0")
+    name = f"{registry.host}/org/kept"
+    old = "sha256:" + "01" * 32
+    root = checkout(tmp_path, MANIFEST.format(image=f"{name}:v1.0.0@{old}"))
+    code, _, err = bump(capsys, root, "--image", name, "--tag", "v2.0.0")
+    assert code == 0, err
+    assert (root / "deploy/app.yaml").read_text() == MANIFEST.format(image=f"{name}:v2.0.0@{pushed.digest}")
+
+
+def test_without_the_registry_a_pinned_site_is_refused_unless_dropped_on_purpose(tmp_path, capsys):
+    name = "ghcr.io/org/app"
+    text = MANIFEST.format(image=f"{name}:v1.0.0@sha256:{'01' * 32}")
+    root = checkout(tmp_path, text)
+    code, _, err = bump(capsys, root, "--image", name, "--tag", "v2.0.0", "--verify-image", "false")
+    assert code == 2 and "Traceback" not in err
+    assert "digest: pin" in err and "digest: drop" in err and "deploy/app.yaml:10" in err
+    assert len(err.strip().splitlines()) == 1
+    assert (root / "deploy/app.yaml").read_text() == text
+    code, _, err = bump(capsys, root, "--image", name, "--tag", "v2.0.0", "--verify-image", "false",
+                        "--digest", "drop")
+    assert code == 0, err
+    assert (root / "deploy/app.yaml").read_text() == MANIFEST.format(image=f"{name}:v2.0.0")
+
+
+def test_a_rollback_without_the_registry_keeps_the_pin_the_record_gives_for_the_tag(tmp_path, capsys):
+    name = "ghcr.io/org/app"
+    old, new = "sha256:" + "01" * 32, "sha256:" + "02" * 32
+    root = checkout(tmp_path, MANIFEST.format(image=f"{name}:v2.0.0@{new}"))
+    record = root / "deployments/prod.jsonl"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"event": "bump", "app": "app", "version": "v1.0.0", "digest": old}) + "\n"
+                      + json.dumps({"event": "bump", "app": "app", "version": "v2.0.0", "digest": new}) + "\n")
+    code, _, err = bump(capsys, root, "--image", name, "--tag", "v1.0.0", "--verify-image", "false",
+                        "--environment", "prod", "--app", "app", "--record", "deployments/{environment}.jsonl",
+                        "--rollback", "--reason", "smoke failed", "--incident", "")
+    assert code == 0, err
+    assert (root / "deploy/app.yaml").read_text() == MANIFEST.format(image=f"{name}:v1.0.0@{old}")

@@ -10,7 +10,6 @@ import pytest
 from deploy_actions.errors import InputError
 from deploy_actions.gitops.lint import lint_repository
 from deploy_actions.gitops.manifests import Finding
-from deploy_actions.gitops.manifests import lint_repository as lint_from_manifests
 
 DATA = Path(__file__).parent.parent / "data"
 DIGEST = "sha256:" + "ab" * 32
@@ -97,7 +96,7 @@ def test_scope_limits_lint(tmp_path: Path) -> None:
 
 def test_kubernetes_examples(tmp_path: Path) -> None:
     shutil.copytree(DATA / "kubernetes-examples", tmp_path / "examples")
-    assert rules(lint_from_manifests(tmp_path / "examples", [])) == [
+    assert rules(lint_repository(tmp_path / "examples", [])) == [
         ("cassandra-statefulset.yaml", 22, "warning", "pull-always"),
         ("es-rc.yaml", 17, "error", "untagged-image"),
         ("minio-distributed-statefulset.yaml", 25, "error", "mutable-tag"),

@@ -16,6 +16,7 @@ from deploy_actions.gitops.image_ref import ImageRef
 from deploy_actions.gitops.manifests import (
     ImageSite,
     ImageUpdate,
+    Pins,
     find_image_sites,
     plan_image_update,
 )
@@ -23,6 +24,7 @@ from deploy_actions.gitops.manifests import (
 DATA = Path(__file__).parent.parent / "data"
 DIGEST = "sha256:" + "ab" * 32
 OLD_DIGEST = "sha256:" + "01" * 32
+DROP = Pins(drop=True)  # digest: drop, to unpin on purpose
 
 
 def seed(root: Path, files: dict[str, bytes | str]) -> Path:
@@ -146,14 +148,20 @@ def test_pod_and_cronjob_through_its_job_template(tmp_path: Path) -> None:
     assert result == {"pod.yaml": pod.replace(":v1", ":v2").encode(), "cron.yaml": cron.replace(":v1", ":v2").encode()}
 
 
-def test_images_outside_a_pod_spec_and_unknown_kinds_are_not_touched(tmp_path: Path) -> None:
+def test_images_outside_a_pod_spec_or_a_spec_are_not_touched(tmp_path: Path) -> None:
     unchanged(tmp_path, {
         "cm.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  image: ghcr.io/org/app:v1\n",
-        "svc.yaml": "apiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    spec:\n"
-                    "      containers:\n      - image: ghcr.io/org/app:v1\n",
         "dep.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  annotations:\n"
                     "    image: ghcr.io/org/app:v1\nspec: {}\n",
     })
+
+
+def test_a_pod_spec_is_found_by_structure_in_any_kind(tmp_path: Path) -> None:
+    text = ("apiVersion: serving.knative.dev/v1\nkind: Service\nspec:\n  template:\n    spec:\n"
+            "      containers:\n      - image: ghcr.io/org/app:v1\n")
+    assert one(tmp_path, text) == text.replace(":v1", ":v2").encode()
+    sites, _ = find_image_sites(tmp_path, [], ImageRef.parse("ghcr.io/org/app"))
+    assert [s.kind for s in sites] == ["container"]
 
 
 def test_a_list_kind_holds_workloads(tmp_path: Path) -> None:
@@ -183,7 +191,7 @@ spec:
   - image: nginx-unprivileged:1.25
   - image: bitnami/nginx:1.25
 """ % ("01" * 32)
-    after = one(tmp_path, text, "docker.io/library/nginx:1.27")
+    after = one(tmp_path, text, "docker.io/library/nginx:1.27", pins=DROP)
     assert after == text.replace("image: nginx:1.25\n", "image: nginx:1.27\n").replace(
         "library/nginx:1.25\n", "library/nginx:1.27\n").replace("nginx:1.25@sha256:" + "01" * 32, "nginx:1.27").replace(
         "docker.io/nginx\n", "docker.io/nginx:1.27\n").encode()
@@ -280,18 +288,18 @@ def test_digest_pinning_writes_tag_at_digest_and_unpinning_drops_it(tmp_path: Pa
     after = one(tmp_path, DEPLOYMENT, digest=DIGEST)
     assert after == DEPLOYMENT.replace("app:v1  #", f"app:v2@{DIGEST}  #").encode()
     seed(tmp_path, {"deploy.yaml": after})
-    assert one(tmp_path, after, "ghcr.io/org/app:v3") == DEPLOYMENT.replace("app:v1  #", "app:v3  #").encode()
+    assert one(tmp_path, after, "ghcr.io/org/app:v3", pins=DROP) == DEPLOYMENT.replace("app:v1  #", "app:v3  #").encode()
 
 
 def test_sites_report_file_line_kind_and_current_reference(tmp_path: Path) -> None:
     seed(tmp_path, {"apps/app/deploy.yaml": DEPLOYMENT.replace("app:v1  #", f"app:v1@{OLD_DIGEST}  #"),
-                    "apps/app/untagged.yaml": "kind: Pod\nspec:\n  containers:\n  - image: ghcr.io/org/app\n"})
+                    "apps/app/untagged.yaml": "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: ghcr.io/org/app\n"})
     sites, findings = find_image_sites(tmp_path, ["apps"], ImageRef.parse("ghcr.io/org/app"))
     assert findings == ()
     assert sites == (
         ImageSite("apps/app/deploy.yaml", 13, "container", ImageRef("ghcr.io", "org/app", "v1", OLD_DIGEST),
                   f"ghcr.io/org/app:v1@{OLD_DIGEST}"),
-        ImageSite("apps/app/untagged.yaml", 4, "container", ImageRef("ghcr.io", "org/app"), "ghcr.io/org/app"),
+        ImageSite("apps/app/untagged.yaml", 5, "container", ImageRef("ghcr.io", "org/app"), "ghcr.io/org/app"),
     )
 
 
@@ -342,19 +350,19 @@ def test_kustomize_digest_is_replaced_and_dropped_when_no_longer_pinned(tmp_path
     text = f"images:\n  - name: ghcr.io/org/app\n    newTag: v1\n    digest: {OLD_DIGEST}\n  - name: x\n"
     pinned = one(tmp_path, text, name="kustomization.yaml", digest=DIGEST)
     assert pinned == text.replace("v1", "v2").replace(OLD_DIGEST, DIGEST).encode()
-    assert one(tmp_path, text, name="kustomization.yaml") == b"images:\n  - name: ghcr.io/org/app\n    newTag: v2\n" \
+    assert one(tmp_path, text, name="kustomization.yaml", pins=DROP) == b"images:\n  - name: ghcr.io/org/app\n    newTag: v2\n" \
                                                              b"  - name: x\n"
 
 
 def test_kustomize_digest_as_first_key_is_emptied_instead(tmp_path: Path) -> None:
     text = f"images:\n  - digest: {OLD_DIGEST}\n    name: ghcr.io/org/app\n    newTag: v1\n"
-    assert one(tmp_path, text, name="kustomization.yaml") == \
+    assert one(tmp_path, text, name="kustomization.yaml", pins=DROP) == \
         b'images:\n  - digest: ""\n    name: ghcr.io/org/app\n    newTag: v2\n'
 
 
 def test_kustomize_flow_style_entry(tmp_path: Path) -> None:
     text = "images: [{name: ghcr.io/org/app}, {name: x, newTag: v1}]\n"
-    assert one(tmp_path, text, name="kustomization.yaml") == \
+    assert one(tmp_path, text, name="kustomization.yaml", pins=DROP) == \
         b"images: [{name: ghcr.io/org/app, newTag: v2}, {name: x, newTag: v1}]\n"
 
 
@@ -385,14 +393,14 @@ def test_kustomize_add_appends_an_entry_in_the_files_style(tmp_path: Path, befor
 
 def test_kustomize_add_spells_the_name_as_the_resources_do_and_reports_the_site(tmp_path: Path) -> None:
     seed(tmp_path, {"kustomization.yaml": "resources:\n- pod.yaml\n",
-                    "pod.yaml": "kind: Pod\nspec:\n  containers:\n  - image: nginx\n"})
+                    "pod.yaml": "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx\n"})
     update = plan(tmp_path, "docker.io/library/nginx:1.27", kustomize_add=True, digest=DIGEST)
     assert {e.relpath: e.after for e in update.edits} == {
         "kustomization.yaml": f"resources:\n- pod.yaml\nimages:\n- name: nginx\n  newTag: '1.27'\n  digest: {DIGEST}\n"
         .replace("'1.27'", '"1.27"').encode(),
-        "pod.yaml": f"kind: Pod\nspec:\n  containers:\n  - image: nginx:1.27@{DIGEST}\n".encode()}
+        "pod.yaml": f"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: nginx:1.27@{DIGEST}\n".encode()}
     assert [(s.relpath, s.line, s.kind) for s in update.changed] == [("kustomization.yaml", 4, "kustomize"),
-                                                                     ("pod.yaml", 4, "container")]
+                                                                     ("pod.yaml", 5, "container")]
 
 
 def test_kustomize_add_leaves_a_scope_that_already_has_an_entry(tmp_path: Path) -> None:
@@ -472,8 +480,8 @@ def test_helm_digest_key_is_set_otherwise_the_tag_carries_it(tmp_path: Path) -> 
     seed(tmp_path, {"values.yaml": pinned})
     sites, _ = find_image_sites(tmp_path, [], ImageRef.parse("ghcr.io/org/app"))
     assert sites[0].current == ImageRef("ghcr.io", "org/app", "v2", DIGEST)
-    assert one(tmp_path, pinned, "ghcr.io/org/app:v3", name="values.yaml") == without.replace("v1", "v3").encode()
-    assert one(tmp_path, with_key.replace('""', OLD_DIGEST), name="values.yaml") == \
+    assert one(tmp_path, pinned, "ghcr.io/org/app:v3", name="values.yaml", pins=DROP) == without.replace("v1", "v3").encode()
+    assert one(tmp_path, with_key.replace('""', OLD_DIGEST), name="values.yaml", pins=DROP) == \
         with_key.replace("v1", "v2").encode()
 
 
@@ -1058,7 +1066,7 @@ def test_kustomize_add_refuses_an_images_key_that_is_not_a_list(tmp_path: Path) 
 
 def test_a_dropped_digest_on_the_last_line_keeps_the_missing_final_newline(tmp_path: Path) -> None:
     text = f"images:\r\n- name: ghcr.io/org/app\r\n  newTag: v1\r\n  digest: {OLD_DIGEST}"
-    assert one(tmp_path, text, name="kustomization.yaml") == b"images:\r\n- name: ghcr.io/org/app\r\n  newTag: v2"
+    assert one(tmp_path, text, name="kustomization.yaml", pins=DROP) == b"images:\r\n- name: ghcr.io/org/app\r\n  newTag: v2"
 
 
 def test_set_changes_the_path_in_every_document_that_has_it(tmp_path: Path) -> None:

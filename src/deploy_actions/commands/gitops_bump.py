@@ -44,8 +44,9 @@ SPEC = CommandSpec(
         Option("verify-image", "Check that image:tag exists in the registry before writing.", "true", kind="bool"),
         Option("wait-for-image", "Poll the registry up to this long for CI to push the image, e.g. 10m.", "",
                kind="duration", maximum=3600),
-        Option("digest", "none, or pin to write image:tag@sha256:… (kustomize: digest:).", "none", kind="choice",
-               choices=("none", "pin")),
+        Option("digest", "none, pin to write image:tag@sha256:… (kustomize: digest:), or drop to unpin references "
+               "pinned by digest (none keeps them pinned with the registry's digest, or refuses).", "none",
+               kind="choice", choices=("none", "pin", "drop")),
         *REGISTRY_ACCESS,
         Option("mode", "push: commit and push (re-applied if the branch moved); pull-request: push a "
                "deploy branch and open or update one PR; commit: commit locally; none: edit files only.",

@@ -43,7 +43,7 @@ from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_ta
 from deploy_actions.records import incident, journal
 
 if TYPE_CHECKING:
-    from deploy_actions.gitops.manifests import ImageSite
+    from deploy_actions.gitops.manifests import ImageSite, Pins
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -159,6 +159,7 @@ class _Context:
     rollback: _RollbackFacts | None = None
     deploy_branch_tip: str = ""  # pull-request mode: the deploy branch's commit when this run started
     entry: batch.BatchEntry | None = None  # in a batch: the entry this context pins
+    pins: Pins | None = None  # what a site pinned by digest gets when the target names none
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,7 @@ def _entry_scope(opts: GitopsBumpOptions, root: Path, entry: batch.BatchEntry) -
 
 def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
          facts: _RollbackFacts | None, entries: Sequence[batch.BatchEntry]) -> GitopsBumpResult:
-    from deploy_actions.gitops import manifests
+    from deploy_actions.gitops import lint
 
     if entries:
         return _apply_with_retries([_entry_context(opts, root, git, started, e) for e in entries], [],
@@ -357,7 +358,7 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
     findings: list[Annotation] = []
     if opts.lint:
         lint_scope = _scope(opts, root, _app_name(opts), opts.environment) if opts.image or "{" not in opts.path else []
-        for f in manifests.lint_repository(root, lint_scope):
+        for f in lint.lint_repository(root, lint_scope):
             findings.append(Annotation(f.level, f.message, file=f.relpath, line=f.line, title=f.rule or None))
         errors = sum(1 for f in findings if f.level == "error")
         if errors or not opts.image:
@@ -380,10 +381,18 @@ def _run(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
         opts = _provenance_from(opts, root, app, tag)
         policy.check_tag(tag, pinned=bool(digest) or opts.digest == "pin", deny_tags=opts.deny_tags,
                          require_semver=opts.require_semver)
-    target = _check_registry(opts, image.with_tag(tag, digest or None), notes)
+    target, resolved = _check_registry(opts, image.with_tag(tag, digest or None), notes)
+    if resolved is None and not target.digest and opts.digest != "drop":
+        resolved = _recorded_digest(opts, root, app, tag)  # a rollback to a tag this environment ran pinned
     ctx = _Context(opts, root, scope, git, image, target, app, notes, started, facts,
-                   deploy_branch_tip=_deploy_branch_tip(opts, git))
+                   deploy_branch_tip=_deploy_branch_tip(opts, git), pins=_pins(opts, resolved))
     return _apply_with_retries([ctx], findings, in_batch=False)
+
+
+def _pins(opts: GitopsBumpOptions, resolved: str | None) -> Pins:
+    from deploy_actions.gitops.manifests import Pins
+
+    return Pins(digest=resolved, drop=opts.digest == "drop")
 
 
 def _entry_context(opts: GitopsBumpOptions, root: Path, git: Git | None, started: float,
@@ -393,8 +402,9 @@ def _entry_context(opts: GitopsBumpOptions, root: Path, git: Git | None, started
         scope = _entry_scope(opts, root, entry)
         single = replace(opts, image=entry.image.short(), tag=entry.tag, app=entry.app, images="", images_file="")
         notes: list[str] = []
-        target = _check_registry(single, entry.image.with_tag(entry.tag), notes)
-    return _Context(single, root, scope, git, entry.image, target, entry.app, notes, started, None, entry=entry)
+        target, resolved = _check_registry(single, entry.image.with_tag(entry.tag), notes)
+    return _Context(single, root, scope, git, entry.image, target, entry.app, notes, started, None, entry=entry,
+                    pins=_pins(single, resolved))
 
 
 def _deploy_branch_tip(opts: GitopsBumpOptions, git: Git | None) -> str:
@@ -428,6 +438,22 @@ def _provenance_from(opts: GitopsBumpOptions, root: Path, app: str, tag: str) ->
     return opts
 
 
+def _recorded_digest(opts: GitopsBumpOptions, root: Path, app: str, tag: str) -> str | None:
+    """The digest this environment's record gives for `tag` (the last bump to it that pinned one),
+    so that a site pinned by digest stays pinned when the registry is not asked."""
+    if not opts.record:
+        return None
+    path = inside_repo(root, _render(opts.record, "record", app=app, environment=opts.environment), "record")
+    if not path.is_file():
+        return None
+    for entry in reversed(journal.parse(path.read_bytes(), path.name)):
+        digest = entry.get("digest")
+        if (entry.get("app") == app and entry.get("version") == tag and isinstance(digest, str)
+                and re.fullmatch(r"sha256:[0-9a-f]{64}", digest)):
+            return digest
+    return None
+
+
 def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str) -> tuple[str, str]:
     from deploy_actions.gitops import manifests
 
@@ -445,9 +471,11 @@ def _deployed_in(opts: GitopsBumpOptions, root: Path, image: ImageRef, app: str)
     return versions.pop()
 
 
-def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str]) -> ImageRef:
+def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str]) -> tuple[ImageRef, str | None]:
+    """The target (with its digest when pinning), and the digest the registry gave for its tag
+    (which keeps sites that are pinned by digest pinned), None when the registry was not asked."""
     if not (opts.verify_image or opts.digest == "pin" or opts.wait_for_image):
-        return target
+        return target, None
     from deploy_actions.gitops.registry import RegistryClient
 
     lookup = target.with_tag(target.tag, target.digest)
@@ -463,8 +491,8 @@ def _check_registry(opts: GitopsBumpOptions, target: ImageRef, notes: list[str])
             manifest = found
     notes.append(f"registry has {lookup.short()} ({manifest.digest[:19]}…)")
     if opts.digest == "pin" or target.digest:
-        return target.with_tag(target.tag, manifest.digest)
-    return target
+        return target.with_tag(target.tag, manifest.digest), manifest.digest
+    return target, manifest.digest
 
 
 def _apply_with_retries(ctxs: Sequence[_Context], findings: list[Annotation], *, in_batch: bool) -> GitopsBumpResult:
@@ -581,7 +609,8 @@ def _plan(ctx: _Context, tip: _Tip) -> _Plan:
 
     opts = ctx.opts
     update = manifests.plan_image_update(ctx.root, ctx.scope, ctx.target, policy=opts.policy or None,
-                                         sets=opts.set, kustomize_add=opts.kustomize_add)
+                                         sets=opts.set, kustomize_add=opts.kustomize_add,
+                                         pins=ctx.pins or manifests.Pins())
     warnings = tuple(Annotation(f.level, f.message, file=f.relpath, line=f.line) for f in update.findings)
     if not update.sites and not update.edits:
         where = "/".join(ctx.scope) or "the repository"

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from deploy_actions.gitops.manifests import (
-    Finding,
-    Loc,
-    Occurrence,
-    document_occurrences,
-    read_file,
-    split_ref,
-    yaml_files,
-)
+from deploy_actions.gitops import classify
+from deploy_actions.gitops.repo_files import read_file, yaml_files
+from deploy_actions.gitops.shapes import Document, Loc, Occurrence, document_occurrences
+from deploy_actions.gitops.shapes.occurrence import Finding, split_ref
 from deploy_actions.gitops.yaml_splice import YamlSyntaxError, YamlText
 
 MUTABLE_TAGS = frozenset({"latest", "main", "master", "stable", "edge", "dev"})
@@ -34,7 +29,8 @@ def lint_repository(root: Path, scope: Sequence[str]) -> tuple[Finding, ...]:
     """Findings for every YAML file in `scope` (empty: the whole repository), sorted by file
     and line. A file that cannot be parsed is reported as a warning and not checked."""
     findings: list[Finding] = []
-    for path, relpath in yaml_files(root, scope):
+    listed = yaml_files(root, scope)
+    for path, relpath in listed.files:
         data = read_file(path, relpath)
         if not _could_have_findings(data):
             continue
@@ -43,10 +39,12 @@ def lint_repository(root: Path, scope: Sequence[str]) -> tuple[Finding, ...]:
         except YamlSyntaxError as exc:
             findings.append(Finding(relpath, exc.line, "warning", f"{exc.message}; not checked", "yaml-syntax"))
             continue
-        name = PurePosixPath(relpath).name
+        if relpath not in listed.named and classify.not_deployment_config(relpath, yaml.docs) is not None:
+            continue
+        role = classify.file_role(relpath)
         for index, doc in enumerate(yaml.docs):
             loc = Loc(doc, (index,))
-            for found in document_occurrences(loc, name):
+            for found in document_occurrences(Document(loc, yaml, role)):
                 finding = _tag_finding(relpath, found)
                 if finding is not None:
                     findings.append(finding)

@@ -194,7 +194,19 @@ class AddSequence:
     items: tuple[Pairs, ...]
 
 
-Change = SetValue | AddPairs | DropPair | AddItem | AddSequence
+@dataclass(frozen=True)
+class EditEmbedded:
+    """Make `changes` in the YAML held by the literal block scalar `node` at `path` (Argo CD's
+    `helm.values: |`, Chart.yaml's `annotations.images`). `inner` is that YAML as read from the
+    file (`YamlText.embedded`), at the file's own offsets, so its changes splice the file directly."""
+
+    node: Any
+    path: NodePath
+    inner: YamlText
+    changes: tuple[Change, ...]
+
+
+Change = SetValue | AddPairs | DropPair | AddItem | AddSequence | EditEmbedded
 
 
 @dataclass(frozen=True)
@@ -206,15 +218,58 @@ class _Splice:
 
 @dataclass(frozen=True)
 class _Unit:
-    """A stretch of the text parsed on its own: whole documents, from a `---` line to the next."""
+    """Stretches of the text parsed together: whole documents, each from a `---` line to the next."""
 
-    start: int
-    end: int
+    stretches: tuple[tuple[int, int], ...]
     docs: range  # their indices in YamlText.docs
+    whole: bool  # the whole file, nothing emptied
+
+    @property
+    def end(self) -> int:
+        return self.stretches[-1][1]
 
 
 _DOC_START = re.compile(r"^---(?=[ \t\r\n]|\Z)", re.MULTILINE)
 _NOT_A_BREAK = re.compile(r"[^\r\n\x85\u2028\u2029]")
+_LINE_HEAD = re.compile(r"(?<=\n) ")  # a line's first column, after the first line
+
+
+def _mask(text: str, *, comment: bool = False) -> str:
+    """`text` blanked out, line breaks kept; with `comment`, its lines after the first are comment
+    lines (blank lines after a kept document could join a `|+` block scalar at its end, comment
+    lines cannot; the first line is the rest of a `---` line)."""
+    blank = _NOT_A_BREAK.sub(" ", text)
+    return _LINE_HEAD.sub("#", blank) if comment else blank
+
+
+def _read(text: str, whole: bool) -> list[Any]:
+    """The documents of `text`; of an assembled text (not `whole`), without the emptied ones."""
+    docs = compose(text)
+    return docs if whole else [d for d in docs if not (d.id == "scalar" and d.tag.endswith(":null") and not d.value)]
+
+
+def _refuse_duplicate_keys(docs: list[Any]) -> None:
+    """A key written twice in one mapping is an error (YAML forbids it; parsers disagree on which wins)."""
+    seen: set[int] = set()
+    stack = list(docs)
+    while stack:
+        node = stack.pop()
+        if node.id == "scalar" or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.id == "sequence":
+            stack.extend(node.value)
+            continue
+        keys: set[str] = set()
+        for key, value in node.value:
+            if key.id == "scalar":
+                if key.value in keys and key.value != "<<":
+                    raise YamlSyntaxError(f"is not valid YAML: the key {key.value!r} appears twice in one mapping",
+                                          int(key.start_mark.line) + 1)
+                keys.add(key.value)
+            else:
+                stack.append(key)
+            stack.append(value)
 
 
 class YamlText:
@@ -231,39 +286,63 @@ class YamlText:
         self.docs: list[Any] = []
         self.units: list[_Unit] = []
         if needle is None or re.search(r"^%", self.text, re.MULTILINE):  # directives: read it whole
-            self._parse(0, len(self.text))
+            self._parse([(0, len(self.text))])
         else:
-            for start, end in self._stretches(lambda s, e: self.text.find(needle, s, e) >= 0):
-                self._parse(start, end)
+            self._parse(self._stretches(lambda s, e: self.text.find(needle, s, e) >= 0))
 
     def include_all(self) -> None:
         """Parse the documents left out so far (their indices follow the ones already read)."""
-        covered = [(u.start, u.end) for u in self.units]
-        if covered == [(0, len(self.text))]:
+        covered = {start for unit in self.units for start, _ in unit.stretches}
+        if len(self.units) == 1 and self.units[0].stretches == ((0, len(self.text)),):
             return
-        for start, end in self._stretches(lambda s, e: not any(a <= s < b for a, b in covered)):
-            self._parse(start, end)
+        self._parse(self._stretches(lambda s, e: s not in covered))
+
+    def embedded(self, node: Any) -> YamlText:
+        """The YAML held by the literal block scalar `node`, read at the file's own offsets (a
+        block scalar's lines are the YAML's lines, indented). YamlSyntaxError when it is not
+        YAML, or would not read the same as the string does on its own."""
+        if node.id != "scalar" or node.style != "|":
+            raise YamlSyntaxError("is not a literal block scalar (|)")
+        start = _line_end(self.text, node.start_mark.index)
+        masked = _mask(self.text[:start]) + self.text[start : node.end_mark.index]
+        inner = YamlText(self.relpath, masked.encode("utf-8"))
+        alone = compose(node.value)
+        if len(alone) != len(inner.docs) or not _Comparison(()).equal(list(zip(alone, inner.docs, strict=True))):
+            raise YamlSyntaxError("reads differently inside the file than on its own")
+        return inner
 
     def in_file_order(self) -> list[tuple[int, Any]]:
         """(index, document) for every parsed document, as they come in the file."""
         return sorted(enumerate(self.docs), key=lambda pair: int(pair[1].start_mark.index))
 
     def _stretches(self, wanted: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+        """The (start, end) of the wanted documents (a `---` line at column 0 starts one)."""
         bounds = [0, *(m.start() for m in _DOC_START.finditer(self.text) if m.start() > 0), len(self.text)]
-        stretches: list[tuple[int, int]] = []
-        for start, end in itertools.pairwise(bounds):
-            if wanted(start, end):
-                if stretches and stretches[-1][1] == start:
-                    stretches[-1] = (stretches[-1][0], end)
-                else:
-                    stretches.append((start, end))
-        return stretches
+        return [(start, end) for start, end in itertools.pairwise(bounds) if wanted(start, end)]
 
-    def _parse(self, start: int, end: int) -> None:
-        masked = _NOT_A_BREAK.sub(" ", self.text[:start]) + self.text[start:end] if start else self.text[:end]
-        docs = compose(masked)
-        self.units.append(_Unit(start, end, range(len(self.docs), len(self.docs) + len(docs))))
+    def _parse(self, stretches: list[tuple[int, int]]) -> None:
+        """Parse `stretches` in one pass, in time linear in the file's size."""
+        if not stretches:
+            return
+        whole = stretches == [(0, len(self.text))]
+        docs = _read(self._assemble(stretches), whole)
+        _refuse_duplicate_keys(docs)
+        self.units.append(_Unit(tuple(stretches), range(len(self.docs), len(self.docs) + len(docs)), whole))
         self.docs += docs
+
+    def _assemble(self, stretches: Sequence[tuple[int, int]]) -> str:
+        """The text up to the last stretch, the documents between stretches emptied: a `---` line and comment
+        lines, so that every offset and line number stays as in the file and each such document
+        reads as empty (blank lines could join a `|+` block scalar before them; comments cannot)."""
+        parts, at = [], 0
+        for start, end in stretches:
+            if start > at:
+                gap = self.text[at:start]
+                head = 3 if gap.startswith("---") else 0
+                parts += [gap[:head], _mask(gap[head:], comment=True)]
+            parts.append(self.text[start:end])
+            at = end
+        return "".join(parts)
 
     @property
     def eol(self) -> str:
@@ -301,15 +380,23 @@ class YamlText:
         made without changing anything else. `what` names the change for messages."""
         if not changes:
             return self.data
+        changes = _merge_embedded(changes)
+        for change in changes:
+            if isinstance(change, EditEmbedded):  # the YAML inside the string, read again on its own
+                change.inner.apply(change.changes, what)
         splices = self._splices(changes)
-        text = _spliced(self.text, 0, [s for _, s in splices])
+        text = _spliced(self.text, [s for _, s in splices])
         for index, unit in enumerate(self.units):
             mine = [c for c in changes if c.path[0] in unit.docs]
             if mine:  # read again what changed (the other documents are byte for byte the same)
-                unit_text = _spliced(self.text[unit.start : unit.end], unit.start,
-                                     [s for u, s in splices if u == index])
-                self._verify(unit, unit_text, mine, what)
+                self._verify(unit, self._unit_text(unit, text, [s for u, s in splices if u == index]), mine, what)
         return self.bom + text.encode("utf-8")
+
+    def _unit_text(self, unit: _Unit, spliced: str, splices: Sequence[_Splice]) -> str:
+        """The text `unit` was parsed from, with its `splices` made (`spliced`: the whole file's)."""
+        if unit.whole:
+            return spliced
+        return _spliced(self._assemble(unit.stretches), splices)
 
     def _unit_of(self, change: Change) -> int:
         return next(i for i, unit in enumerate(self.units) if change.path[0] in unit.docs)
@@ -331,6 +418,10 @@ class YamlText:
                 by_node[id(change.node)] = (change, splice)
             elif isinstance(change, AddPairs):
                 splice = self._add_pairs(change)
+            elif isinstance(change, EditEmbedded):
+                unit = self._unit_of(change)
+                splices += [(unit, inner) for _, inner in change.inner._splices(change.changes)]
+                continue
             elif isinstance(change, DropPair):
                 splice = self._drop_pair(change)
             elif isinstance(change, AddItem):
@@ -456,7 +547,7 @@ class YamlText:
     def _verify(self, unit: _Unit, text: str, changes: Sequence[Change], what: str) -> None:
         line = self.line(changes[0].node)
         try:
-            after = compose(text)
+            after = _read(text, unit.whole)
         except YamlSyntaxError as exc:
             raise FileError(f"changing {what} would make the file invalid YAML ({exc.message}); "
                             "nothing was written; edit it by hand", file=self.relpath, line=line) from None
@@ -471,11 +562,29 @@ class YamlText:
                 file=self.relpath, line=line)
 
 
-def _spliced(text: str, offset: int, splices: Sequence[_Splice]) -> str:
-    """`text` (which starts at `offset` in the file) with `splices` made."""
-    for splice in sorted(splices, key=lambda s: (s.start, s.end), reverse=True):
-        text = text[: splice.start - offset] + splice.text + text[splice.end - offset :]
-    return text
+def _spliced(text: str, splices: Sequence[_Splice]) -> str:
+    """`text` with `splices` made, in one pass."""
+    parts, at = [], 0
+    for splice in sorted(splices, key=lambda s: (s.start, s.end)):
+        parts += [text[at : splice.start], splice.text]
+        at = splice.end
+    parts.append(text[at:])
+    return "".join(parts)
+
+
+def _merge_embedded(changes: Sequence[Change]) -> list[Change]:
+    """One EditEmbedded per block scalar, holding every change planned inside it."""
+    merged: dict[int, EditEmbedded] = {}
+    result: list[Change] = []
+    for change in changes:
+        if not isinstance(change, EditEmbedded):
+            result.append(change)
+        elif id(change.node) in merged:
+            first = merged[id(change.node)]
+            merged[id(change.node)] = EditEmbedded(first.node, first.path, first.inner, first.changes + change.changes)
+        else:
+            merged[id(change.node)] = change
+    return result + list(merged.values())
 
 
 class _Comparison:
@@ -506,6 +615,8 @@ class _Comparison:
         for change in changes:
             if isinstance(change, SetValue):
                 return _is_string(new, change.value)
+            if isinstance(change, EditEmbedded):
+                return self._embedded(new, change)
         if old.id != new.id or old.id == "scalar":
             return False
         dropped = {c.index for c in changes if isinstance(c, DropPair)}
@@ -532,6 +643,18 @@ class _Comparison:
                 return False
         return self.equal(untouched) and all(
             _is_added(expected, node) for expected, node in zip(added, new.value[len(kept):], strict=True))
+
+    def _embedded(self, new: Any, change: EditEmbedded) -> bool:
+        """`new` is a string whose YAML reads as the old one's with the changes made inside it."""
+        if new.id != "scalar" or new.tag != STR:
+            return False
+        inner = change.inner
+        expected = compose(_spliced(inner.text, [s for _, s in inner._splices(change.changes)]))
+        try:
+            got = compose(new.value)
+        except YamlSyntaxError:
+            return False
+        return len(got) == len(expected) and self.equal(list(zip(expected, got, strict=True)))
 
     def equal(self, pairs: list[tuple[Any, Any]]) -> bool:
         """Each old node reads exactly as its new one (no changes anywhere below)."""
