@@ -410,3 +410,14 @@ def test_any_changelog_content_exits_0_1_or_2_without_a_traceback(capsys, workdi
     assert "Traceback" not in captured.err and "internal error" not in captured.err
     if code != 2:
         assert set(json.loads(captured.out)) == OUTPUTS
+
+
+def test_a_release_please_level_three_patch_entry_is_found_and_clean(capsys, workdir):
+    from tests.release.test_changelog import RELEASE_PLEASE
+
+    (workdir / "CHANGELOG.md").write_text(RELEASE_PLEASE)
+    code, out, err = check(capsys, "--version", "2.0.1", "--strict")
+    assert code == 0, err
+    assert out["version"] == "2.0.1" and out["date"] == "2023-02-10" and "gaxios" in out["notes"]
+    code, out, err = check(capsys, "--version", "2.1.0", "--strict")
+    assert code == 0 and "gaxios" not in out["notes"] and "second" not in err

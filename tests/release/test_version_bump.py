@@ -223,3 +223,74 @@ def test_inputs_come_from_the_environment_like_in_actions(released, tmp_path, mo
     delimiter = notes_block.split("\n", 1)[0]
     assert notes_block.count(delimiter) == 2  # a unique delimiter opens and closes the value
     assert "version-bump" in summary.read_text()
+
+
+# --------------------------------------------------------------------------- real history shapes
+
+
+def test_a_version_tagged_on_a_hotfix_branch_is_stepped_over(git_repo, capsys):
+    # kubernetes-style maintenance: v1.2.1 was cut on release-1.2, which main never merges.
+    git_repo.tag("v1.2.0")
+    git_repo.git("checkout", "-q", "-b", "release-1.2")
+    git_repo.commit("fix: backport crash fix")
+    git_repo.tag("v1.2.1")
+    git_repo.git("checkout", "-q", "main")
+    git_repo.commit("fix: crash on empty config")
+    code, out = bump(git_repo, capsys=capsys)
+    assert code == 0 and out["version"] == "1.2.2" and out["previous-version"] == "1.2.0"
+    assert "v1.2.2" in git_repo.tags()
+
+
+def test_the_hotfix_branch_itself_releases_its_own_next_patch(git_repo, capsys):
+    git_repo.tag("v1.2.0")
+    git_repo.git("checkout", "-q", "-b", "hotfix/1.2")
+    git_repo.git("checkout", "-q", "main")
+    git_repo.commit("feat: new thing")
+    git_repo.tag("v1.3.0")
+    git_repo.git("checkout", "-q", "hotfix/1.2")
+    git_repo.commit("fix: urgent")
+    code, out = bump(git_repo, capsys=capsys)
+    assert code == 0 and out["version"] == "1.2.1"
+
+
+def test_moving_from_alpha_to_beta_without_new_commits_cuts_the_first_beta(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.commit("fix: handle EOF")
+    assert bump(git_repo, "--prerelease-id", "alpha", capsys=capsys)[1]["version"] == "1.0.1-alpha.1"
+    code, out = bump(git_repo, "--prerelease-id", "alpha", capsys=capsys)
+    assert out["released"] is False  # the same channel with nothing new: nothing to do
+    git_repo.commit("docs: no release")
+    code, out = bump(git_repo, "--prerelease-id", "beta", capsys=capsys)
+    assert code == 0 and out["version"] == "1.0.1-beta.1" and out["bump"] == "prerelease"
+
+
+def test_release_as_footer_sets_the_version(git_repo, capsys):
+    git_repo.tag("v1.4.2")
+    git_repo.commit("chore: prepare 2.0\n\nrelease-as: 2.0.0")
+    git_repo.commit("fix: small")
+    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    assert code == 0 and out["version"] == "2.0.0" and out["bump"] == "major"
+
+
+def test_release_as_below_the_last_release_is_ignored_with_a_note(git_repo, capsys):
+    git_repo.tag("v1.4.2")
+    git_repo.commit("fix: small\n\nRelease-As: 1.0.0")
+    code = main(["version-bump", "--repo", str(git_repo.path), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 0 and "would release v1.4.3" in err and "ignored a Release-As footer 1.0.0" in err
+
+
+def test_release_as_input_must_be_a_version(git_repo, capsys):
+    code = main(["version-bump", "--repo", str(git_repo.path), "--release-as", "two"])
+    err = capsys.readouterr().err
+    assert code == 2 and "release-as" in err and "two" in err and "Traceback" not in err
+
+
+def test_squash_bodies_choice_from_the_command_line(git_repo, capsys):
+    git_repo.tag("v3.1.0")
+    git_repo.commit("fix: retry EPIPE (#2040)\n\n* feat: add epipe as retryable error\n\n* test: cover it")
+    assert bump(git_repo, "--dry-run", capsys=capsys)[1]["version"] == "3.1.1"
+    assert bump(git_repo, "--dry-run", "--squash-bodies", "always", capsys=capsys)[1]["version"] == "3.2.0"
+    git_repo.commit("Add retries (#2041)\n\n* feat: retry on reset")
+    assert bump(git_repo, "--dry-run", "--squash-bodies", "never", capsys=capsys)[1]["version"] == "3.1.1"
+    assert bump(git_repo, "--dry-run", capsys=capsys)[1]["version"] == "3.2.0"

@@ -22,6 +22,12 @@ SPEC = CommandSpec(
                "true", kind="bool"),
         Option("commit-types", "Extra or changed type → level rules, one `type: level` per line "
                "(level: major, minor, patch or none), e.g. `docs: patch`.", "", kind="lines"),
+        Option("squash-bodies", "Which `* type: subject` bullets of a commit body count as changes: "
+               "auto (only under a header that is not a Conventional Commit, e.g. GitHub's squash "
+               "title `Title (#12)`), always, or never. Quoted text and bots' release notes never count.",
+               "auto", kind="choice", choices=("auto", "always", "never")),
+        Option("release-as", "Release exactly this version (as a `Release-As: x.y.z` commit footer "
+               "does), when it is above the last release and not tagged yet.", ""),
         Option("paths", "Only count commits touching these paths (monorepo), one per line.", "",
                kind="lines"),
         Option("version-files", "Files whose version to rewrite, one per line: pyproject.toml, "

@@ -322,15 +322,19 @@ def _parse_version_heading(text: str) -> _ParsedHeading | None:
 
 
 def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
-    """Parse changelog text. Never raises: whatever is odd shows up in `validate`."""
+    """Parse changelog text. Never raises: whatever is odd shows up in `validate`.
+
+    A version heading is a `##` that names a version or Unreleased, or a `###` that names a
+    version: release-please wrote patch releases as `### [1.0.1](…) (date)` for years, with
+    their `### Bug Fixes` at the same level. An entry runs to the next version heading or `#`/`##`.
+    """
     lines = _lines(text)
     headings, links, content = _scan(lines)
     footer = _footer_start(lines, {link.line for link in links})
+    versions = [_version_heading(h) for h in headings]
     entries: list[Entry] = []
     for n, heading in enumerate(headings):
-        if heading.level != 2:
-            continue
-        parsed = _parse_version_heading(heading.text)
+        parsed = versions[n]
         if parsed is None:
             continue
         end = footer if heading.index < footer else len(lines)
@@ -339,7 +343,7 @@ def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
             later = headings[k]
             if later.index >= end:
                 break
-            if later.level <= 2:
+            if later.level <= 2 or versions[k] is not None:
                 end = later.index
                 break
             if later.level == 3:
@@ -347,6 +351,16 @@ def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
         entries.append(_entry(lines, content, heading.index, end, parsed, sections))
     return Changelog(path=path, entries=tuple(entries), links=tuple(links),
                      line_count=len(lines), footer_line=footer + 1)
+
+
+def _version_heading(heading: _Heading) -> _ParsedHeading | None:
+    if heading.level not in (2, 3):
+        return None
+    parsed = _parse_version_heading(heading.text)
+    if parsed is None or heading.level == 2:
+        return parsed
+    # At level 3, only a real version: `### 1.0 migration notes` stays a section.
+    return parsed if parsed.version != UNRELEASED and _semver(parsed.version) is not None else None
 
 
 def _entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,

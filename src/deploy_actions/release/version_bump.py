@@ -22,8 +22,8 @@ from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git
 from deploy_actions.release import history
-from deploy_actions.release.commits import parse_rules
-from deploy_actions.release.next_version import decide, valid_prerelease_id
+from deploy_actions.release.commits import SQUASH_BODIES, SquashBodies, parse_rules
+from deploy_actions.release.next_version import Decision, decide, parse_release_as, release_as, valid_prerelease_id
 from deploy_actions.release.notes import render_notes
 
 _REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
@@ -37,6 +37,8 @@ class VersionBumpOptions:
     prerelease_id: str = ""
     major_on_zero: bool = True
     commit_types: tuple[str, ...] = ()
+    squash_bodies: str = "auto"
+    release_as: str = ""
     paths: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
     changelog: str = "none"
@@ -101,6 +103,10 @@ class VersionBumpResult:
 def _validate(opts: VersionBumpOptions) -> None:
     if _REF_UNSAFE.search(opts.tag_prefix) or opts.tag_prefix.startswith(("-", "/")):
         raise InputError("tag-prefix", opts.tag_prefix, "text that can start a git tag name, e.g. v or api-v")
+    if opts.squash_bodies not in SQUASH_BODIES:
+        raise InputError("squash-bodies", opts.squash_bodies, "one of " + ", ".join(SQUASH_BODIES))
+    if opts.release_as and parse_release_as(opts.release_as) is None:
+        raise InputError("release-as", opts.release_as, "a semantic version such as 2.0.0 or 1.3.0-rc.1")
     if opts.prerelease_id and not valid_prerelease_id(opts.prerelease_id):
         raise InputError("prerelease-id", opts.prerelease_id,
                          "a semver prerelease identifier such as rc, beta or alpha.1")
@@ -133,7 +139,8 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     note = history.ensure_history(git, opts.tag_prefix, opts.remote)
     if note:
         notes.append(note)
-    found = history.read_history(git, opts.tag_prefix, paths, rules)
+    squash: SquashBodies = opts.squash_bodies  # type: ignore[assignment]  # checked by _validate
+    found = history.read_history(git, opts.tag_prefix, paths, rules, squash)
     releases, changeset = found.releases, found.changes
     previous = releases.newest
     previous_version = str(previous.version) if previous else ""
@@ -148,26 +155,29 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
 
     last = releases.last_release
     new_since_newest = found.new_since_newest
-    decision = decide(
-        last_release=last.version if last else None,
-        newest=previous.version if previous else None,
-        level=changeset.level,
-        bump=opts.bump,
-        prerelease_id=opts.prerelease_id,
-        major_on_zero=opts.major_on_zero,
-        new_changes_since_newest=new_since_newest,
-    )
+    decision: Decision | None = None
+    asked = opts.release_as or changeset.release_as
+    if asked:
+        decision, note = release_as(asked, "input release-as" if opts.release_as else "a Release-As footer",
+                                    last.version if last else None, found.tagged, changeset.level)
+        notes.append(note)
+    if decision is None:
+        decision = decide(
+            last_release=last.version if last else None,
+            newest=previous.version if previous else None,
+            level=changeset.level,
+            bump=opts.bump,
+            prerelease_id=opts.prerelease_id,
+            major_on_zero=opts.major_on_zero,
+            new_changes_since_newest=new_since_newest,
+            taken=found.tagged,
+        )
     if decision.version is None:
         return _unreleased(opts, previous.version if previous else None, previous_version, git, notes)
 
     version = decision.version
     tag = f"{opts.tag_prefix}{version}"
     release_notes = render_notes(changeset.changes)
-    if git.ok("rev-parse", "-q", "--verify", f"refs/tags/{tag}"):
-        raise OperationError(
-            f"tag {tag} already exists but is not reachable from HEAD; "
-            "release from the branch that holds it, or delete the stray tag"
-        )
     result = VersionBumpResult(
         version=str(version), previous_version=previous_version, tag=tag, bump=decision.bump,
         released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
