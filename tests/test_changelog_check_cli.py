@@ -421,3 +421,22 @@ def test_a_release_please_level_three_patch_entry_is_found_and_clean(capsys, wor
     assert out["version"] == "2.0.1" and out["date"] == "2023-02-10" and "gaxios" in out["notes"]
     code, out, err = check(capsys, "--version", "2.1.0", "--strict")
     assert code == 0 and "gaxios" not in out["notes"] and "second" not in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_an_endless_or_huge_file_is_refused_with_one_line(capsys, workdir, kind):
+    from deploy_actions.release.changelog import MAX_CHANGELOG_BYTES
+
+    target = workdir / "CHANGELOG.md"
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)  # reading it would wait for a writer forever
+    elif kind == "device":
+        target.symlink_to("/dev/zero")  # endless
+    else:
+        target.write_bytes(b"## [1.0.0] - 2024-01-01\n" + b"x" * MAX_CHANGELOG_BYTES)
+    code, out, err = check(capsys, "--version", "1.0.0")
+    assert code == 2 and out == {}
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "CHANGELOG.md" in err
+    assert ("larger than 16 MiB" if kind == "huge" else "not a regular file") in err

@@ -48,6 +48,33 @@ def inside_repo(root: Path, relpath: str, input_name: str, entry: str | None = N
     return target
 
 
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. A FIFO, a device or a directory is
+    refused before anything is read from it (reading one can block forever or never end), and a
+    larger file after `limit` + 1 bytes. Problems are OSError (with `strerror` for messages)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(0, "is not a regular file (a FIFO, socket or device)", str(path))
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise OSError(0, f"is larger than {limit // (1 << 20)} MiB", str(path))
+    return b"".join(chunks)
+
+
 def write_edits(edits: Sequence[FileEdit]) -> None:
     """Write every edit, each atomically; if one fails, put back the ones already written."""
     pending = [e for e in edits if e.after != e.before]

@@ -18,9 +18,12 @@ from typing import Literal
 import semver
 
 from deploy_actions.errors import FileError, InputError
+from deploy_actions.files import read_regular_file
 
 Status = Literal["released", "unreleased", "prerelease", "yanked"]
 UNRELEASED = "Unreleased"
+
+MAX_CHANGELOG_BYTES = 16 << 20  # the largest real changelogs are a few MiB
 
 KEEP_A_CHANGELOG_HEADER = (
     "# Changelog\n"
@@ -186,7 +189,7 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
     name = shown or str(path)
     file = Path(path)
     try:
-        data = file.read_bytes()
+        data = read_regular_file(file, MAX_CHANGELOG_BYTES)
     except FileNotFoundError:
         raise FileError(f"no changelog at {name}; create it or point input 'file' at it",
                         file=name) from None
@@ -194,7 +197,8 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
         raise FileError(f"{name} is a directory; input 'file' must name the changelog file",
                         file=name) from None
     except OSError as err:
-        raise FileError(f"cannot read {name}: {err.strerror or err}", file=name) from None
+        raise FileError(f"cannot read {name}: {err.strerror or err}; input 'file' must name the "
+                        "changelog file", file=name) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

@@ -18,8 +18,8 @@ from semver import Version
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
-from deploy_actions.errors import InputError, OperationError
-from deploy_actions.files import FileEdit, inside_repo, write_edits
+from deploy_actions.errors import FileError, InputError, OperationError
+from deploy_actions.files import FileEdit, inside_repo, read_regular_file, write_edits
 from deploy_actions.git import Git
 from deploy_actions.release import history
 from deploy_actions.release.commits import SQUASH_BODIES, SquashBodies, parse_rules
@@ -222,10 +222,14 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
         if edit.before != edit.after:
             edits[edit.path] = (edit.before, edit.after)
     if opts.changelog == "update":
-        from deploy_actions.release.changelog import prepend_release
+        from deploy_actions.release.changelog import MAX_CHANGELOG_BYTES, prepend_release
 
         path = inside_repo(git.root, opts.changelog_file, "changelog-file")
-        before = path.read_bytes() if path.exists() else b""
+        try:
+            before = read_regular_file(path, MAX_CHANGELOG_BYTES) if path.exists() else b""
+        except OSError as err:
+            raise FileError(f"cannot read the changelog: {err.strerror or err}",
+                            file=opts.changelog_file) from None
         try:
             text = before.decode("utf-8")
         except UnicodeDecodeError:
