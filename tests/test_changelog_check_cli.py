@@ -440,3 +440,18 @@ def test_an_endless_or_huge_file_is_refused_with_one_line(capsys, workdir, kind)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "CHANGELOG.md" in err
     assert ("larger than 16 MiB" if kind == "huge" else "not a regular file") in err
+
+
+@pytest.mark.parametrize("asked", ["1.2.0b3", "v1.2.0b3", "1.2.0-beta.3"])
+def test_pep440_versions_are_versions_in_the_file_and_the_input(capsys, workdir, asked):
+    (workdir / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [1.2.0b3] - 2024-05-02\n\n### Fixed\n- Wheels for 3.13\n\n"
+        "## [0.13.0.dev1] - 2024-04-01\n\n### Added\n- Preview\n")
+    code, out, err = check(capsys, "--version", asked, "--strict")
+    assert code == 0, err
+    assert (out["version"], out["status"], out["notes"]) == ("1.2.0b3", "prerelease", "### Fixed\n- Wheels for 3.13")
+
+
+def test_a_version_that_is_neither_semver_nor_pep440_is_refused(capsys):
+    code, out, err = check(capsys, "--version", "1.2.0.post1x")
+    assert code == 2 and "version" in err and "1.2.0.post1x" in err and "PEP 440" in err

@@ -294,3 +294,26 @@ def test_squash_bodies_choice_from_the_command_line(git_repo, capsys):
     git_repo.commit("Add retries (#2041)\n\n* feat: retry on reset")
     assert bump(git_repo, "--dry-run", "--squash-bodies", "never", capsys=capsys)[1]["version"] == "3.1.1"
     assert bump(git_repo, "--dry-run", capsys=capsys)[1]["version"] == "3.2.0"
+
+
+def test_a_python_project_moves_from_rc_to_final_through_pep440_version_files(git_repo, capsys):
+    # python-semantic-release-style history: semver tags, PEP 440 in pyproject.toml and __init__.py.
+    git_repo.commit("chore: init", {"pyproject.toml": '[project]\nname = "app"\nversion = "1.2.0"\n',
+                                    "src/app/__init__.py": '__version__ = "1.2.0"\n'})
+    git_repo.tag("v1.2.0")
+    git_repo.commit("feat: streaming")
+    files = ["--version-files", "pyproject.toml\nsrc/app/__init__.py:__version__ = \"(.+)\""]
+    code, out = bump(git_repo, "--prerelease-id", "rc", *files, capsys=capsys)
+    assert code == 0 and out["version"] == "1.3.0-rc.1"
+    assert 'version = "1.3.0rc1"' in (git_repo.path / "pyproject.toml").read_text()
+    assert '__version__ = "1.3.0rc1"' in (git_repo.path / "src/app/__init__.py").read_text()
+    code, out = bump(git_repo, *files, capsys=capsys)
+    assert code == 0 and out["version"] == "1.3.0" and out["previous-version"] == "1.3.0-rc.1"
+    assert 'version = "1.3.0"' in (git_repo.path / "pyproject.toml").read_text()
+
+
+def test_pep440_tags_count_as_releases(git_repo, capsys):
+    git_repo.tag("v2.48.0rc0")
+    git_repo.commit("fix: a bug")
+    code, out = bump(git_repo, "--dry-run", capsys=capsys)
+    assert code == 0 and out["previous-version"] == "2.48.0-rc.0" and out["version"] == "2.48.0"

@@ -19,6 +19,7 @@ import semver
 
 from deploy_actions.errors import FileError, InputError
 from deploy_actions.files import read_regular_file
+from deploy_actions.release.pep440 import parse_any
 
 Status = Literal["released", "unreleased", "prerelease", "yanked"]
 UNRELEASED = "Unreleased"
@@ -118,7 +119,9 @@ class Changelog:
         exact = next((e for e in self.entries if e.version == wanted), None)
         if exact is not None or wanted == UNRELEASED:
             return exact
-        info = semver.Version.parse(wanted)
+        info = parse_any(wanted)
+        if info is None:
+            return None
         return next((e for e in self.entries
                      if e.version_info is not None and e.version_info.compare(info) == 0), None)
 
@@ -143,11 +146,12 @@ class PullRequestCheck:
 
 def normalize_version(text: str) -> str:
     """`v1.2.3`, `refs/tags/v1.2.3` or `1.2.3` → `1.2.3`; any case of `unreleased` → `Unreleased`.
+    Python's PEP 440 spelling is a version too (`1.3.0rc1`), kept as written.
 
     >>> normalize_version("v1.3.0-rc.1")
     '1.3.0-rc.1'
 
-    Raises ValueError when the text is not a semantic version.
+    Raises ValueError when the text is not a semantic (or PEP 440) version.
     """
     value = text.strip()
     value = value.removeprefix("refs/tags/")
@@ -155,22 +159,9 @@ def normalize_version(text: str) -> str:
         return UNRELEASED
     if value[:1] in ("v", "V") and value[1:2].isdigit():
         value = value[1:]
-    if not _parses(value):
+    if parse_any(value) is None:
         raise ValueError(f"{text!r} is not a semantic version")
     return value
-
-
-def _parses(value: str) -> bool:
-    return _semver(value) is not None
-
-
-def _semver(value: str) -> semver.Version | None:
-    if not value.isascii():
-        return None
-    try:
-        return semver.Version.parse(value)
-    except (ValueError, TypeError):  # ValueError also covers ints longer than Python allows
-        return None
 
 
 def _section_key(title: str) -> str:
@@ -364,7 +355,7 @@ def _version_heading(heading: _Heading) -> _ParsedHeading | None:
     if parsed is None or heading.level == 2:
         return parsed
     # At level 3, only a real version: `### 1.0 migration notes` stays a section.
-    return parsed if parsed.version != UNRELEASED and _semver(parsed.version) is not None else None
+    return parsed if parsed.version != UNRELEASED and parse_any(parsed.version) is not None else None
 
 
 def _entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
@@ -379,7 +370,7 @@ def _entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
     for k, (title, index) in enumerate(section_starts):
         stop = section_starts[k + 1][1] if k + 1 < len(section_starts) else end
         sections.append(Section(title, index + 1, any(content[index + 1:stop])))
-    info = None if parsed.version == UNRELEASED else _semver(parsed.version)
+    info = None if parsed.version == UNRELEASED else parse_any(parsed.version)
     date = parsed.date
     status: Status
     if parsed.yanked:
@@ -427,7 +418,7 @@ def _check_versions(changelog: Changelog) -> list[Problem]:
         info = entry.version_info
         if info is None:
             problems.append(Problem(line, f"'{entry.version}' is not a semantic version "
-                                    "(MAJOR.MINOR.PATCH, e.g. 1.2.3)", "heading"))
+                                    "(MAJOR.MINOR.PATCH, e.g. 1.2.3, or PEP 440's 1.2.3rc1)", "heading"))
             continue
         key = str(info.finalize_version()) + ("-" + info.prerelease if info.prerelease else "")
         if key in seen:
@@ -549,7 +540,7 @@ def required_sections(entry: Entry, titles: Iterable[str]) -> tuple[Problem, ...
 
 def missing_entry_line(changelog: Changelog, version: str) -> int:
     """Where an entry for `version` belongs: the heading it should go above (or the last line)."""
-    info = _semver(version)
+    info = parse_any(version)
     released = [e for e in changelog.entries if not e.is_unreleased]
     if info is not None:
         for entry in released:
@@ -610,7 +601,7 @@ def prepend_release(text: str, version: str, date: str, notes_markdown: str,
     try:
         wanted = normalize_version(version)
     except ValueError:
-        raise InputError("version", version, "a semantic version such as 1.2.3") from None
+        raise InputError("version", version, "a semantic version such as 1.2.3 (or PEP 440's 1.2.3rc1)") from None
     if wanted == UNRELEASED:
         raise InputError("version", version, "a released version, not Unreleased")
     created = not text.strip()
@@ -619,7 +610,8 @@ def prepend_release(text: str, version: str, date: str, notes_markdown: str,
     before = parse_changelog(text)
     if before.entry(wanted) is not None:
         return text
-    info = semver.Version.parse(wanted)
+    info = parse_any(wanted)
+    assert info is not None  # normalize_version accepted it
     newline = "\r\n" if "\r\n" in text else "\n"
     pieces = text.split("\n")
     ends_with_newline = pieces[-1] == ""

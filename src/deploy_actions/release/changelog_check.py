@@ -107,7 +107,7 @@ def _wanted_version(raw: str) -> str:
     try:
         return cl.normalize_version(raw)
     except ValueError:
-        raise InputError("version", raw, "a semantic version such as 1.2.3 or v1.2.3, "
+        raise InputError("version", raw, "a semantic version such as 1.2.3 or v1.2.3 (PEP 440's 1.2.3rc1 too), "
                                          "or Unreleased") from None
 
 

@@ -13,6 +13,7 @@ from semver import Version
 
 from deploy_actions import actions_runtime
 from deploy_actions.git import Git
+from deploy_actions.release.pep440 import parse_any
 from deploy_actions.release.commits import (
     Change,
     Level,
@@ -56,10 +57,7 @@ def parse_tag(name: str, prefix: str) -> Version | None:
     text = name[len(prefix):]
     if not text[:1].isdigit():
         return None
-    try:
-        return Version.parse(text)
-    except ValueError:
-        return None
+    return parse_any(text)  # semver, or PEP 440 as some Python projects tag (v2.48.0rc0)
 
 
 def list_tags(git: Git, prefix: str, *, merged: bool) -> list[tuple[ReleaseTag, str]]:

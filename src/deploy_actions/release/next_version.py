@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from semver import Version
 
 from deploy_actions.release.commits import Level
+from deploy_actions.release.pep440 import parse_any
 
 _PRERELEASE_ID = re.compile(r"^[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$")
 
@@ -125,13 +126,9 @@ def decide(
 
 
 def parse_release_as(text: str) -> Version | None:
-    """The version `Release-As:` names (`v` in front allowed), or None when it is not semver."""
+    """The version `Release-As:` names (`v` in front allowed, PEP 440 too), or None."""
     value = text.strip()
-    value = value[1:] if value[:1] in ("v", "V") else value
-    try:
-        return Version.parse(value)
-    except (ValueError, TypeError):
-        return None
+    return parse_any(value[1:] if value[:1] in ("v", "V") else value)
 
 
 def release_as(asked: str, source: str, last_release: Version | None, taken: Collection[Version],
@@ -140,7 +137,7 @@ def release_as(asked: str, source: str, last_release: Version | None, taken: Col
     and a note saying what was done. None when it cannot be honoured (the note says why)."""
     version = parse_release_as(asked)
     if version is None:
-        return None, f"ignored {source} '{asked}': not a semantic version"
+        return None, f"ignored {source} '{asked}': not a semantic (or PEP 440) version"
     if any(version.compare(v) == 0 for v in taken):
         return None, f"ignored {source} {version}: that version is already tagged"
     if last_release is not None and version <= last_release:
