@@ -13,7 +13,6 @@ from semver import Version
 
 from deploy_actions import actions_runtime
 from deploy_actions.git import Git
-from deploy_actions.release.pep440 import parse_any
 from deploy_actions.release.commits import (
     Change,
     Level,
@@ -24,6 +23,7 @@ from deploy_actions.release.commits import (
     parse_message,
     release_as,
 )
+from deploy_actions.release.pep440 import parse_any
 
 _MAX_DEEPEN_ROUNDS = 12
 

@@ -84,9 +84,9 @@ def _parse_entry(entry: str) -> tuple[str, _Format]:
     if ":" in entry:
         relpath, pattern = entry.split(":", 1)
         relpath = relpath.strip()
-        fmt = _RegexFormat.compile(entry, pattern)
-        fmt.python = relpath.endswith((".py", ".pyi")) or PurePosixPath(relpath).name in _PYTHON_FILES
-        return relpath, fmt
+        regex = _RegexFormat.compile(entry, pattern)
+        regex.python = relpath.endswith((".py", ".pyi")) or PurePosixPath(relpath).name in _PYTHON_FILES
+        return relpath, regex
     name = PurePosixPath(entry).name
     fmt = _BY_NAME.get(name)
     if fmt is None and name.endswith(".app.src"):
