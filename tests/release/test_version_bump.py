@@ -317,3 +317,23 @@ def test_pep440_tags_count_as_releases(git_repo, capsys):
     git_repo.commit("fix: a bug")
     code, out = bump(git_repo, "--dry-run", capsys=capsys)
     assert code == 0 and out["previous-version"] == "2.48.0-rc.0" and out["version"] == "2.48.0"
+
+
+def test_changelog_sections_shape_the_release_notes(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.commit("docs: explain retries")
+    git_repo.commit("fix: retry on reset")
+    git_repo.commit("refactor: split the client")
+    code, out = bump(git_repo, "--dry-run", "--changelog-sections",
+                     "fix: Bug Fixes\ndocs: Documentation\n*: hidden", capsys=capsys)
+    assert code == 0 and out["version"] == "1.0.1"
+    notes = out["release-notes"]
+    assert notes.index("### Bug Fixes") < notes.index("### Documentation")
+    assert "explain retries" in notes and "split the client" not in notes
+
+
+def test_a_shown_type_that_releases_nothing_does_not_cut_a_release(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.commit("docs: explain retries")
+    code, out = bump(git_repo, "--dry-run", "--changelog-sections", "docs: Documentation", capsys=capsys)
+    assert code == 0 and out["released"] is False

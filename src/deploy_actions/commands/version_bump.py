@@ -26,6 +26,10 @@ SPEC = CommandSpec(
                "auto (only under a header that is not a Conventional Commit, e.g. GitHub's squash "
                "title `Title (#12)`), always, or never. Quoted text and bots' release notes never count.",
                "auto", kind="choice", choices=("auto", "always", "never")),
+        Option("changelog-sections", "Headings of the release notes, one `type: Heading` per line in "
+               "the order wanted, e.g. `fix: Bug Fixes`; `type: hidden` leaves a type out, `*: Heading` "
+               "places every other type. Types the lines leave out keep the default sections.", "",
+               kind="lines"),
         Option("release-as", "Release exactly this version (as a `Release-As: x.y.z` commit footer "
                "does), when it is above the last release and not tagged yet.", ""),
         Option("paths", "Only count commits touching these paths (monorepo), one per line.", "",

@@ -12,8 +12,8 @@ that follows no convention announces nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
 
@@ -67,6 +67,17 @@ class Change:
     breaking: bool = False
     breaking_note: str = ""
     sha: str = ""
+
+
+@dataclass(frozen=True)
+class CommitPolicy:
+    """How a repository's commits are read: the type → level table, which squash bullets
+    count, and the types kept for the release notes although they release nothing (a
+    `docs` section in the changelog)."""
+
+    rules: Mapping[str, Level] = field(default_factory=lambda: dict(DEFAULT_RULES))
+    squash_bodies: SquashBodies = "auto"
+    noted: frozenset[str] = frozenset()
 
 
 def needs_full_parse(message: bytes) -> bool:
@@ -241,7 +252,7 @@ def parse_rules(lines: tuple[str, ...] | list[str], input_name: str = "commit-ty
     return rules
 
 
-def level_of(change: Change, rules: dict[str, Level]) -> Level:
+def level_of(change: Change, rules: Mapping[str, Level]) -> Level:
     if change.breaking:
         return Level.MAJOR
     return rules.get(change.type, Level.NONE)

@@ -15,8 +15,8 @@ from deploy_actions import actions_runtime
 from deploy_actions.git import Git
 from deploy_actions.release.commits import (
     Change,
+    CommitPolicy,
     Level,
-    SquashBodies,
     level_of,
     needs_full_parse,
     parse_header,
@@ -45,7 +45,7 @@ class Releases:
 
 @dataclass(frozen=True)
 class ChangeSet:
-    changes: tuple[Change, ...]  # only those with a level above NONE
+    changes: tuple[Change, ...]  # those with a level above NONE, and those of the policy's noted types
     level: Level
     commits: int
     release_as: str | None = None  # the newest `Release-As:` footer in the range, as written
@@ -125,9 +125,8 @@ def ensure_history(git: Git, prefix: str, remote: str) -> str | None:
 class _Tally:
     """Commit messages in, releasable changes and their highest level out."""
 
-    def __init__(self, rules: dict[str, Level], squash_bodies: SquashBodies = "auto"):
-        self.rules = rules
-        self.squash_bodies: SquashBodies = squash_bodies
+    def __init__(self, policy: CommitPolicy):
+        self.policy = policy
         self.changes: list[Change] = []
         self.level = Level.NONE
         self.commits = 0
@@ -142,15 +141,17 @@ class _Tally:
         if self.release_as is None:  # the walk runs newest first: the newest footer wins
             self.release_as = release_as(body)
         if needs_full_parse(body):
-            changes = parse_message(body.decode("utf-8", "replace"), sha, self.squash_bodies)
+            changes = parse_message(body.decode("utf-8", "replace"), sha, self.policy.squash_bodies)
         else:
             header = parse_header(body.partition(b"\n")[0].decode("utf-8", "replace"), sha)
             changes = [header] if header else []
         for change in changes:
-            change_level = level_of(change, self.rules)
+            change_level = level_of(change, self.policy.rules)
             if change_level is not Level.NONE:
                 self.changes.append(change)
                 self.level = max(self.level, change_level)
+            elif change.type in self.policy.noted:
+                self.changes.append(change)
 
 
 @dataclass(frozen=True)
@@ -163,29 +164,27 @@ class History:
     tagged: tuple[Version, ...] = ()  # every release version tagged, on any branch
 
 
-def read_history(git: Git, prefix: str, paths: Sequence[str], rules: dict[str, Level],
-                 squash_bodies: SquashBodies = "auto") -> History:
+def read_history(git: Git, prefix: str, paths: Sequence[str], policy: CommitPolicy) -> History:
     """Walking a long history is the cost that matters (git parses every commit), so the common
     case takes one walk: linear history from HEAD, whose nearest release tags are also the highest.
     Anything else (merges in the range, `paths`, a higher tag elsewhere) takes the exact route:
     `for-each-ref --merged HEAD`, then `git log TAG..HEAD`."""
     if not paths:
-        fast = _single_walk(git, prefix, rules, squash_bodies)
+        fast = _single_walk(git, prefix, policy)
         if fast is not None:
             return fast
     releases = release_tags(git, prefix)
     tagged = tuple(tag.version for tag, _ in list_tags(git, prefix, merged=False))
     last = releases.last_release
-    changes = changes_since(git, last.name if last else None, paths, rules, squash_bodies)
+    changes = changes_since(git, last.name if last else None, paths, policy)
     new_since_newest = True
     if releases.newest is not None and last is not None and releases.newest.name != last.name:
-        since_newest = changes_since(git, releases.newest.name, paths, rules, squash_bodies)
+        since_newest = changes_since(git, releases.newest.name, paths, policy)
         new_since_newest = since_newest.level is not Level.NONE
     return History(releases, changes, new_since_newest, tagged)
 
 
-def _single_walk(git: Git, prefix: str, rules: dict[str, Level],
-                 squash_bodies: SquashBodies = "auto") -> History | None:
+def _single_walk(git: Git, prefix: str, policy: CommitPolicy) -> History | None:
     """One `git log` from HEAD that stops at the last release; None when the shortcut is not exact."""
     by_commit: dict[bytes, list[ReleaseTag]] = {}
     everything: list[ReleaseTag] = []
@@ -197,7 +196,7 @@ def _single_walk(git: Git, prefix: str, rules: dict[str, Level],
     top_release = _newest([t for t in everything if not t.version.prerelease])
     head = git.head().encode()
     at_head = _newest(by_commit.get(head, []))
-    tally = _Tally(rules, squash_bodies)
+    tally = _Tally(policy)
     newest: ReleaseTag | None = None
     level_at_newest = Level.NONE
     walk = git.records(["log", "--format=%H%x1f%P%x1f%B%x1e", "HEAD"])
@@ -238,8 +237,7 @@ def _log_read(commits: int, since: str | None) -> None:
         actions_runtime.log(f"read {commits} commit(s) since {since or 'the beginning'}")
 
 
-def changes_since(git: Git, since: str | None, paths: Sequence[str],
-                  rules: dict[str, Level], squash_bodies: SquashBodies = "auto") -> ChangeSet:
+def changes_since(git: Git, since: str | None, paths: Sequence[str], policy: CommitPolicy) -> ChangeSet:
     """The releasable changes in `since..HEAD` (all history when since is None).
 
     Merge commits are skipped: their own messages repeat what they merge.
@@ -247,7 +245,7 @@ def changes_since(git: Git, since: str | None, paths: Sequence[str],
     args = ["log", "--no-merges", "--format=%H%x1f%B%x1e", since + "..HEAD" if since else "HEAD"]
     if paths:
         args += ["--", *paths]
-    tally = _Tally(rules, squash_bodies)
+    tally = _Tally(policy)
     for record in git.records(args):
         sha, _, body = record.strip(b"\n").partition(b"\x1f")
         if sha:

@@ -22,9 +22,9 @@ from deploy_actions.errors import FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, read_regular_file, write_edits
 from deploy_actions.git import Git
 from deploy_actions.release import history
-from deploy_actions.release.commits import SQUASH_BODIES, SquashBodies, parse_rules
+from deploy_actions.release.commits import SQUASH_BODIES, CommitPolicy, Level, SquashBodies, parse_rules
 from deploy_actions.release.next_version import Decision, decide, parse_release_as, release_as, valid_prerelease_id
-from deploy_actions.release.notes import render_notes
+from deploy_actions.release.notes import parse_sections, render_notes
 
 _REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
 
@@ -38,6 +38,7 @@ class VersionBumpOptions:
     major_on_zero: bool = True
     commit_types: tuple[str, ...] = ()
     squash_bodies: str = "auto"
+    changelog_sections: tuple[str, ...] = ()
     release_as: str = ""
     paths: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
@@ -132,6 +133,11 @@ def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
 def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     _validate(opts)
     rules = parse_rules(opts.commit_types)
+    sections = parse_sections(opts.changelog_sections)
+    squash: SquashBodies = opts.squash_bodies  # type: ignore[assignment]  # checked by _validate
+    # Types a section shows although they release nothing (docs: Documentation) are kept for the notes.
+    noted = frozenset(t for t in sections.shown_types if rules.get(t, Level.NONE) is Level.NONE)
+    policy = CommitPolicy(rules, squash, noted)
     git = Git.open(opts.repo, token=opts.token or None)
     paths = _checked_paths(git.root, opts.paths)
     notes: list[str] = []
@@ -139,8 +145,7 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     note = history.ensure_history(git, opts.tag_prefix, opts.remote)
     if note:
         notes.append(note)
-    squash: SquashBodies = opts.squash_bodies  # type: ignore[assignment]  # checked by _validate
-    found = history.read_history(git, opts.tag_prefix, paths, rules, squash)
+    found = history.read_history(git, opts.tag_prefix, paths, policy)
     releases, changeset = found.releases, found.changes
     previous = releases.newest
     previous_version = str(previous.version) if previous else ""
@@ -177,7 +182,7 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
 
     version = decision.version
     tag = f"{opts.tag_prefix}{version}"
-    release_notes = render_notes(changeset.changes)
+    release_notes = render_notes(changeset.changes, sections)
     result = VersionBumpResult(
         version=str(version), previous_version=previous_version, tag=tag, bump=decision.bump,
         released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
