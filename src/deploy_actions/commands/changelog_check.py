@@ -12,6 +12,7 @@ SPEC = CommandSpec(
     description="Check that CHANGELOG.md has an entry for a version, validate the file, and "
                 "extract the release notes.",
     run="deploy_actions.commands.changelog_check:run",
+    configurable=True,
     options=(
         Option("file", "The changelog file.", "CHANGELOG.md"),
         Option("version", "The version whose entry must exist (with or without a leading v, or "

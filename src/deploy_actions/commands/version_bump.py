@@ -12,6 +12,7 @@ SPEC = CommandSpec(
     description="Compute the next semantic version from Conventional Commits, rewrite version "
                 "files, commit, tag and (optionally) push and publish a GitHub release.",
     run="deploy_actions.commands.version_bump:run",
+    configurable=True,
     options=(
         Option("repo", "Path of the git repository (the working tree) to release.", "."),
         Option("tag-prefix", "Prefix of release tags; only tags with it that are valid semver count.", "v"),
