@@ -7,7 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from deploy_actions.errors import InputError
-from deploy_actions.release.commits import DEFAULT_RULES, Level, level_of, parse_message, parse_rules, release_as
+from deploy_actions.release.commits import (
+    DEFAULT_RULES,
+    Level,
+    commit_override,
+    level_of,
+    parse_message,
+    parse_rules,
+    pull_request_number,
+    release_as,
+)
 
 
 def levels(message: str, rules: dict[str, Level] = DEFAULT_RULES, squash_bodies="auto") -> list[Level]:
@@ -193,3 +202,19 @@ def test_rules_never_raise_anything_but_input_errors(line):
         parse_rules([line])
     except InputError:
         pass
+
+
+def test_commit_override_block_splits_into_messages_at_each_conventional_header():
+    body = ("Some text.\n\nBEGIN_COMMIT_OVERRIDE\nfeat: add ability to override merged commit message\n\n"
+            "fix: another message\nchore: a third message\n\nBREAKING CHANGE: gone\nEND_COMMIT_OVERRIDE\n")
+    assert commit_override(body) == ["feat: add ability to override merged commit message",
+                                     "fix: another message", "chore: a third message\n\nBREAKING CHANGE: gone"]
+    assert commit_override("no block here") is None
+
+
+@pytest.mark.parametrize(("message", "number"), [
+    (b"Storage rework (#1234)\n\n* wip", 1234), (b"feat: x (#7)", 7), (b"feat: x #7", None),
+    (b"feat: (#7) in the middle", None),
+])
+def test_pull_request_number_of_a_squash_title(message, number):
+    assert pull_request_number(message) == number

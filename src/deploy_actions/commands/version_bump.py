@@ -31,6 +31,9 @@ SPEC = CommandSpec(
                "the order wanted, e.g. `fix: Bug Fixes`; `type: hidden` leaves a type out, `*: Heading` "
                "places every other type. Types the lines leave out keep the default sections.", "",
                kind="lines"),
+        Option("commit-overrides", "Read a `BEGIN_COMMIT_OVERRIDE` … `END_COMMIT_OVERRIDE` block from "
+               "the merged pull request of each squash commit `Title (#12)` and count its messages "
+               "instead (one API call per pull request; needs the token).", "false", kind="bool"),
         Option("release-as", "Release exactly this version (as a `Release-As: x.y.z` commit footer "
                "does), when it is above the last release and not tagged yet.", ""),
         Option("paths", "Only count commits touching these paths (monorepo), one per line.", "",

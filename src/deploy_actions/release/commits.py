@@ -12,7 +12,7 @@ that follows no convention announces nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
@@ -45,6 +45,9 @@ _RELEASE_AS = re.compile(r"^release-as:[ \t]*(?P<version>\S+)[ \t]*$", re.IGNORE
 _RELEASE_AS_BYTES = re.compile(rb"^release-as:", re.IGNORECASE | re.MULTILINE)
 _PR_SUFFIX = re.compile(r"\s*\(#\d+\)$")
 _NESTED_BEGIN, _NESTED_END = "BEGIN_NESTED_COMMIT", "END_NESTED_COMMIT"
+_OVERRIDE = re.compile(r"^[ \t]*BEGIN_COMMIT_OVERRIDE[ \t]*\r?\n(?P<text>.*?)^[ \t]*END_COMMIT_OVERRIDE[ \t]*$",
+                       re.MULTILINE | re.DOTALL)
+_PR_NUMBER = re.compile(rb"\(#(?P<number>[0-9]{1,9})\)[ \t]*$")
 # Where quoted text starts and ends (HTML that bots write; code fences); `>` lines are quotes too.
 _QUOTE_OPEN = re.compile(r"^\s*<(details|blockquote)\b", re.IGNORECASE)
 _QUOTE_CLOSE = {"details": re.compile(r"</details\s*>", re.IGNORECASE),
@@ -78,6 +81,8 @@ class CommitPolicy:
     rules: Mapping[str, Level] = field(default_factory=lambda: dict(DEFAULT_RULES))
     squash_bodies: SquashBodies = "auto"
     noted: frozenset[str] = frozenset()
+    # A commit message → the messages that replace it (a pull request's BEGIN_COMMIT_OVERRIDE), or None.
+    override: Callable[[bytes], list[str] | None] | None = None
 
 
 def needs_full_parse(message: bytes) -> bool:
@@ -238,6 +243,28 @@ def _dedupe(changes: list[Change]) -> list[Change]:
         seen[key] = len(kept)
         kept.append(change)
     return kept
+
+
+def pull_request_number(message: bytes) -> int | None:
+    """The pull request a squash merge came from: GitHub ends its title with `(#123)`."""
+    match = _PR_NUMBER.search(message.partition(b"\n")[0])
+    return int(match["number"]) if match else None
+
+
+def commit_override(pull_request_body: str) -> list[str] | None:
+    """The messages of a `BEGIN_COMMIT_OVERRIDE` … `END_COMMIT_OVERRIDE` block (release-please):
+    each conventional header line starts a message of its own, the lines after it are its
+    body. None when the body has no block."""
+    match = _OVERRIDE.search(pull_request_body.replace("\r\n", "\n"))
+    if match is None:
+        return None
+    messages: list[list[str]] = []
+    for line in match["text"].split("\n"):
+        if _HEADER.match(line.strip()):
+            messages.append([line.strip()])
+        elif messages:
+            messages[-1].append(line)
+    return ["\n".join(lines).strip() for lines in messages]
 
 
 def parse_rules(lines: tuple[str, ...] | list[str], input_name: str = "commit-types") -> dict[str, Level]:

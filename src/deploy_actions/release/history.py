@@ -140,7 +140,11 @@ class _Tally:
         sha = sha_bytes[:12].decode()
         if self.release_as is None:  # the walk runs newest first: the newest footer wins
             self.release_as = release_as(body)
-        if needs_full_parse(body):
+        overridden = self.policy.override(body) if self.policy.override is not None else None
+        if overridden is not None:
+            changes = [c for message in overridden
+                       for c in parse_message(message, sha, self.policy.squash_bodies)]
+        elif needs_full_parse(body):
             changes = parse_message(body.decode("utf-8", "replace"), sha, self.policy.squash_bodies)
         else:
             header = parse_header(body.partition(b"\n")[0].decode("utf-8", "replace"), sha)

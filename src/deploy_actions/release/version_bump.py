@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,15 @@ from deploy_actions.errors import FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, read_regular_file, write_edits
 from deploy_actions.git import Git
 from deploy_actions.release import history
-from deploy_actions.release.commits import SQUASH_BODIES, CommitPolicy, Level, SquashBodies, parse_rules
+from deploy_actions.release.commits import (
+    SQUASH_BODIES,
+    CommitPolicy,
+    Level,
+    SquashBodies,
+    commit_override,
+    parse_rules,
+    pull_request_number,
+)
 from deploy_actions.release.next_version import Decision, decide, parse_release_as, release_as, valid_prerelease_id
 from deploy_actions.release.notes import parse_sections, render_notes
 
@@ -39,6 +48,7 @@ class VersionBumpOptions:
     commit_types: tuple[str, ...] = ()
     squash_bodies: str = "auto"
     changelog_sections: tuple[str, ...] = ()
+    commit_overrides: bool = False
     release_as: str = ""
     paths: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
@@ -124,6 +134,33 @@ def _validate(opts: VersionBumpOptions) -> None:
         raise InputError("push", "false", "true in pull-request mode (the release branch must be pushed)")
 
 
+def _override_reader(opts: VersionBumpOptions) -> Callable[[bytes], list[str] | None] | None:
+    """With `commit-overrides`, a squash commit's message is replaced by the
+    BEGIN_COMMIT_OVERRIDE block of its pull request (read once per pull request)."""
+    if not opts.commit_overrides:
+        return None
+    from deploy_actions.github import GitHubClient
+
+    repository = opts.github_repository or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise InputError("github-repository", "", "owner/name (or $GITHUB_REPOSITORY) for commit-overrides")
+    if not opts.token:
+        raise InputError("token", "", "a GitHub token that can read pull requests, for commit-overrides")
+    client = GitHubClient(repository, opts.token)
+    seen: dict[int, list[str] | None] = {}
+
+    def read(message: bytes) -> list[str] | None:
+        number = pull_request_number(message)
+        if number is None:
+            return None
+        if number not in seen:
+            body = client.pull_request_body(number)
+            seen[number] = commit_override(body) if body is not None else None
+        return seen[number]
+
+    return read
+
+
 def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
     for raw in paths:
         inside_repo(root, raw.rstrip("/") or ".", "paths", raw)
@@ -137,7 +174,7 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     squash: SquashBodies = opts.squash_bodies  # type: ignore[assignment]  # checked by _validate
     # Types a section shows although they release nothing (docs: Documentation) are kept for the notes.
     noted = frozenset(t for t in sections.shown_types if rules.get(t, Level.NONE) is Level.NONE)
-    policy = CommitPolicy(rules, squash, noted)
+    policy = CommitPolicy(rules, squash, noted, _override_reader(opts))
     git = Git.open(opts.repo, token=opts.token or None)
     paths = _checked_paths(git.root, opts.paths)
     notes: list[str] = []
