@@ -35,7 +35,7 @@ def test_dry_run_reports_every_output_and_changes_nothing(released, capsys):
     code, out = bump(released, "--dry-run", "--version-files", "pyproject.toml", capsys=capsys)
     assert code == 0
     assert set(out) == {"version", "previous-version", "tag", "bump", "released", "is-prerelease",
-                        "release-notes", "commit-sha", "pull-request-url"}
+                        "release-notes", "commit-sha", "pull-request-url", "floating-tags"}
     assert out["version"] == "1.3.0" and out["previous-version"] == "1.2.0" and out["tag"] == "v1.3.0"
     assert out["bump"] == "minor" and out["released"] is True and out["is-prerelease"] is False
     assert "### Features\n\n- **api:** add search" in out["release-notes"]
@@ -337,3 +337,92 @@ def test_a_shown_type_that_releases_nothing_does_not_cut_a_release(git_repo, cap
     git_repo.commit("docs: explain retries")
     code, out = bump(git_repo, "--dry-run", "--changelog-sections", "docs: Documentation", capsys=capsys)
     assert code == 0 and out["released"] is False
+
+
+def test_prerelease_channel_per_branch(git_repo, capsys):
+    # semantic-release's branches: [main, {name: next, prerelease: rc}, {name: alpha, prerelease: true}]
+    table = ["--prerelease-branches", "next: rc\nalpha: alpha\nbeta/*: beta"]
+    git_repo.tag("v2.3.0")
+    git_repo.git("checkout", "-q", "-b", "next")
+    git_repo.commit("feat: new engine")
+    code, out = bump(git_repo, *table, capsys=capsys)
+    assert code == 0 and out["version"] == "2.4.0-rc.1"
+    git_repo.git("checkout", "-q", "-b", "beta/engine")
+    git_repo.commit("fix: engine stall")
+    assert bump(git_repo, *table, "--dry-run", capsys=capsys)[1]["version"] == "2.4.0-beta.1"
+    assert bump(git_repo, *table, "--dry-run", "--prerelease-id", "alpha", capsys=capsys)[1]["version"] == \
+        "2.4.0-alpha.1"
+    git_repo.git("checkout", "-q", "main")
+    git_repo.git("merge", "-q", "--ff-only", "beta/engine")
+    assert bump(git_repo, *table, "--dry-run", capsys=capsys)[1]["version"] == "2.4.0"
+
+
+def test_prerelease_branches_lines_are_checked(git_repo, capsys):
+    code = main(["version-bump", "--repo", str(git_repo.path), "--prerelease-branches", "next rc"])
+    err = capsys.readouterr().err
+    assert code == 2 and "prerelease-branches" in err and "next rc" in err
+
+
+def test_without_tags_the_current_version_can_come_from_the_version_file(git_repo, capsys):
+    # a project that versioned by hand in pyproject.toml adopts version-bump (commitizen's version_provider)
+    git_repo.commit("chore: init", {"pyproject.toml": '[project]\nname = "app"\nversion = "1.4.0rc2"\n'})
+    git_repo.commit("feat: export to CSV")
+    args = ("--version-files", "pyproject.toml", "--version-source", "version-files")
+    code, out = bump(git_repo, *args, capsys=capsys)
+    assert code == 0 and out["previous-version"] == "1.4.0-rc.2" and out["version"] == "1.4.0"
+    assert 'version = "1.4.0"' in (git_repo.path / "pyproject.toml").read_text()
+    git_repo.commit("feat: export to JSON")
+    assert bump(git_repo, *args, "--dry-run", capsys=capsys)[1]["version"] == "1.5.0"  # now the tag speaks
+
+
+def test_version_source_from_files_needs_a_file(git_repo, capsys):
+    code = main(["version-bump", "--repo", str(git_repo.path), "--version-source", "version-files"])
+    err = capsys.readouterr().err
+    assert code == 2 and "version-files" in err
+
+
+def test_floating_tags_follow_the_newest_release_of_their_line(git_repo, capsys):
+    git_repo.tag("v1.2.0")
+    git_repo.tag("v1", "HEAD")
+    git_repo.commit("feat: inputs from a file")
+    git_repo.push()
+    old_v1 = git_repo.remote_git("rev-parse", "v1^{commit}")
+    code, out = bump(git_repo, "--floating-tags", "--push", capsys=capsys)
+    assert code == 0 and out["version"] == "1.3.0" and out["floating-tags"] == "v1 v1.3"
+    sha = out["commit-sha"]
+    assert git_repo.remote_git("rev-parse", "v1^{commit}") == sha != old_v1
+    assert git_repo.remote_git("rev-parse", "v1.3^{commit}") == sha
+    # a backport to 1.2 moves v1.2 only
+    git_repo.git("checkout", "-q", "-b", "release/1.2", "v1.2.0")
+    git_repo.commit("fix: backport")
+    code, out = bump(git_repo, "--floating-tags", "--push", capsys=capsys)
+    assert out["version"] == "1.2.1" and out["floating-tags"] == "v1.2"
+    assert git_repo.remote_git("rev-parse", "v1^{commit}") == sha
+
+
+def test_a_floating_tag_moved_by_someone_else_meanwhile_fails_the_push_and_nothing_stays(
+        git_repo, capsys, monkeypatch):
+    from deploy_actions.git import Git
+
+    git_repo.commit("chore: version file", {"VERSION": "1.2.0\n"})
+    git_repo.tag("v1.2.0")
+    git_repo.commit("feat: x")
+    git_repo.push()
+    git_repo.remote_git("tag", "v1", git_repo.remote_git("rev-parse", "v1.2.0^{commit}"))
+    other = git_repo.remote_git("rev-parse", "main^{commit}")  # not where the release commit will be
+    before = git_repo.git("rev-parse", "HEAD"), git_repo.tags()
+    real_run = Git.run
+
+    def racing_run(self, *args, **kwargs):
+        answer = real_run(self, *args, **kwargs)
+        if args[:1] == ("ls-remote",) and "refs/tags/v1" in args:
+            git_repo.remote_git("tag", "--force", "v1", other)  # someone moves v1 right after our read
+        return answer
+
+    monkeypatch.setattr(Git, "run", racing_run)
+    code = main(["version-bump", "--repo", str(git_repo.path), "--floating-tags", "--push",
+                 "--version-files", "VERSION"])
+    assert code == 1, capsys.readouterr().err
+    assert git_repo.remote_git("rev-parse", "v1^{commit}") == other  # their move stands
+    assert "v1.3.0" not in git_repo.remote_git("tag", "--list")
+    assert (git_repo.git("rev-parse", "HEAD"), git_repo.tags()) == before

@@ -154,6 +154,25 @@ def release_as(asked: str, source: str, last_release: Version | None, taken: Col
     return Decision(version, level, bump), f"version {version} set by {source}"
 
 
+def floating_tags(version: Version, prefix: str, taken: Collection[Version]) -> tuple[str, ...]:
+    """The GitHub Actions convention: `vX` and `vX.Y` point at the newest release of their
+    line. A prerelease moves none, and a backport to an older line moves only what it leads
+    (1.2.5 after 1.3.0 moves v1.2, not v1).
+
+    >>> floating_tags(Version.parse("1.2.5"), "v", [Version.parse("1.3.0")])
+    ('v1.2',)
+    """
+    if version.prerelease:
+        return ()
+    releases = [v for v in taken if not v.prerelease]
+    tags = []
+    if all(v.compare(version) <= 0 for v in releases if v.major == version.major):
+        tags.append(f"{prefix}{version.major}")
+    if all(v.compare(version) <= 0 for v in releases if (v.major, v.minor) == (version.major, version.minor)):
+        tags.append(f"{prefix}{version.major}.{version.minor}")
+    return tuple(tags)
+
+
 def _core(version: Version) -> tuple[int, int, int]:
     return version.major, version.minor, version.patch
 

@@ -7,7 +7,9 @@ the released commit finds the tag at HEAD and does nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fnmatch
 import os
 import re
 from collections.abc import Callable
@@ -32,8 +34,16 @@ from deploy_actions.release.commits import (
     parse_rules,
     pull_request_number,
 )
-from deploy_actions.release.next_version import Decision, decide, parse_release_as, release_as, valid_prerelease_id
+from deploy_actions.release.next_version import (
+    Decision,
+    decide,
+    floating_tags,
+    parse_release_as,
+    release_as,
+    valid_prerelease_id,
+)
 from deploy_actions.release.notes import parse_sections, render_notes
+from deploy_actions.release.pep440 import parse_any
 
 _REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
 
@@ -49,6 +59,9 @@ class VersionBumpOptions:
     squash_bodies: str = "auto"
     changelog_sections: tuple[str, ...] = ()
     commit_overrides: bool = False
+    prerelease_branches: tuple[str, ...] = ()
+    version_source: str = "tags"
+    floating_tags: bool = False
     release_as: str = ""
     paths: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
@@ -80,6 +93,7 @@ class VersionBumpResult:
     release_notes: str
     commit_sha: str = ""
     pull_request_url: str = ""
+    floating_tags: tuple[str, ...] = ()  # moved to the release commit along with its tag
     dry_run: bool = False
     notes: tuple[str, ...] = field(default=())  # what we did, for the log and summary
 
@@ -94,6 +108,7 @@ class VersionBumpResult:
             "release-notes": self.release_notes,
             "commit-sha": self.commit_sha,
             "pull-request-url": self.pull_request_url,
+            "floating-tags": " ".join(self.floating_tags),
         }
 
     def outcome(self) -> Outcome:
@@ -114,10 +129,13 @@ class VersionBumpResult:
 def _validate(opts: VersionBumpOptions) -> None:
     if _REF_UNSAFE.search(opts.tag_prefix) or opts.tag_prefix.startswith(("-", "/")):
         raise InputError("tag-prefix", opts.tag_prefix, "text that can start a git tag name, e.g. v or api-v")
+    if opts.version_source not in ("tags", "version-files"):
+        raise InputError("version-source", opts.version_source, "tags or version-files")
     if opts.squash_bodies not in SQUASH_BODIES:
         raise InputError("squash-bodies", opts.squash_bodies, "one of " + ", ".join(SQUASH_BODIES))
     if opts.release_as and parse_release_as(opts.release_as) is None:
         raise InputError("release-as", opts.release_as, "a semantic version such as 2.0.0 or 1.3.0-rc.1")
+    _prerelease_branches(opts.prerelease_branches)
     if opts.prerelease_id and not valid_prerelease_id(opts.prerelease_id):
         raise InputError("prerelease-id", opts.prerelease_id,
                          "a semver prerelease identifier such as rc, beta or alpha.1")
@@ -132,6 +150,58 @@ def _validate(opts: VersionBumpOptions) -> None:
                          "text with only {version}, {tag} and {previous_version} placeholders") from None
     if opts.mode == "pull-request" and opts.dry_run is False and not opts.push:
         raise InputError("push", "false", "true in pull-request mode (the release branch must be pushed)")
+
+
+def _with_file_version(git: Git, opts: VersionBumpOptions, found: history.History,
+                       notes: list[str]) -> history.History:
+    """No release tag yet: the version the first version file holds is the current release
+    (commitizen's `version_provider`), so a project adopting tags goes on from its version."""
+    from deploy_actions.release.version_files import read_version
+
+    held = read_version(git.root, opts.version_files)
+    if held is None:
+        raise InputError("version-files", "", "at least one file for version-source: version-files")
+    text, entry = held
+    version = parse_any(text)
+    if version is None:
+        raise FileError(f"holds {text!r}, which is not a semantic (or PEP 440) version", file=entry)
+    current = history.ReleaseTag(f"{opts.tag_prefix}{version}", version)
+    last = None if version.prerelease else current
+    notes.append(f"no release tag yet: the current version {version} comes from {entry}")
+    return dataclasses.replace(found, releases=history.Releases(current, last, None),
+                               tagged=(*found.tagged, version))
+
+
+def _prerelease_branches(lines: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`branch: channel` lines (the branch may be a glob such as `beta/*`)."""
+    table = []
+    for line in lines:
+        pattern, sep, channel = line.rpartition(":")
+        pattern, channel = pattern.strip(), channel.strip()
+        if not sep or not pattern or not valid_prerelease_id(channel):
+            raise InputError("prerelease-branches", line,
+                             "lines of `branch: channel`, e.g. `next: rc` or `beta/*: beta`")
+        table.append((pattern, channel))
+    return table
+
+
+def branch_channel(opts: VersionBumpOptions, branch: str | None) -> str:
+    """The prerelease id: the input when given, else the channel of the branch released from
+    (semantic-release's `branches: [{name: next, prerelease: rc}]`), else none."""
+    if opts.prerelease_id or not branch:
+        return opts.prerelease_id
+    for pattern, channel in _prerelease_branches(opts.prerelease_branches):
+        if fnmatch.fnmatchcase(branch, pattern):
+            return channel
+    return ""
+
+
+def _branch(git: Git) -> str | None:
+    """The branch HEAD is on; in a detached checkout, the one the workflow runs for."""
+    branch = git.current_branch()
+    if branch is None and os.environ.get("GITHUB_REF", "").startswith("refs/heads/"):
+        branch = os.environ["GITHUB_REF"].removeprefix("refs/heads/")
+    return branch
 
 
 def _override_reader(opts: VersionBumpOptions) -> Callable[[bytes], list[str] | None] | None:
@@ -178,11 +248,19 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     git = Git.open(opts.repo, token=opts.token or None)
     paths = _checked_paths(git.root, opts.paths)
     notes: list[str] = []
+    if opts.prerelease_branches and not opts.prerelease_id:
+        branch = _branch(git)
+        channel = branch_channel(opts, branch)
+        if channel:
+            opts = dataclasses.replace(opts, prerelease_id=channel)
+            notes.append(f"branch {branch} releases on the {channel} channel")
 
     note = history.ensure_history(git, opts.tag_prefix, opts.remote)
     if note:
         notes.append(note)
     found = history.read_history(git, opts.tag_prefix, paths, policy)
+    if found.releases.newest is None and opts.version_source == "version-files":
+        found = _with_file_version(git, opts, found, notes)
     releases, changeset = found.releases, found.changes
     previous = releases.newest
     previous_version = str(previous.version) if previous else ""
@@ -224,6 +302,8 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
         version=str(version), previous_version=previous_version, tag=tag, bump=decision.bump,
         released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
         commit_sha=git.head(), dry_run=opts.dry_run, notes=tuple(notes),
+        floating_tags=floating_tags(version, opts.tag_prefix, found.tagged)
+        if opts.floating_tags and opts.tag else (),
     )
     if opts.dry_run:
         return result
@@ -314,17 +394,23 @@ def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     sha = commit_release(git, opts, result, edits)
     if edits:
         notes.append(f"committed {len(edits)} file(s) as {sha[:12]}")
+    floated: dict[str, str] = {}  # floating tag → where it pointed locally before ("" = nowhere)
     try:
         if opts.tag:
             git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
                     "tag", "--annotate", result.tag, "-m", f"Release {result.tag}\n\n{result.release_notes}".strip(),
                     sha)
             notes.append(f"tagged {result.tag}")
+        for name in result.floating_tags:
+            floated[name] = git.run("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False).stdout.strip()
+            git.run("tag", "--force", name, sha)
+        if result.floating_tags:
+            notes.append(f"moved {' '.join(result.floating_tags)} to {sha[:12]}")
         if opts.push:
             _push(git, opts, result)
             notes.append(f"pushed to {opts.remote}")
     except OperationError:
-        _undo(git, opts, result, original, sha)
+        _undo(git, result, original, sha, floated)
         raise
     if opts.github_release:
         url = _github_release(opts, result, sha)
@@ -334,19 +420,31 @@ def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
 
 def _push(git: Git, opts: VersionBumpOptions, result: VersionBumpResult) -> None:
     refs = []
+    leases = []
     branch = git.current_branch()
     if branch:
         refs.append(f"refs/heads/{branch}:refs/heads/{branch}")
     if opts.tag:
         refs.append(f"refs/tags/{result.tag}:refs/tags/{result.tag}")
+    for name in result.floating_tags:
+        # A floating tag moves by design; the lease makes sure it moves from where we saw it.
+        ref = f"refs/tags/{name}"
+        seen = git.run("ls-remote", "--tags", opts.remote, ref, authenticated=True).stdout.split()
+        leases.append(f"--force-with-lease={ref}:{seen[0] if seen else ''}")
+        refs.append(f"refs/tags/{name}:{ref}")
     if not refs:
         return
-    git.run("push", "--atomic", "--quiet", opts.remote, *refs, authenticated=True)
+    git.run("push", "--atomic", "--quiet", *leases, opts.remote, *refs, authenticated=True)
 
 
-def _undo(git: Git, opts: VersionBumpOptions, result: VersionBumpResult, original: str, sha: str) -> None:
+def _undo(git: Git, result: VersionBumpResult, original: str, sha: str, floated: dict[str, str]) -> None:
     """Put the local repository back as it was after a failed tag or push."""
     git.run("tag", "-d", result.tag, check=False)
+    for name, before in floated.items():
+        if before:
+            git.run("tag", "--force", name, before, check=False)
+        else:
+            git.run("tag", "-d", name, check=False)
     if sha != original:
         git.run("reset", "--quiet", "--keep", original, check=False)
     actions_runtime.log(f"rolled back the local release commit and tag {result.tag}")

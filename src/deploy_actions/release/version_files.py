@@ -75,6 +75,23 @@ def plan_version_files(
     return [f.edit() for f in files.values() if f.changed]
 
 
+def read_version(repo_root: Path, entries: Sequence[str]) -> tuple[str, str] | None:
+    """The version the first listed version file holds, without a leading `v`, and that
+    entry (commitizen's `version_provider`), or None when no entry is listed."""
+    root = repo_root.resolve()
+    for raw in entries:
+        entry = raw.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        relpath, fmt = _parse_entry(entry)
+        opened = _OpenFile.load(_inside(root, relpath, entry), relpath)
+        reading = _read(fmt, opened.text, relpath)
+        if not reading.fields:
+            raise FileError(f"has no version to read; expected {fmt.wants}", file=relpath)
+        return _split_v(reading.fields[0].value)[1], entry
+    return None
+
+
 def _check_version(name: str, version: str) -> None:
     if not _VERSION_TEXT.fullmatch(version):
         raise InputError(name, version, "a version such as 1.3.0 or 2.0.0-rc.1")
