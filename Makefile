@@ -34,6 +34,7 @@ demo: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py
 	$(BIN)/python benchmarks/changelog_parse.py
+	$(BIN)/python benchmarks/release_replay.py
 	$(BIN)/python benchmarks/action_overhead.py
 	$(BIN)/python benchmarks/gitops_bump.py
 	$(BIN)/python benchmarks/smoke_load.py

@@ -426,3 +426,16 @@ def test_a_floating_tag_moved_by_someone_else_meanwhile_fails_the_push_and_nothi
     assert git_repo.remote_git("rev-parse", "v1^{commit}") == other  # their move stands
     assert "v1.3.0" not in git_repo.remote_git("tag", "--list")
     assert (git_repo.git("rev-parse", "HEAD"), git_repo.tags()) == before
+
+
+def test_a_new_channel_on_the_very_commit_of_the_last_prerelease(git_repo, capsys):
+    git_repo.tag("v1.0.0")
+    git_repo.commit("fix: handle EOF")
+    assert bump(git_repo, "--prerelease-id", "alpha", capsys=capsys)[1]["version"] == "1.0.1-alpha.1"
+    code, out = bump(git_repo, "--prerelease-id", "beta", capsys=capsys)  # not one commit since
+    assert code == 0 and out["released"] is True and out["version"] == "1.0.1-beta.1"
+    code, out = bump(git_repo, "--prerelease-id", "alpha", capsys=capsys)  # alpha again: a rerun
+    assert out["released"] is False and out["version"] == "1.0.1-alpha.1"
+    code, out = bump(git_repo, capsys=capsys)  # the final, still on the same commit
+    assert out["released"] is True and out["version"] == "1.0.1"
+    assert bump(git_repo, capsys=capsys)[1]["released"] is False

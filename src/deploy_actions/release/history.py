@@ -87,6 +87,12 @@ def release_tags(git: Git, prefix: str) -> Releases:
     )
 
 
+def versions_at_head(git: Git, prefix: str) -> list[Version]:
+    """Every release version tagged on HEAD itself."""
+    head = git.head()
+    return [tag.version for tag, commit in list_tags(git, prefix, merged=False) if commit == head]
+
+
 def _precedence(tag: ReleaseTag) -> tuple[object, ...]:
     """semver.org precedence as a plain tuple: comparing thousands of these is far cheaper than
     comparing `semver.Version` objects, which re-derive their parts on every comparison."""

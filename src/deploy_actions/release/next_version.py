@@ -92,8 +92,8 @@ def decide(
     releases = {_core(v) for v in taken if not v.prerelease}
 
     if prerelease_id or bump == "prerelease":
-        pid = prerelease_id or _pending_id(pending) or "rc"
-        same_channel = pending is not None and _pending_id(pending) == pid
+        pid = prerelease_id or channel_of(pending) or "rc"
+        same_channel = pending is not None and channel_of(pending) == pid
         if same_channel and not new_changes_since_newest and bump == "auto":
             return Decision(None, level, "none")
         if level is Level.NONE and pending is None:
@@ -123,6 +123,19 @@ def decide(
             and _core(pending) not in releases:
         target = pending.finalize_version()
     return Decision(target, level, level.name.lower())
+
+
+def rerun_tag(at_head: Collection[Version], prerelease_id: str, bump: str) -> Version | None:
+    """The release a rerun on an already released commit reports instead of cutting a new one:
+    one of the same channel (or, without a channel, a final release; an rc alone at HEAD is
+    finalised). A new channel at the same commit is a new release (alpha.1 → beta.1)."""
+    if bump == "prerelease" and not prerelease_id:
+        same = list(at_head)
+    elif prerelease_id:
+        same = [v for v in at_head if channel_of(v) == prerelease_id]
+    else:
+        same = [v for v in at_head if not v.prerelease]
+    return max(same, default=None)
 
 
 def parse_release_as(text: str) -> Version | None:
@@ -193,7 +206,8 @@ def _step_over(target: Version, level: Level, releases: set[tuple[int, int, int]
     return Version(target.major, target.minor, top + 1)
 
 
-def _pending_id(pending: Version | None) -> str:
+def channel_of(pending: Version | None) -> str:
+    """The prerelease channel of a version: `rc` for 1.3.0-rc.2, "" for a release."""
     if pending is None or not pending.prerelease:
         return ""
     head, _, number = pending.prerelease.rpartition(".")

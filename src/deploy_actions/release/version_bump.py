@@ -40,6 +40,7 @@ from deploy_actions.release.next_version import (
     floating_tags,
     parse_release_as,
     release_as,
+    rerun_tag,
     valid_prerelease_id,
 )
 from deploy_actions.release.notes import parse_sections, render_notes
@@ -266,12 +267,11 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     previous_version = str(previous.version) if previous else ""
 
     if releases.at_head is not None and opts.bump in ("auto", "prerelease"):
-        # The tag is already here: a rerun on the released commit. Report it, create nothing.
-        # (Finalising an rc at the same commit is the exception: no prerelease id wanted.)
-        at_head = releases.at_head
-        finalising = at_head.version.prerelease and not opts.prerelease_id and opts.bump == "auto"
-        if not finalising:
-            return _unreleased(opts, at_head.version, previous_version, git, notes)
+        # A release tag is already here: a rerun on the released commit reports it and creates
+        # nothing, unless it asks for another channel or finalises an rc at the same commit.
+        done = rerun_tag(history.versions_at_head(git, opts.tag_prefix), opts.prerelease_id, opts.bump)
+        if done is not None:
+            return _unreleased(opts, done, previous_version, git, notes)
 
     last = releases.last_release
     new_since_newest = found.new_since_newest
