@@ -63,6 +63,12 @@ def load_settings(spec: CommandSpec, root: Path) -> dict[str, Setting]:
         return {}
     shown = CONFIG_FILE if root == Path(".") else str(path)
     try:
+        inside = path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # a symbolic link loop
+        inside = False
+    if not inside:
+        raise FileError("leads outside the repository (a symbolic link?); settings must live in it", file=shown)
+    try:
         data = read_regular_file(path, MAX_CONFIG_BYTES)
         text = data.decode("utf-8-sig")
     except OSError as err:

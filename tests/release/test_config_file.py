@@ -111,3 +111,19 @@ def test_every_setting_of_both_commands_is_accepted_from_the_file(tmp_path, caps
                        for o in keys)
         (tmp_path / ".deploy-actions.yml").write_text(f"{name}:\n{body}")
         assert set(load_settings(spec, tmp_path)) == {o.dest for o in keys}
+
+
+def test_a_settings_file_that_links_out_of_the_repository_is_refused(git_repo, capsys, tmp_path):
+    outside = tmp_path / "elsewhere.yml"
+    outside.write_text("version-bump:\n  tag-prefix: x\n")
+    (git_repo.path / ".deploy-actions.yml").symlink_to(outside)
+    code = main(["version-bump", "--repo", str(git_repo.path), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2 and "outside the repository" in err and "Traceback" not in err
+
+
+def test_a_fifo_as_settings_file_is_refused_without_waiting(git_repo, capsys):
+    os.mkfifo(git_repo.path / ".deploy-actions.yml")
+    code = main(["version-bump", "--repo", str(git_repo.path), "--dry-run"])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a regular file" in err
