@@ -197,9 +197,9 @@ def play(rng: random.Random, shape: str, repo: Repo, oracle: Oracle, pr: int
     raise ValueError(shape)
 
 
-def run_ours(repo: Path, extra: list[str]) -> tuple[str, float]:
+def run_ours(repo: Path, extra: list[str], src: Path) -> tuple[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
-    env["PYTHONPATH"] = str(ROOT / "src")
+    env["PYTHONPATH"] = str(src)
     argv = [sys.executable, "-m", "deploy_actions", "version-bump", "--repo", str(repo), "--dry-run", "--json", *extra]
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
@@ -218,7 +218,7 @@ def changelog_entry(version: str, previous: str, level: int, notes: list[str]) -
     return f"{heading} [{version}]({url}) (2024-01-01)\n\n\n### Bug Fixes\n\n{body}\n\n"
 
 
-def replay(index: int, releases: int, work: Path, seed: int) -> tuple[list[Point], int, int]:
+def replay(index: int, releases: int, work: Path, seed: int, src: Path) -> tuple[list[Point], int, int]:
     rng = random.Random(seed * 1000 + index)
     repo = Repo(work / f"history-{index}")
     repo.commit("chore: initial commit")
@@ -232,7 +232,7 @@ def replay(index: int, releases: int, work: Path, seed: int) -> tuple[list[Point
         shape = rng.choices(SHAPES, WEIGHTS)[0]
         pr += 1
         for expected, extra in play(rng, shape, repo, oracle, pr):
-            got, seconds = run_ours(repo.path, extra)
+            got, seconds = run_ours(repo.path, extra, src)
             points.append(Point(index, shape, expected, got, seconds))
             repo.tag(expected)  # what the bot released: the history goes on from it
             oracle.released.add(expected)
@@ -262,14 +262,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--releases", type=int, default=30, help="release points per history")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--src", type=Path, default=ROOT / "src",
+                        help="the deploy_actions sources to replay (e.g. an older checkout's src/)")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "src"))
+    sys.path.insert(0, str(args.src.resolve()))
     work = Path(tempfile.mkdtemp(prefix="release-replay-"))
     points: list[Point] = []
     identical = entries = 0
     try:
         for index in range(args.histories):
-            found, same, total = replay(index, args.releases, work, args.seed)
+            found, same, total = replay(index, args.releases, work, args.seed, args.src.resolve())
             points += found
             identical += same
             entries += total

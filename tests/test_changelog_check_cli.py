@@ -455,3 +455,14 @@ def test_pep440_versions_are_versions_in_the_file_and_the_input(capsys, workdir,
 def test_a_version_that_is_neither_semver_nor_pep440_is_refused(capsys):
     code, out, err = check(capsys, "--version", "1.2.0.post1x")
     assert code == 2 and "version" in err and "1.2.0.post1x" in err and "PEP 440" in err
+
+
+def test_a_restructuredtext_changelog_is_checked_like_a_markdown_one(capsys, workdir):
+    from tests.release.test_changelog_rst import PSR
+
+    (workdir / "CHANGELOG.rst").write_text(PSR)
+    code, out, err = check(capsys, "--file", "CHANGELOG.rst", "--version", "v1.0.1", "--strict")
+    assert code == 0, err
+    assert out["date"] == "2024-01-02" and out["notes"].startswith("Bug Fixes\n---------\n\n* Handle EOF")
+    code, out, err = check(capsys, "--file", "CHANGELOG.rst", "--version", "1.0.5")
+    assert code == 1 and out["found"] is False

@@ -439,3 +439,17 @@ def test_a_new_channel_on_the_very_commit_of_the_last_prerelease(git_repo, capsy
     code, out = bump(git_repo, capsys=capsys)  # the final, still on the same commit
     assert out["released"] is True and out["version"] == "1.0.1"
     assert bump(git_repo, capsys=capsys)[1]["released"] is False
+
+
+def test_version_bump_prepends_to_a_restructuredtext_changelog(git_repo, capsys, monkeypatch):
+    from tests.release.test_changelog_rst import PSR
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1706745600")  # 2024-02-01
+    git_repo.commit("docs: changelog", {"CHANGELOG.rst": PSR})
+    git_repo.tag("v1.1.0")
+    git_repo.commit("feat(api): add search")
+    code, out = bump(git_repo, "--changelog", "update", "--changelog-file", "CHANGELOG.rst", capsys=capsys)
+    assert code == 0 and out["version"] == "1.2.0"
+    text = (git_repo.path / "CHANGELOG.rst").read_text()
+    assert text.index("v1.2.0 (2024-02-01)\n===================") < text.index("v1.1.0 (2024-01-10)")
+    assert "* **api:** add search" in text

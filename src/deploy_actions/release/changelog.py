@@ -202,7 +202,7 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
 # --------------------------------------------------------------------------------- parsing
 
 
-def _lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """Lines as GitHub numbers them: split at LF only, a trailing CR dropped."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -277,7 +277,7 @@ def _footer_start(lines: Sequence[str], link_lines: set[int]) -> int:
 
 
 @dataclass(frozen=True)
-class _ParsedHeading:
+class ParsedHeading:
     version: str
     date: str | None
     yanked: bool
@@ -285,7 +285,7 @@ class _ParsedHeading:
     bracketed: bool
 
 
-def _parse_version_heading(text: str) -> _ParsedHeading | None:
+def parse_version_heading(text: str) -> ParsedHeading | None:
     """`[1.2.3] - 2024-01-02 [YANKED]`, `1.2.3 (2024-01-02)`, `[Unreleased]` … or None when
     the `##` heading is not a version at all (`## Contributors`)."""
     yanked_match = _YANKED.search(text)
@@ -305,7 +305,7 @@ def _parse_version_heading(text: str) -> _ParsedHeading | None:
         token, _, rest = text.partition(" ")
         token, rest = token.strip(), rest
     if token.casefold() == "unreleased":
-        return _ParsedHeading(UNRELEASED, None, yanked, label, bracketed)
+        return ParsedHeading(UNRELEASED, None, yanked, label, bracketed)
     if not _VERSION_LIKE.match(token):
         return None
     version = token[1:] if token[0] in "vV" else token
@@ -313,17 +313,22 @@ def _parse_version_heading(text: str) -> _ParsedHeading | None:
     if date is not None:
         leading = _LEADING_DATE.match(date)  # "2024-01-02 - Codename": the date is the first word
         date = leading.group(0) if leading else date
-    return _ParsedHeading(version, date, yanked, label, bracketed)
+    return ParsedHeading(version, date, yanked, label, bracketed)
 
 
 def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
-    """Parse changelog text. Never raises: whatever is odd shows up in `validate`.
+    """Parse changelog text. Never raises: whatever is odd shows up in `validate`. A path
+    ending in `.rst` is read as reStructuredText (see `changelog_rst`).
 
     A version heading is a `##` that names a version or Unreleased, or a `###` that names a
     version: release-please wrote patch releases as `### [1.0.1](…) (date)` for years, with
     their `### Bug Fixes` at the same level. An entry runs to the next version heading or `#`/`##`.
     """
-    lines = _lines(text)
+    if path.lower().endswith(".rst"):
+        from deploy_actions.release.changelog_rst import parse_rst
+
+        return parse_rst(text, path)
+    lines = split_lines(text)
     headings, links, content = _scan(lines)
     footer = _footer_start(lines, {link.line for link in links})
     versions = [_version_heading(h) for h in headings]
@@ -343,24 +348,27 @@ def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
                 break
             if later.level == 3:
                 sections.append((later.text, later.index))
-        entries.append(_entry(lines, content, heading.index, end, parsed, sections))
+        entries.append(make_entry(lines, content, heading.index, end, parsed, sections))
     return Changelog(path=path, entries=tuple(entries), links=tuple(links),
                      line_count=len(lines), footer_line=footer + 1)
 
 
-def _version_heading(heading: _Heading) -> _ParsedHeading | None:
+def _version_heading(heading: _Heading) -> ParsedHeading | None:
     if heading.level not in (2, 3):
         return None
-    parsed = _parse_version_heading(heading.text)
+    parsed = parse_version_heading(heading.text)
     if parsed is None or heading.level == 2:
         return parsed
     # At level 3, only a real version: `### 1.0 migration notes` stays a section.
     return parsed if parsed.version != UNRELEASED and parse_any(parsed.version) is not None else None
 
 
-def _entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
-           parsed: _ParsedHeading, section_starts: Sequence[tuple[str, int]]) -> Entry:
-    body_first, body_last = start + 1, end - 1
+def make_entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
+               parsed: ParsedHeading, section_starts: Sequence[tuple[str, int]],
+               body_start: int | None = None) -> Entry:
+    """The entry whose heading is line `start` (0-based) and whose body runs to `end`
+    (exclusive), from `body_start` (default: the line after the heading)."""
+    body_first, body_last = (start + 1 if body_start is None else body_start), end - 1
     while body_first <= body_last and not lines[body_first].strip():
         body_first += 1
     while body_last >= body_first and not lines[body_last].strip():
@@ -586,7 +594,8 @@ def changelog_touched(files: Iterable[str], changelog_path: str, labels: Iterabl
 
 
 def prepend_release(text: str, version: str, date: str, notes_markdown: str,
-                    tag_prefix: str = "v", compare_url_template: str | None = None) -> str:
+                    tag_prefix: str = "v", compare_url_template: str | None = None,
+                    path: str = "CHANGELOG.md") -> str:
     """The changelog `text` with a `## [version] - date` section holding `notes_markdown`.
 
     The section goes right after the Unreleased section (precisely: above the first older
@@ -604,6 +613,10 @@ def prepend_release(text: str, version: str, date: str, notes_markdown: str,
         raise InputError("version", version, "a semantic version such as 1.2.3 (or PEP 440's 1.2.3rc1)") from None
     if wanted == UNRELEASED:
         raise InputError("version", version, "a released version, not Unreleased")
+    if path.lower().endswith(".rst"):  # python-semantic-release's CHANGELOG.rst
+        from deploy_actions.release.changelog_rst import RST_HEADER, prepend_rst
+
+        return prepend_rst(text if text.strip() else RST_HEADER, wanted, date, notes_markdown, path)
     created = not text.strip()
     if created:
         text = KEEP_A_CHANGELOG_HEADER

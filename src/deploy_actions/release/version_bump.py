@@ -357,7 +357,7 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
         except UnicodeDecodeError:
             raise InputError("changelog-file", opts.changelog_file, "a UTF-8 text file") from None
         after = prepend_release(text, result.version, today(), result.release_notes,
-                                tag_prefix=opts.tag_prefix).encode("utf-8")
+                                tag_prefix=opts.tag_prefix, path=opts.changelog_file).encode("utf-8")
         if after != before:
             edits[path] = (before, after)
     return edits
