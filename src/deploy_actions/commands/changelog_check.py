@@ -14,9 +14,10 @@ SPEC = CommandSpec(
     run="deploy_actions.commands.changelog_check:run",
     configurable=True,
     options=(
-        Option("file", "The changelog file.", "CHANGELOG.md"),
-        Option("version", "The version whose entry must exist (with or without a leading v, or "
-               "Unreleased). Empty: validate the file and report its newest entry.", ""),
+        Option("file", "The changelog file: Markdown, or reStructuredText when it ends in .rst.",
+               "CHANGELOG.md"),
+        Option("version", "The version whose entry must exist (with or without a leading v, semver or "
+               "PEP 440, or Unreleased). Empty: validate the file and report its newest entry.", ""),
         Option("notes-file", "Write the entry's release notes to this file (inside the working "
                "directory), e.g. for `gh release create --notes-file`.", ""),
         Option("strict", "Fail (instead of warn) when the file breaks Keep a Changelog's rules: "

@@ -50,7 +50,8 @@ SPEC = CommandSpec(
                kind="choice", choices=("tags", "version-files")),
         Option("changelog", "none, or update to prepend a Keep a Changelog section.", "none",
                kind="choice", choices=("none", "update")),
-        Option("changelog-file", "The changelog to update.", "CHANGELOG.md"),
+        Option("changelog-file", "The changelog to update (reStructuredText when it ends in .rst).",
+               "CHANGELOG.md"),
         Option("commit-message", "Message of the release commit; {version}, {tag} and "
                "{previous_version} are replaced.", "chore: Bump version to {version}"),
         Option("tag", "Create an annotated tag for the release.", "true", kind="bool"),
