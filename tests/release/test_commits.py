@@ -12,6 +12,7 @@ from deploy_actions.release.commits import (
     Level,
     commit_override,
     level_of,
+    needs_full_parse,
     parse_message,
     parse_rules,
     pull_request_number,
@@ -157,12 +158,12 @@ def test_nested_commits_count_as_their_own_messages():
 @pytest.mark.parametrize("footer", ["Release-As: 2.0.0", "release-as: 2.0.0", "RELEASE-AS:   2.0.0"])
 def test_release_as_footer_any_case(footer):
     assert release_as(f"chore: prepare the big one\n\n{footer}\n") == "2.0.0"
-    assert release_as(f"chore: x\n\n{footer}".encode()) == "2.0.0"
+    assert needs_full_parse(f"chore: x\n\n{footer}".encode())
 
 
 def test_release_as_inside_quoted_text_is_ignored():
     assert release_as("chore: x\n\n> Release-As: 9.0.0\n") is None
-    assert release_as(b"fix: y") is None
+    assert release_as("fix: y") is None and not needs_full_parse(b"fix: y\n\nplain body")
 
 
 def test_text_without_a_convention_announces_nothing():

@@ -42,7 +42,8 @@ _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE: ?(?P<note>.*)$")
 _GIT_REVERT = re.compile(r'^Revert "(?P<subject>.+)"$')
 _FOOTER_TOKEN = re.compile(r"^[A-Za-z][A-Za-z0-9-]*(?:: | #)")
 _RELEASE_AS = re.compile(r"^release-as:[ \t]*(?P<version>\S+)[ \t]*$", re.IGNORECASE | re.MULTILINE)
-_RELEASE_AS_BYTES = re.compile(rb"^release-as:", re.IGNORECASE | re.MULTILINE)
+# One scan of the raw bytes says whether anything past the header can matter.
+_FULL_PARSE = re.compile(rb"BREAKING|\n[*-]|NESTED_COMMIT|(?im:^release-as:)")
 _PR_SUFFIX = re.compile(r"\s*\(#\d+\)$")
 _NESTED_BEGIN, _NESTED_END = "BEGIN_NESTED_COMMIT", "END_NESTED_COMMIT"
 _OVERRIDE = re.compile(r"^[ \t]*BEGIN_COMMIT_OVERRIDE[ \t]*\r?\n(?P<text>.*?)^[ \t]*END_COMMIT_OVERRIDE[ \t]*$",
@@ -86,18 +87,14 @@ class CommitPolicy:
 
 
 def needs_full_parse(message: bytes) -> bool:
-    """Whether anything past the first line can matter: a breaking footer, squash bullets or
-    nested commits. Checked on the raw bytes, so most commits are never decoded beyond their subject."""
-    return (b"BREAKING" in message or b"\n*" in message or b"\n-" in message
-            or b"NESTED_COMMIT" in message)
+    """Whether anything past the first line can matter: a breaking footer, squash bullets,
+    nested commits or a Release-As footer. Checked on the raw bytes, so most commits are never
+    decoded beyond their subject."""
+    return _FULL_PARSE.search(message) is not None
 
 
-def release_as(message: str | bytes) -> str | None:
+def release_as(message: str) -> str | None:
     """The version a `Release-As: x.y.z` footer asks for (any case, as release-please reads it)."""
-    if isinstance(message, bytes):
-        if not _RELEASE_AS_BYTES.search(message):
-            return None
-        message = message.decode("utf-8", "replace")
     found = None
     for match in _RELEASE_AS.finditer(_unquoted_text(message)):
         found = match["version"]

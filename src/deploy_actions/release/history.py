@@ -144,14 +144,15 @@ class _Tally:
     def add(self, sha_bytes: bytes, body: bytes) -> None:
         self.commits += 1
         sha = sha_bytes[:12].decode()
-        if self.release_as is None:  # the walk runs newest first: the newest footer wins
-            self.release_as = release_as(body)
         overridden = self.policy.override(body) if self.policy.override is not None else None
         if overridden is not None:
             changes = [c for message in overridden
                        for c in parse_message(message, sha, self.policy.squash_bodies)]
         elif needs_full_parse(body):
-            changes = parse_message(body.decode("utf-8", "replace"), sha, self.policy.squash_bodies)
+            text = body.decode("utf-8", "replace")
+            if self.release_as is None:  # the walk runs newest first: the newest footer wins
+                self.release_as = release_as(text)
+            changes = parse_message(text, sha, self.policy.squash_bodies)
         else:
             header = parse_header(body.partition(b"\n")[0].decode("utf-8", "replace"), sha)
             changes = [header] if header else []
