@@ -39,6 +39,7 @@ demo: system $(BIN)/.installed
 bench: system $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py
 	$(BIN)/python benchmarks/changelog_parse.py
+	$(BIN)/python benchmarks/release_replay.py
 	$(BIN)/python benchmarks/action_overhead.py
 	$(BIN)/python benchmarks/gitops_bump.py
 	$(BIN)/python benchmarks/gitops_fleet.py

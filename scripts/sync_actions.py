@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from deploy_actions.commands import COMMANDS  # noqa: E402
 from deploy_actions.commands.spec import CommandSpec, Option  # noqa: E402
+from deploy_actions.config import configurable  # noqa: E402
 
 README = ROOT / "README.md"
 LOCK = ROOT / "requirements.lock"
@@ -79,6 +80,24 @@ def input_default(option: Option) -> str:
     return option.default or ""
 
 
+def action_input_default(spec: CommandSpec, option: Option) -> str:
+    """What action.yml declares. A command that reads .deploy-actions.yml gets an empty
+    default, so that an input left unset lets the file speak; the command applies the default."""
+    if spec.configurable and option.action_default is None:
+        return ""
+    return input_default(option)
+
+
+def action_input_description(spec: CommandSpec, option: Option) -> str:
+    description = option.description
+    if spec.configurable and option.action_default is None and option.default:
+        source = " (or the repository's .deploy-actions.yml)" if configurable(option) else ""
+        description += f" Default: `{option.default}`{source}."
+    if option.secret:
+        description += " Masked in every log."
+    return description
+
+
 def render_action(spec: CommandSpec) -> str:
     icon, color = BRANDING.get(spec.name, DEFAULT_BRANDING)
     lines = [
@@ -93,14 +112,11 @@ def render_action(spec: CommandSpec) -> str:
     if spec.options:
         lines.append("inputs:")
         for option in spec.options:
-            description = option.description
-            if option.secret:
-                description += " Masked in every log."
             lines += [
                 f"  {option.name}:",
-                f"    description: {scalar(description)}",
+                f"    description: {scalar(action_input_description(spec, option))}",
                 f"    required: {'true' if option.required else 'false'}",
-                f"    default: {scalar(input_default(option))}",
+                f"    default: {scalar(action_input_default(spec, option))}",
             ]
     if spec.outputs:
         lines.append("outputs:")

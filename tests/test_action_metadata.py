@@ -80,6 +80,11 @@ def test_inputs_and_outputs_match_the_spec(spec: CommandSpec) -> None:
     assert list(inputs) == [o.name for o in spec.options]
     for option in spec.options:
         default = option.action_default if option.action_default is not None else option.default
+        if spec.configurable and option.action_default is None:
+            # unset inputs must reach the command empty, so that .deploy-actions.yml can speak
+            default = ""
+            if option.default:
+                assert f"Default: `{option.default}`" in inputs[option.name]["description"], option.name
         assert inputs[option.name]["default"] == (default or ""), option.name
         assert inputs[option.name]["required"] is option.required
     outputs = action.get("outputs", {})

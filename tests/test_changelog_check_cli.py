@@ -410,3 +410,59 @@ def test_any_changelog_content_exits_0_1_or_2_without_a_traceback(capsys, workdi
     assert "Traceback" not in captured.err and "internal error" not in captured.err
     if code != 2:
         assert set(json.loads(captured.out)) == OUTPUTS
+
+
+def test_a_release_please_level_three_patch_entry_is_found_and_clean(capsys, workdir):
+    from tests.release.test_changelog import RELEASE_PLEASE
+
+    (workdir / "CHANGELOG.md").write_text(RELEASE_PLEASE)
+    code, out, err = check(capsys, "--version", "2.0.1", "--strict")
+    assert code == 0, err
+    assert out["version"] == "2.0.1" and out["date"] == "2023-02-10" and "gaxios" in out["notes"]
+    code, out, err = check(capsys, "--version", "2.1.0", "--strict")
+    assert code == 0 and "gaxios" not in out["notes"] and "second" not in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_an_endless_or_huge_file_is_refused_with_one_line(capsys, workdir, kind):
+    from deploy_actions.release.changelog import MAX_CHANGELOG_BYTES
+
+    target = workdir / "CHANGELOG.md"
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)  # reading it would wait for a writer forever
+    elif kind == "device":
+        target.symlink_to("/dev/zero")  # endless
+    else:
+        target.write_bytes(b"## [1.0.0] - 2024-01-01\n" + b"x" * MAX_CHANGELOG_BYTES)
+    code, out, err = check(capsys, "--version", "1.0.0")
+    assert code == 2 and out == {}
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "CHANGELOG.md" in err
+    assert ("larger than 16 MiB" if kind == "huge" else "not a regular file") in err
+
+
+@pytest.mark.parametrize("asked", ["1.2.0b3", "v1.2.0b3", "1.2.0-beta.3"])
+def test_pep440_versions_are_versions_in_the_file_and_the_input(capsys, workdir, asked):
+    (workdir / "CHANGELOG.md").write_text(
+        "# Changelog\n\n## [1.2.0b3] - 2024-05-02\n\n### Fixed\n- Wheels for 3.13\n\n"
+        "## [0.13.0.dev1] - 2024-04-01\n\n### Added\n- Preview\n")
+    code, out, err = check(capsys, "--version", asked, "--strict")
+    assert code == 0, err
+    assert (out["version"], out["status"], out["notes"]) == ("1.2.0b3", "prerelease", "### Fixed\n- Wheels for 3.13")
+
+
+def test_a_version_that_is_neither_semver_nor_pep440_is_refused(capsys):
+    code, out, err = check(capsys, "--version", "1.2.0.post1x")
+    assert code == 2 and "version" in err and "1.2.0.post1x" in err and "PEP 440" in err
+
+
+def test_a_restructuredtext_changelog_is_checked_like_a_markdown_one(capsys, workdir):
+    from tests.release.test_changelog_rst import PSR
+
+    (workdir / "CHANGELOG.rst").write_text(PSR)
+    code, out, err = check(capsys, "--file", "CHANGELOG.rst", "--version", "v1.0.1", "--strict")
+    assert code == 0, err
+    assert out["date"] == "2024-01-02" and out["notes"].startswith("Bug Fixes\n---------\n\n* Handle EOF")
+    code, out, err = check(capsys, "--file", "CHANGELOG.rst", "--version", "1.0.5")
+    assert code == 1 and out["found"] is False

@@ -125,10 +125,9 @@ def test_an_input_file_that_never_ends_is_refused_not_read(tmp_path, capsys, com
 
 
 def test_an_input_file_larger_than_its_limit_is_refused(tmp_path):
-    from deploy_actions.errors import FileError
-    from deploy_actions.files import read_input
+    from deploy_actions.files import read_regular_file
 
     (tmp_path / "big").write_bytes(b"x" * 1001)
-    assert read_input(tmp_path / "big", 1001) == b"x" * 1001
-    with pytest.raises(FileError, match="larger than 1,000 bytes"):
-        read_input(tmp_path / "big", 1000)
+    assert read_regular_file(tmp_path / "big", 1001) == b"x" * 1001
+    with pytest.raises(OSError, match="larger than 1,000 bytes"):
+        read_regular_file(tmp_path / "big", 1000)

@@ -60,27 +60,32 @@ def _is_git_dir(part: str) -> bool:
     return part.rstrip(". ").lower() == ".git"
 
 
-def read_input(path: str | Path, limit: int) -> bytes:
-    """The bytes of a file the user named, at most `limit` of them: only a regular file is read (a FIFO
-    or a device such as /dev/zero would hang or never end), and opening never blocks. Raises OSError
-    (FileNotFoundError, IsADirectoryError...) as open() does, and FileError when it is not a regular
-    file or is larger than `limit`."""
-    fd = os.open(os.path.expanduser(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes. A FIFO, a device or a directory is
+    refused before anything is read from it (reading one can block forever or never end), and a
+    larger file after `limit` + 1 bytes. Problems are OSError (with `strerror` for messages)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(21, "Is a directory", str(path))
-        if not stat.S_ISREG(info.st_mode):
-            raise FileError("is not a regular file (a device, FIFO or socket is never read)", file=str(path))
-        chunks, size = [], 0
-        while size <= limit and (chunk := os.read(fd, min(1 << 20, limit + 1 - size))):
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, "is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise OSError(0, "is not a regular file (a FIFO, socket or device)", str(path))
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-        if size > limit:
-            raise FileError(f"is larger than {limit:,} bytes", file=str(path))
-        return b"".join(chunks)
     finally:
         os.close(fd)
+    if size > limit:
+        shown = f"{limit >> 20} MiB" if limit and limit % (1 << 20) == 0 else f"{limit:,} bytes"
+        raise OSError(0, f"is larger than {shown}", str(path))
+    return b"".join(chunks)
 
 
 def report_target(path: str, input_name: str) -> Path:

@@ -494,3 +494,53 @@ def test_reading_any_bytes_gives_a_changelog_or_a_file_error(tmp_path_factory, d
         read_changelog(path)
     except FileError as err:
         assert err.exit_code == 2
+
+
+RELEASE_PLEASE = """\
+# Changelog
+
+## [2.1.0](https://github.com/googleapis/nodejs-storage/compare/v2.0.1...v2.1.0) (2023-03-02)
+
+
+### Features
+
+* add retry options ([#101](https://github.com/googleapis/nodejs-storage/issues/101)) ([a1b2c3d](https://github.com/googleapis/nodejs-storage/commit/a1b2c3d))
+
+### [2.0.1](https://github.com/googleapis/nodejs-storage/compare/v2.0.0...v2.0.1) (2023-02-10)
+
+
+### Bug Fixes
+
+* **deps:** update dependency gaxios to v5 ([#99](https://github.com/googleapis/nodejs-storage/issues/99)) ([e4f5a6b](https://github.com/googleapis/nodejs-storage/commit/e4f5a6b))
+
+## [2.0.0](https://github.com/googleapis/nodejs-storage/compare/v1.9.0...v2.0.0) (2023-01-20)
+
+
+### ⚠ BREAKING CHANGES
+
+* drop Node 12
+
+### Bug Fixes
+
+* handle empty buckets ([#95](https://github.com/googleapis/nodejs-storage/issues/95)) ([0a1b2c3](https://github.com/googleapis/nodejs-storage/commit/0a1b2c3))
+
+### 1.0 migration notes
+
+Nothing to see.
+"""
+
+
+def test_release_please_level_three_patch_headings_are_entries():
+    changelog = parse_changelog(RELEASE_PLEASE)
+    assert [e.version for e in changelog.entries] == ["2.1.0", "2.0.1", "2.0.0"]
+    patch = changelog.entry("2.0.1")
+    assert patch is not None and patch.date == "2023-02-10" and patch.status == "released"
+    assert patch.notes.startswith("### Bug Fixes") and "gaxios" in patch.notes
+    minor = changelog.entry("2.1.0")
+    assert "gaxios" not in minor.notes and [s.title for s in minor.sections] == ["Features"]
+    assert [s.title for s in changelog.entry("2.0.0").sections] == [
+        "⚠ BREAKING CHANGES", "Bug Fixes", "1.0 migration notes"]
+
+
+def test_release_please_patch_sections_are_no_duplicates_of_the_release_above():
+    assert [p for p in validate(parse_changelog(RELEASE_PLEASE)) if p.rule == "duplicate-section"] == []

@@ -8,18 +8,18 @@ import pytest
 
 from deploy_actions.git import Git
 from deploy_actions.release import history
-from deploy_actions.release.commits import DEFAULT_RULES
+from deploy_actions.release.commits import CommitPolicy
 
 
 def exact(git: Git, prefix: str = "v") -> tuple:
     releases = history.release_tags(git, prefix)
     last = releases.last_release
-    changes = history.changes_since(git, last.name if last else None, [], DEFAULT_RULES)
+    changes = history.changes_since(git, last.name if last else None, [], CommitPolicy())
     return releases, changes.level, sorted(c.sha for c in changes.changes)
 
 
 def shortcut(git: Git, prefix: str = "v") -> tuple | None:
-    found = history._single_walk(git, prefix, DEFAULT_RULES)
+    found = history._single_walk(git, prefix, CommitPolicy())
     if found is None:
         return None
     return found.releases, found.changes.level, sorted(c.sha for c in found.changes.changes)

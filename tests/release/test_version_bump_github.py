@@ -98,3 +98,37 @@ def test_pull_request_mode_without_a_token_is_bad_input(repo, gh_env, capsys, mo
     monkeypatch.delenv("GITHUB_TOKEN")
     code, _, err = run(repo, capsys, "--mode", "pull-request", "--push")
     assert code == 2 and "input 'token'" in err
+
+
+def test_commit_override_in_the_merged_pull_request_replaces_the_squash_message(git_repo, gh_env, capsys):
+    pull = gh_env.seed_pull_request(title="Storage rework", state="closed", body=(
+        "Reworks storage.\r\n\r\nBEGIN_COMMIT_OVERRIDE\r\nfeat(storage): add the S3 backend\r\n\r\n"
+        "fix: close files on error\r\nchore: tidy\r\nEND_COMMIT_OVERRIDE\r\n"))
+    git_repo.tag("v1.4.0")
+    git_repo.commit(f"Storage rework (#{pull.number})\n\n* wip\n* more wip")
+    git_repo.commit("fix: typo in the docs link (#4242)")  # an issue number, not a pull request
+    code, out, err = run(git_repo, capsys, "--dry-run", "--commit-overrides")
+    assert code == 0, err
+    assert out["version"] == "1.5.0"
+    notes = out["release-notes"]
+    assert "**storage:** add the S3 backend" in notes and "close files on error" in notes
+    assert "typo in the docs link" in notes and "tidy" not in notes
+    reads = [r for r in gh_env.requests if r.method == "GET" and "/pulls/" in r.path]
+    assert len(reads) == 2  # one per pull request number, the missing one included
+    assert gh_env.token not in err
+
+
+def test_without_commit_overrides_the_api_is_not_asked(git_repo, gh_env, capsys):
+    git_repo.tag("v1.4.0")
+    git_repo.commit("Storage rework (#1)\n\n* feat: x")
+    code, out, _ = run(git_repo, capsys, "--dry-run")
+    assert code == 0 and out["version"] == "1.5.0"
+    assert not [r for r in gh_env.requests if "/pulls/" in r.path]
+
+
+def test_commit_overrides_needs_a_token(git_repo, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.delenv("INPUT_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    code, _out, err = run(git_repo, capsys, "--dry-run", "--commit-overrides")
+    assert code == 2 and "token" in err and "commit-overrides" in err

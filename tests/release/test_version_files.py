@@ -575,7 +575,13 @@ FUZZ = settings(max_examples=150, deadline=None,
 @given(old=semver, new=semver, data=st.data())
 def test_fuzz_toml_diff_is_exactly_the_version(tmp_path: Path, old: str, new: str,
                                                data: st.DataObject) -> None:
-    assume(old != new)
+    from semver import Version
+
+    from deploy_actions.release.pep440 import same_version, to_pep440
+
+    assume(not same_version(old, new))
+    written = to_pep440(Version.parse(new))  # pyproject.toml is a Python file: PEP 440 spelling
+    assume(written is not None)
     nl = data.draw(newline)
     quote = data.draw(st.sampled_from(['"', "'"]))
     note = data.draw(comment_text)
@@ -588,7 +594,7 @@ def test_fuzz_toml_diff_is_exactly_the_version(tmp_path: Path, old: str, new: st
     path = write(tmp_path, "pyproject.toml", before)
     edits = plan_version_files(tmp_path, ["pyproject.toml"], old, new)
     at = len((head + f"[project]{nl}{field}").encode())
-    assert edits[0].after == before[:at] + new.encode() + before[at + len(old.encode()):]
+    assert edits[0].after == before[:at] + written.encode() + before[at + len(old.encode()):]
     path.unlink()
 
 
@@ -693,3 +699,56 @@ def _splices(before: bytes, old: bytes, new: bytes, most: int) -> set[bytes]:
                 text = text[:at] + new + text[at + len(old):]
             results.add(text)
     return results
+
+
+# --------------------------------------------------------------------------- PEP 440 in Python files
+
+
+@pytest.mark.parametrize(("current", "new", "written"), [
+    ("1.2.0", "1.3.0-rc.1", "1.3.0rc1"),
+    ("1.3.0-rc.1", "1.3.0-rc.2", "1.3.0rc2"),
+    ("1.3.0-rc.2", "1.3.0", "1.3.0"),
+    ("1.2.0", "1.2.1-beta.3", "1.2.1b3"),
+    ("0.12.0", "0.13.0-dev.1", "0.13.0.dev1"),
+])
+def test_python_files_get_the_pep440_spelling(tmp_path, current, new, written):
+    held = {"1.3.0-rc.1": "1.3.0rc1", "1.3.0-rc.2": "1.3.0rc2"}.get(current, current)
+    pyproject = f'[project]\nname = "app"\nversion = "{held}"  # keep me\n'.encode()
+    assert bump(tmp_path, "pyproject.toml", pyproject, current, new) == pyproject.replace(
+        held.encode(), written.encode())
+    init = f'__version__ = "{held}"\n'.encode()
+    entry = 'src/app/__init__.py:__version__ = "(.+)"'
+    assert bump(tmp_path, "src/app/__init__.py", init, current, new, entry=entry) == \
+        f'__version__ = "{written}"\n'.encode()
+
+
+def test_other_files_keep_the_semver_spelling(tmp_path):
+    assert bump(tmp_path, "package.json", b'{"version": "1.2.0"}\n', "1.2.0", "1.3.0-rc.1") == \
+        b'{"version": "1.3.0-rc.1"}\n'
+
+
+def test_a_python_file_already_holding_the_new_version_in_either_spelling_is_left_alone(tmp_path):
+    write(tmp_path, "pyproject.toml", b'[project]\nversion = "1.3.0rc1"\n')
+    assert plan_version_files(tmp_path, ["pyproject.toml"], "1.2.0", "1.3.0-rc.1") == []
+
+
+def test_a_prerelease_without_a_pep440_spelling_is_refused_for_python_files(tmp_path):
+    write(tmp_path, "pyproject.toml", b'[project]\nversion = "1.2.0"\n')
+    with pytest.raises(FileError, match="no PEP 440 spelling"):
+        plan_version_files(tmp_path, ["pyproject.toml"], "1.2.0", "1.3.0-next.1")
+
+
+@given(st.integers(0, 30), st.integers(0, 30), st.integers(0, 30),
+       st.sampled_from([None, "alpha", "beta", "rc", "dev"]), st.integers(0, 20))
+def test_pep440_and_semver_spellings_round_trip_and_keep_their_order(major, minor, patch, kind, number):
+    from semver import Version
+
+    from deploy_actions.release.pep440 import from_pep440, to_pep440
+
+    version = Version(major, minor, patch, f"{kind}.{number}" if kind else None)
+    spelled = to_pep440(version)
+    assert spelled is not None and from_pep440(spelled) == version
+    from packaging.version import Version as Pep440
+
+    release = Version(major, minor, patch)
+    assert (Pep440(spelled) < Pep440(str(release))) == (version < release)

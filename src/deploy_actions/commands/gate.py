@@ -188,7 +188,7 @@ def _image(options: dict[str, Any], release_tag: str) -> ImageRef:
 
 
 def _shown(path: str) -> str:
-    from deploy_actions.commands.changelog_check import repo_relative
+    from deploy_actions.release.changelog_check import repo_relative
 
     return repo_relative(path)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from deploy_actions import actions_runtime, untrusted
-from deploy_actions.errors import InputError
+from deploy_actions.errors import FileError, InputError
 
 # str: free text (bounded); line: one line (trailers, names); ref: a git branch, tag or remote name;
 # tag-prefix: a prefix of one; commit: hex commit id; repository: owner/name; url: absolute http(s);
@@ -84,6 +84,7 @@ class CommandSpec:
     outputs: tuple[Output, ...]
     action: bool = True  # has a composite action folder of the same name
     cli_options: tuple[Option, ...] = field(default=())  # flags with no action input (e.g. --repo)
+    configurable: bool = False  # reads settings from the repository's .deploy-actions.yml
 
     def all_options(self) -> tuple[Option, ...]:
         return self.cli_options + self.options
@@ -178,7 +179,13 @@ def parse_duration(name: str, raw: str, limit: float = DEFAULT_MAXIMUM["duration
 
 
 def resolve(spec: CommandSpec, given: Mapping[str, str | None]) -> dict[str, Any]:
-    """Typed values for every option: flag, else INPUT_*, else default. Secrets are masked first."""
+    """Typed values for every option: flag, else INPUT_*, else the repository's
+    .deploy-actions.yml (configurable commands), else default. Secrets are masked first."""
+    settings: dict[str, Any] = {}
+    if spec.configurable:
+        from deploy_actions.config import config_root, load_settings
+
+        settings = load_settings(spec, config_root(spec, given))
     raw: dict[str, str | None] = {}
     for option in spec.all_options():
         value = given.get(option.dest)
@@ -186,6 +193,8 @@ def resolve(spec: CommandSpec, given: Mapping[str, str | None]) -> dict[str, Any
             value = actions_runtime.get_input(option.name)
         if value is None and option.env_fallback:
             value = os.environ.get(option.env_fallback) or None
+        if value is None and option.dest in settings:
+            value = settings[option.dest].raw
         if value is None or (value.strip() == "" and option.kind not in TEXT_KINDS):
             value = option.default
         raw[option.dest] = value
@@ -199,7 +208,16 @@ def resolve(spec: CommandSpec, given: Mapping[str, str | None]) -> dict[str, Any
                 raise InputError(option.name, "", "a value (this input is required)")
             values[option.dest] = _empty(option)
             continue
-        values[option.dest] = convert(option, value)
+        try:
+            values[option.dest] = convert(option, value)
+        except InputError as err:
+            setting = settings.get(option.dest)
+            if setting is None or setting.raw != value:
+                raise
+            from deploy_actions.config import CONFIG_FILE
+
+            raise FileError(f"{spec.name}.{option.name}: got {value!r}; expected {err.expected}",
+                            file=CONFIG_FILE, line=setting.line) from None
     return values
 
 

@@ -12,6 +12,7 @@ SPEC = CommandSpec(
     description="Compute the next semantic version from Conventional Commits, rewrite version "
                 "files, commit, tag and (optionally) push and publish a GitHub release.",
     run="deploy_actions.commands.version_bump:run",
+    configurable=True,
     options=(
         Option("repo", "Path of the git repository (the working tree) to release.", ".", kind="path"),
         Option("tag-prefix", "Prefix of release tags; only tags with it that are valid semver count.", "v",
@@ -19,21 +20,45 @@ SPEC = CommandSpec(
         Option("bump", "Which part to bump; auto reads the commits.", "auto", kind="choice",
                choices=("auto", "major", "minor", "patch", "prerelease")),
         Option("prerelease-id", "Make a prerelease with this identifier, e.g. rc gives 1.3.0-rc.1.", ""),
+        Option("prerelease-branches", "Prerelease channels per branch, one `branch: channel` per line "
+               "(the branch may be a glob), e.g. `next: rc` or `beta/*: beta`; prerelease-id wins.", "",
+               kind="lines"),
         Option("major-on-zero", "Whether a breaking change bumps 0.x to 1.0.0 (false: to the next minor).",
                "true", kind="bool"),
         Option("commit-types", "Extra or changed type → level rules, one `type: level` per line "
                "(level: major, minor, patch or none), e.g. `docs: patch`.", "", kind="lines"),
+        Option("squash-bodies", "Which `* type: subject` bullets of a commit body count as changes: "
+               "auto (only under a header that is not a Conventional Commit, e.g. GitHub's squash "
+               "title `Title (#12)`), always, or never. Quoted text and bots' release notes never count.",
+               "auto", kind="choice", choices=("auto", "always", "never")),
+        Option("changelog-sections", "Headings of the release notes, one `type: Heading` per line in "
+               "the order wanted, e.g. `fix: Bug Fixes`; `type: hidden` leaves a type out, `*: Heading` "
+               "places every other type. Types the lines leave out keep the default sections.", "",
+               kind="lines"),
+        Option("commit-overrides", "Read a `BEGIN_COMMIT_OVERRIDE` … `END_COMMIT_OVERRIDE` block from "
+               "the merged pull request of each squash commit `Title (#12)` and count its messages "
+               "instead (one API call per pull request; needs the token).", "false", kind="bool"),
+        Option("release-as", "Release exactly this version (as a `Release-As: x.y.z` commit footer "
+               "does), when it is above the last release and not tagged yet.", ""),
         Option("paths", "Only count commits touching these paths (monorepo), one per line.", "",
                kind="lines"),
         Option("version-files", "Files whose version to rewrite, one per line: pyproject.toml, "
                "package.json, Chart.yaml, VERSION, *.app.src, mix.exs, Cargo.toml, or PATH:REGEX "
                "with one capture group.", "", kind="lines"),
+        Option("version-source", "Where the current version comes from when no release tag exists "
+               "yet: tags (none: the first release is 0.1.0 or so), or version-files (the first "
+               "listed file's version, as commitizen's version_provider).", "tags",
+               kind="choice", choices=("tags", "version-files")),
         Option("changelog", "none, or update to prepend a Keep a Changelog section.", "none",
                kind="choice", choices=("none", "update")),
-        Option("changelog-file", "The changelog to update.", "CHANGELOG.md", kind="path"),
+        Option("changelog-file", "The changelog to update (reStructuredText when it ends in .rst).",
+               "CHANGELOG.md", kind="path"),
         Option("commit-message", "Message of the release commit; {version}, {tag} and "
                "{previous_version} are replaced.", "chore: Bump version to {version}"),
         Option("tag", "Create an annotated tag for the release.", "true", kind="bool"),
+        Option("floating-tags", "Also move `vX` and `vX.Y` to the release (the GitHub Actions "
+               "convention), when it is the newest of that line; pushed with a lease.", "false",
+               kind="bool"),
         Option("push", "Push the release commit and tag (never with force).", "false", kind="bool"),
         Option("remote", "The git remote to push to.", "origin", kind="ref"),
         Option("mode", "commit: commit and tag on the current branch; pull-request: commit on "
@@ -62,6 +87,7 @@ SPEC = CommandSpec(
         Output("release-notes", "Markdown release notes grouped by kind of change."),
         Output("commit-sha", "The release commit (or the tagged commit)."),
         Output("pull-request-url", "The release pull request, in pull-request mode."),
+        Output("floating-tags", "The floating tags moved to the release, e.g. `v1 v1.3` (space-separated)."),
     ),
 )
 

@@ -187,6 +187,17 @@ class GitHubClient:
             pull = self._repository.get_pull(number)
             return [changed.filename for changed in pull.get_files()]
 
+    def pull_request_body(self, number: int) -> str | None:
+        """The description of pull request `number` (empty when it has none; None when there
+        is no such pull request: `(#12)` in a commit title may name an issue)."""
+        from github import UnknownObjectException
+
+        with self._calling(f"reading pull request #{number}"):
+            try:
+                return self._repository.get_pull(number).body or ""
+            except UnknownObjectException:
+                return None
+
     def pull_request_labels(self, number: int) -> list[str]:
         """The names of the labels on the pull request, in GitHub's order."""
         with self._calling(f"listing labels of pull request #{number}"):

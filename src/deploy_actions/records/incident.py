@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from deploy_actions import files
@@ -77,7 +78,7 @@ def parse_detected_at(text: str, default: dt.datetime) -> dt.datetime:
 def read_evidence(path: str) -> Evidence:
     """The report at `path` (canary-monitor --report, or smoke-test's JSON report) as Evidence."""
     try:
-        data = json.loads(files.read_input(path, EVIDENCE_LIMIT).decode("utf-8"))
+        data = json.loads(files.read_regular_file(Path(path), EVIDENCE_LIMIT).decode("utf-8"))
     except OSError as exc:
         raise FileError(f"evidence: cannot be read ({exc.strerror or exc})", file=path) from None
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -17,12 +17,14 @@ from typing import Literal
 
 import semver
 
-from deploy_actions import files
 from deploy_actions.errors import FileError, InputError
+from deploy_actions.files import read_regular_file
+from deploy_actions.release.pep440 import parse_any
 
 Status = Literal["released", "unreleased", "prerelease", "yanked"]
 UNRELEASED = "Unreleased"
-CHANGELOG_LIMIT = 32 * 1024 * 1024  # bytes; the largest real changelogs are a few MB
+
+MAX_CHANGELOG_BYTES = 16 << 20  # the largest real changelogs are a few MiB
 
 KEEP_A_CHANGELOG_HEADER = (
     "# Changelog\n"
@@ -117,7 +119,9 @@ class Changelog:
         exact = next((e for e in self.entries if e.version == wanted), None)
         if exact is not None or wanted == UNRELEASED:
             return exact
-        info = semver.Version.parse(wanted)
+        info = parse_any(wanted)
+        if info is None:
+            return None
         return next((e for e in self.entries
                      if e.version_info is not None and e.version_info.compare(info) == 0), None)
 
@@ -142,11 +146,12 @@ class PullRequestCheck:
 
 def normalize_version(text: str) -> str:
     """`v1.2.3`, `refs/tags/v1.2.3` or `1.2.3` → `1.2.3`; any case of `unreleased` → `Unreleased`.
+    Python's PEP 440 spelling is a version too (`1.3.0rc1`), kept as written.
 
     >>> normalize_version("v1.3.0-rc.1")
     '1.3.0-rc.1'
 
-    Raises ValueError when the text is not a semantic version.
+    Raises ValueError when the text is not a semantic (or PEP 440) version.
     """
     value = text.strip()
     value = value.removeprefix("refs/tags/")
@@ -154,22 +159,9 @@ def normalize_version(text: str) -> str:
         return UNRELEASED
     if value[:1] in ("v", "V") and value[1:2].isdigit():
         value = value[1:]
-    if not _parses(value):
+    if parse_any(value) is None:
         raise ValueError(f"{text!r} is not a semantic version")
     return value
-
-
-def _parses(value: str) -> bool:
-    return _semver(value) is not None
-
-
-def _semver(value: str) -> semver.Version | None:
-    if not value.isascii():
-        return None
-    try:
-        return semver.Version.parse(value)
-    except (ValueError, TypeError):  # ValueError also covers ints longer than Python allows
-        return None
 
 
 def _section_key(title: str) -> str:
@@ -188,7 +180,7 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
     name = shown or str(path)
     file = Path(path)
     try:
-        data = files.read_input(file, CHANGELOG_LIMIT)
+        data = read_regular_file(file, MAX_CHANGELOG_BYTES)
     except FileNotFoundError:
         raise FileError(f"no changelog at {name}; create it or point input 'file' at it",
                         file=name) from None
@@ -196,7 +188,8 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
         raise FileError(f"{name} is a directory; input 'file' must name the changelog file",
                         file=name) from None
     except OSError as err:
-        raise FileError(f"cannot read {name}: {err.strerror or err}", file=name) from None
+        raise FileError(f"cannot read {name}: {err.strerror or err}; input 'file' must name the "
+                        "changelog file", file=name) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -209,7 +202,7 @@ def read_changelog(path: str | Path, shown: str | None = None) -> Changelog:
 # --------------------------------------------------------------------------------- parsing
 
 
-def _lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """Lines as GitHub numbers them: split at LF only, a trailing CR dropped."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -284,7 +277,7 @@ def _footer_start(lines: Sequence[str], link_lines: set[int]) -> int:
 
 
 @dataclass(frozen=True)
-class _ParsedHeading:
+class ParsedHeading:
     version: str
     date: str | None
     yanked: bool
@@ -292,7 +285,7 @@ class _ParsedHeading:
     bracketed: bool
 
 
-def _parse_version_heading(text: str) -> _ParsedHeading | None:
+def parse_version_heading(text: str) -> ParsedHeading | None:
     """`[1.2.3] - 2024-01-02 [YANKED]`, `1.2.3 (2024-01-02)`, `[Unreleased]` … or None when
     the `##` heading is not a version at all (`## Contributors`)."""
     yanked_match = _YANKED.search(text)
@@ -312,7 +305,7 @@ def _parse_version_heading(text: str) -> _ParsedHeading | None:
         token, _, rest = text.partition(" ")
         token, rest = token.strip(), rest
     if token.casefold() == "unreleased":
-        return _ParsedHeading(UNRELEASED, None, yanked, label, bracketed)
+        return ParsedHeading(UNRELEASED, None, yanked, label, bracketed)
     if not _VERSION_LIKE.match(token):
         return None
     version = token[1:] if token[0] in "vV" else token
@@ -320,19 +313,28 @@ def _parse_version_heading(text: str) -> _ParsedHeading | None:
     if date is not None:
         leading = _LEADING_DATE.match(date)  # "2024-01-02 - Codename": the date is the first word
         date = leading.group(0) if leading else date
-    return _ParsedHeading(version, date, yanked, label, bracketed)
+    return ParsedHeading(version, date, yanked, label, bracketed)
 
 
 def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
-    """Parse changelog text. Never raises: whatever is odd shows up in `validate`."""
-    lines = _lines(text)
+    """Parse changelog text. Never raises: whatever is odd shows up in `validate`. A path
+    ending in `.rst` is read as reStructuredText (see `changelog_rst`).
+
+    A version heading is a `##` that names a version or Unreleased, or a `###` that names a
+    version: release-please wrote patch releases as `### [1.0.1](…) (date)` for years, with
+    their `### Bug Fixes` at the same level. An entry runs to the next version heading or `#`/`##`.
+    """
+    if path.lower().endswith(".rst"):
+        from deploy_actions.release.changelog_rst import parse_rst
+
+        return parse_rst(text, path)
+    lines = split_lines(text)
     headings, links, content = _scan(lines)
     footer = _footer_start(lines, {link.line for link in links})
+    versions = [_version_heading(h) for h in headings]
     entries: list[Entry] = []
     for n, heading in enumerate(headings):
-        if heading.level != 2:
-            continue
-        parsed = _parse_version_heading(heading.text)
+        parsed = versions[n]
         if parsed is None:
             continue
         end = footer if heading.index < footer else len(lines)
@@ -341,19 +343,32 @@ def parse_changelog(text: str, path: str = "CHANGELOG.md") -> Changelog:
             later = headings[k]
             if later.index >= end:
                 break
-            if later.level <= 2:
+            if later.level <= 2 or versions[k] is not None:
                 end = later.index
                 break
             if later.level == 3:
                 sections.append((later.text, later.index))
-        entries.append(_entry(lines, content, heading.index, end, parsed, sections))
+        entries.append(make_entry(lines, content, heading.index, end, parsed, sections))
     return Changelog(path=path, entries=tuple(entries), links=tuple(links),
                      line_count=len(lines), footer_line=footer + 1)
 
 
-def _entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
-           parsed: _ParsedHeading, section_starts: Sequence[tuple[str, int]]) -> Entry:
-    body_first, body_last = start + 1, end - 1
+def _version_heading(heading: _Heading) -> ParsedHeading | None:
+    if heading.level not in (2, 3):
+        return None
+    parsed = parse_version_heading(heading.text)
+    if parsed is None or heading.level == 2:
+        return parsed
+    # At level 3, only a real version: `### 1.0 migration notes` stays a section.
+    return parsed if parsed.version != UNRELEASED and parse_any(parsed.version) is not None else None
+
+
+def make_entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
+               parsed: ParsedHeading, section_starts: Sequence[tuple[str, int]],
+               body_start: int | None = None) -> Entry:
+    """The entry whose heading is line `start` (0-based) and whose body runs to `end`
+    (exclusive), from `body_start` (default: the line after the heading)."""
+    body_first, body_last = (start + 1 if body_start is None else body_start), end - 1
     while body_first <= body_last and not lines[body_first].strip():
         body_first += 1
     while body_last >= body_first and not lines[body_last].strip():
@@ -363,7 +378,7 @@ def _entry(lines: Sequence[str], content: Sequence[bool], start: int, end: int,
     for k, (title, index) in enumerate(section_starts):
         stop = section_starts[k + 1][1] if k + 1 < len(section_starts) else end
         sections.append(Section(title, index + 1, any(content[index + 1:stop])))
-    info = None if parsed.version == UNRELEASED else _semver(parsed.version)
+    info = None if parsed.version == UNRELEASED else parse_any(parsed.version)
     date = parsed.date
     status: Status
     if parsed.yanked:
@@ -411,7 +426,7 @@ def _check_versions(changelog: Changelog) -> list[Problem]:
         info = entry.version_info
         if info is None:
             problems.append(Problem(line, f"'{entry.version}' is not a semantic version "
-                                    "(MAJOR.MINOR.PATCH, e.g. 1.2.3)", "heading"))
+                                    "(MAJOR.MINOR.PATCH, e.g. 1.2.3, or PEP 440's 1.2.3rc1)", "heading"))
             continue
         key = str(info.finalize_version()) + ("-" + info.prerelease if info.prerelease else "")
         if key in seen:
@@ -533,7 +548,7 @@ def required_sections(entry: Entry, titles: Iterable[str]) -> tuple[Problem, ...
 
 def missing_entry_line(changelog: Changelog, version: str) -> int:
     """Where an entry for `version` belongs: the heading it should go above (or the last line)."""
-    info = _semver(version)
+    info = parse_any(version)
     released = [e for e in changelog.entries if not e.is_unreleased]
     if info is not None:
         for entry in released:
@@ -579,7 +594,8 @@ def changelog_touched(files: Iterable[str], changelog_path: str, labels: Iterabl
 
 
 def prepend_release(text: str, version: str, date: str, notes_markdown: str,
-                    tag_prefix: str = "v", compare_url_template: str | None = None) -> str:
+                    tag_prefix: str = "v", compare_url_template: str | None = None,
+                    path: str = "CHANGELOG.md") -> str:
     """The changelog `text` with a `## [version] - date` section holding `notes_markdown`.
 
     The section goes right after the Unreleased section (precisely: above the first older
@@ -594,16 +610,21 @@ def prepend_release(text: str, version: str, date: str, notes_markdown: str,
     try:
         wanted = normalize_version(version)
     except ValueError:
-        raise InputError("version", version, "a semantic version such as 1.2.3") from None
+        raise InputError("version", version, "a semantic version such as 1.2.3 (or PEP 440's 1.2.3rc1)") from None
     if wanted == UNRELEASED:
         raise InputError("version", version, "a released version, not Unreleased")
+    if path.lower().endswith(".rst"):  # python-semantic-release's CHANGELOG.rst
+        from deploy_actions.release.changelog_rst import RST_HEADER, prepend_rst
+
+        return prepend_rst(text if text.strip() else RST_HEADER, wanted, date, notes_markdown, path)
     created = not text.strip()
     if created:
         text = KEEP_A_CHANGELOG_HEADER
     before = parse_changelog(text)
     if before.entry(wanted) is not None:
         return text
-    info = semver.Version.parse(wanted)
+    info = parse_any(wanted)
+    assert info is not None  # normalize_version accepted it
     newline = "\r\n" if "\r\n" in text else "\n"
     pieces = text.split("\n")
     ends_with_newline = pieces[-1] == ""

@@ -13,7 +13,17 @@ from semver import Version
 
 from deploy_actions import actions_runtime
 from deploy_actions.git import Git
-from deploy_actions.release.commits import Change, Level, level_of, needs_full_parse, parse_header, parse_message
+from deploy_actions.release.commits import (
+    Change,
+    CommitPolicy,
+    Level,
+    level_of,
+    needs_full_parse,
+    parse_header,
+    parse_message,
+    release_as,
+)
+from deploy_actions.release.pep440 import parse_any
 
 _MAX_DEEPEN_ROUNDS = 12
 
@@ -35,9 +45,10 @@ class Releases:
 
 @dataclass(frozen=True)
 class ChangeSet:
-    changes: tuple[Change, ...]  # only those with a level above NONE
+    changes: tuple[Change, ...]  # those with a level above NONE, and those of the policy's noted types
     level: Level
     commits: int
+    release_as: str | None = None  # the newest `Release-As:` footer in the range, as written
 
 
 def parse_tag(name: str, prefix: str) -> Version | None:
@@ -46,10 +57,7 @@ def parse_tag(name: str, prefix: str) -> Version | None:
     text = name[len(prefix):]
     if not text[:1].isdigit():
         return None
-    try:
-        return Version.parse(text)
-    except ValueError:
-        return None
+    return parse_any(text)  # semver, or PEP 440 as some Python projects tag (v2.48.0rc0)
 
 
 def list_tags(git: Git, prefix: str, *, merged: bool) -> list[tuple[ReleaseTag, str]]:
@@ -77,6 +85,12 @@ def release_tags(git: Git, prefix: str) -> Releases:
         last_release=_newest([t for t in tags if not t.version.prerelease]),
         at_head=_newest([tag for tag, commit in found if commit == head]),
     )
+
+
+def versions_at_head(git: Git, prefix: str) -> list[Version]:
+    """Every release version tagged on HEAD itself."""
+    head = git.head()
+    return [tag.version for tag, commit in list_tags(git, prefix, merged=False) if commit == head]
 
 
 def _precedence(tag: ReleaseTag) -> tuple[object, ...]:
@@ -117,25 +131,38 @@ def ensure_history(git: Git, prefix: str, remote: str) -> str | None:
 class _Tally:
     """Commit messages in, releasable changes and their highest level out."""
 
-    def __init__(self, rules: dict[str, Level]):
-        self.rules = rules
+    def __init__(self, policy: CommitPolicy):
+        self.policy = policy
         self.changes: list[Change] = []
         self.level = Level.NONE
         self.commits = 0
+        self.release_as: str | None = None
+
+    def result(self) -> ChangeSet:
+        return ChangeSet(tuple(self.changes), self.level, self.commits, self.release_as)
 
     def add(self, sha_bytes: bytes, body: bytes) -> None:
         self.commits += 1
         sha = sha_bytes[:12].decode()
-        if needs_full_parse(body):
-            changes = parse_message(body.decode("utf-8", "replace"), sha)
+        overridden = self.policy.override(body) if self.policy.override is not None else None
+        if overridden is not None:
+            changes = [c for message in overridden
+                       for c in parse_message(message, sha, self.policy.squash_bodies)]
+        elif needs_full_parse(body):
+            text = body.decode("utf-8", "replace")
+            if self.release_as is None:  # the walk runs newest first: the newest footer wins
+                self.release_as = release_as(text)
+            changes = parse_message(text, sha, self.policy.squash_bodies)
         else:
             header = parse_header(body.partition(b"\n")[0].decode("utf-8", "replace"), sha)
             changes = [header] if header else []
         for change in changes:
-            change_level = level_of(change, self.rules)
+            change_level = level_of(change, self.policy.rules)
             if change_level is not Level.NONE:
                 self.changes.append(change)
                 self.level = max(self.level, change_level)
+            elif change.type in self.policy.noted:
+                self.changes.append(change)
 
 
 @dataclass(frozen=True)
@@ -145,38 +172,42 @@ class History:
     releases: Releases
     changes: ChangeSet  # since releases.last_release
     new_since_newest: bool  # a releasable change came after releases.newest
+    tagged: tuple[Version, ...] = ()  # every release version tagged, on any branch
 
 
-def read_history(git: Git, prefix: str, paths: Sequence[str], rules: dict[str, Level]) -> History:
+def read_history(git: Git, prefix: str, paths: Sequence[str], policy: CommitPolicy) -> History:
     """Walking a long history is the cost that matters (git parses every commit), so the common
     case takes one walk: linear history from HEAD, whose nearest release tags are also the highest.
     Anything else (merges in the range, `paths`, a higher tag elsewhere) takes the exact route:
     `for-each-ref --merged HEAD`, then `git log TAG..HEAD`."""
     if not paths:
-        fast = _single_walk(git, prefix, rules)
+        fast = _single_walk(git, prefix, policy)
         if fast is not None:
             return fast
     releases = release_tags(git, prefix)
+    tagged = tuple(tag.version for tag, _ in list_tags(git, prefix, merged=False))
     last = releases.last_release
-    changes = changes_since(git, last.name if last else None, paths, rules)
+    changes = changes_since(git, last.name if last else None, paths, policy)
     new_since_newest = True
     if releases.newest is not None and last is not None and releases.newest.name != last.name:
-        new_since_newest = changes_since(git, releases.newest.name, paths, rules).level is not Level.NONE
-    return History(releases, changes, new_since_newest)
+        since_newest = changes_since(git, releases.newest.name, paths, policy)
+        new_since_newest = since_newest.level is not Level.NONE
+    return History(releases, changes, new_since_newest, tagged)
 
 
-def _single_walk(git: Git, prefix: str, rules: dict[str, Level]) -> History | None:
+def _single_walk(git: Git, prefix: str, policy: CommitPolicy) -> History | None:
     """One `git log` from HEAD that stops at the last release; None when the shortcut is not exact."""
     by_commit: dict[bytes, list[ReleaseTag]] = {}
     everything: list[ReleaseTag] = []
     for tag, commit in list_tags(git, prefix, merged=False):
         everything.append(tag)
         by_commit.setdefault(commit.encode(), []).append(tag)
+    everything_versions = [tag.version for tag in everything]
     top = _newest(everything)
     top_release = _newest([t for t in everything if not t.version.prerelease])
     head = git.head().encode()
     at_head = _newest(by_commit.get(head, []))
-    tally = _Tally(rules)
+    tally = _Tally(policy)
     newest: ReleaseTag | None = None
     level_at_newest = Level.NONE
     walk = git.records(["log", "--format=%H%x1f%P%x1f%B%x1e", "HEAD"])
@@ -196,9 +227,9 @@ def _single_walk(git: Git, prefix: str, rules: dict[str, Level]) -> History | No
                     if release != top_release:
                         return None
                     releases = Releases(newest, release, at_head)
-                    changes = ChangeSet(tuple(tally.changes), tally.level, tally.commits)
                     _log_read(tally.commits, release.name)
-                    return History(releases, changes, level_at_newest is not Level.NONE)
+                    return History(releases, tally.result(), level_at_newest is not Level.NONE,
+                                   tuple(everything_versions))
             parents, _, body = rest.partition(b"\x1f")
             if b" " in parents.strip():
                 return None  # a merge: `TAG..HEAD` may hold commits this walk would cut off
@@ -208,9 +239,8 @@ def _single_walk(git: Git, prefix: str, rules: dict[str, Level]) -> History | No
     if top_release is not None or (top is not None and newest is None):
         return None  # a tag exists but the walk never met it: not reachable, let the exact route decide
     _log_read(tally.commits, newest.name if newest else None)
-    changes = ChangeSet(tuple(tally.changes), tally.level, tally.commits)
-    return History(Releases(newest, None, at_head), changes,
-                   newest is None or level_at_newest is not Level.NONE)
+    return History(Releases(newest, None, at_head), tally.result(),
+                   newest is None or level_at_newest is not Level.NONE, tuple(everything_versions))
 
 
 def _log_read(commits: int, since: str | None) -> None:
@@ -218,8 +248,7 @@ def _log_read(commits: int, since: str | None) -> None:
         actions_runtime.log(f"read {commits} commit(s) since {since or 'the beginning'}")
 
 
-def changes_since(git: Git, since: str | None, paths: Sequence[str],
-                  rules: dict[str, Level]) -> ChangeSet:
+def changes_since(git: Git, since: str | None, paths: Sequence[str], policy: CommitPolicy) -> ChangeSet:
     """The releasable changes in `since..HEAD` (all history when since is None).
 
     Merge commits are skipped: their own messages repeat what they merge.
@@ -227,11 +256,10 @@ def changes_since(git: Git, since: str | None, paths: Sequence[str],
     args = ["log", "--no-merges", "--format=%H%x1f%B%x1e", since + "..HEAD" if since else "HEAD"]
     if paths:
         args += ["--", *paths]
-    tally = _Tally(rules)
+    tally = _Tally(policy)
     for record in git.records(args):
         sha, _, body = record.strip(b"\n").partition(b"\x1f")
         if sha:
             tally.add(sha, body)
-    kept, level, commits = tally.changes, tally.level, tally.commits
-    _log_read(commits, since)
-    return ChangeSet(tuple(kept), level, commits)
+    _log_read(tally.commits, since)
+    return tally.result()

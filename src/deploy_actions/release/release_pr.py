@@ -34,7 +34,9 @@ def _landed(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult)
         from deploy_actions.release.changelog import parse_changelog
 
         path = git.root / opts.changelog_file
-        return path.is_file() and parse_changelog(path.read_text("utf-8", "replace")).entry(result.version) is not None
+        if not path.is_file():
+            return False
+        return parse_changelog(path.read_text("utf-8", "replace"), str(path)).entry(result.version) is not None
     message = opts.commit_message.format(version=result.version, tag=result.tag,
                                          previous_version=result.previous_version)
     since = f"{opts.tag_prefix}{result.previous_version}..HEAD" if result.previous_version else "HEAD"

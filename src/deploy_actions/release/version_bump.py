@@ -7,9 +7,12 @@ the released commit finds the tag at HEAD and does nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import fnmatch
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,13 +21,30 @@ from semver import Version
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
-from deploy_actions.errors import InputError, OperationError
-from deploy_actions.files import FileEdit, inside_repo
+from deploy_actions.errors import FileError, InputError, OperationError
+from deploy_actions.files import FileEdit, inside_repo, read_regular_file
 from deploy_actions.git import Git, commit_edits
 from deploy_actions.release import history
-from deploy_actions.release.commits import parse_rules
-from deploy_actions.release.next_version import decide, valid_prerelease_id
-from deploy_actions.release.notes import render_notes
+from deploy_actions.release.commits import (
+    SQUASH_BODIES,
+    CommitPolicy,
+    Level,
+    SquashBodies,
+    commit_override,
+    parse_rules,
+    pull_request_number,
+)
+from deploy_actions.release.next_version import (
+    Decision,
+    decide,
+    floating_tags,
+    parse_release_as,
+    release_as,
+    rerun_tag,
+    valid_prerelease_id,
+)
+from deploy_actions.release.notes import parse_sections, render_notes
+from deploy_actions.release.pep440 import parse_any
 
 _REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
 
@@ -37,6 +57,13 @@ class VersionBumpOptions:
     prerelease_id: str = ""
     major_on_zero: bool = True
     commit_types: tuple[str, ...] = ()
+    squash_bodies: str = "auto"
+    changelog_sections: tuple[str, ...] = ()
+    commit_overrides: bool = False
+    prerelease_branches: tuple[str, ...] = ()
+    version_source: str = "tags"
+    floating_tags: bool = False
+    release_as: str = ""
     paths: tuple[str, ...] = ()
     version_files: tuple[str, ...] = ()
     changelog: str = "none"
@@ -67,6 +94,7 @@ class VersionBumpResult:
     release_notes: str
     commit_sha: str = ""
     pull_request_url: str = ""
+    floating_tags: tuple[str, ...] = ()  # moved to the release commit along with its tag
     dry_run: bool = False
     notes: tuple[str, ...] = field(default=())  # what we did, for the log and summary
 
@@ -81,6 +109,7 @@ class VersionBumpResult:
             "release-notes": self.release_notes,
             "commit-sha": self.commit_sha,
             "pull-request-url": self.pull_request_url,
+            "floating-tags": " ".join(self.floating_tags),
         }
 
     def outcome(self) -> Outcome:
@@ -101,6 +130,13 @@ class VersionBumpResult:
 def _validate(opts: VersionBumpOptions) -> None:
     if _REF_UNSAFE.search(opts.tag_prefix) or opts.tag_prefix.startswith(("-", "/")):
         raise InputError("tag-prefix", opts.tag_prefix, "text that can start a git tag name, e.g. v or api-v")
+    if opts.version_source not in ("tags", "version-files"):
+        raise InputError("version-source", opts.version_source, "tags or version-files")
+    if opts.squash_bodies not in SQUASH_BODIES:
+        raise InputError("squash-bodies", opts.squash_bodies, "one of " + ", ".join(SQUASH_BODIES))
+    if opts.release_as and parse_release_as(opts.release_as) is None:
+        raise InputError("release-as", opts.release_as, "a semantic version such as 2.0.0 or 1.3.0-rc.1")
+    _prerelease_branches(opts.prerelease_branches)
     if opts.prerelease_id and not valid_prerelease_id(opts.prerelease_id):
         raise InputError("prerelease-id", opts.prerelease_id,
                          "a semver prerelease identifier such as rc, beta or alpha.1")
@@ -117,6 +153,85 @@ def _validate(opts: VersionBumpOptions) -> None:
         raise InputError("push", "false", "true in pull-request mode (the release branch must be pushed)")
 
 
+def _with_file_version(git: Git, opts: VersionBumpOptions, found: history.History,
+                       notes: list[str]) -> history.History:
+    """No release tag yet: the version the first version file holds is the current release
+    (commitizen's `version_provider`), so a project adopting tags goes on from its version."""
+    from deploy_actions.release.version_files import read_version
+
+    held = read_version(git.root, opts.version_files)
+    if held is None:
+        raise InputError("version-files", "", "at least one file for version-source: version-files")
+    text, entry = held
+    version = parse_any(text)
+    if version is None:
+        raise FileError(f"holds {text!r}, which is not a semantic (or PEP 440) version", file=entry)
+    current = history.ReleaseTag(f"{opts.tag_prefix}{version}", version)
+    last = None if version.prerelease else current
+    notes.append(f"no release tag yet: the current version {version} comes from {entry}")
+    return dataclasses.replace(found, releases=history.Releases(current, last, None),
+                               tagged=(*found.tagged, version))
+
+
+def _prerelease_branches(lines: tuple[str, ...]) -> list[tuple[str, str]]:
+    """`branch: channel` lines (the branch may be a glob such as `beta/*`)."""
+    table = []
+    for line in lines:
+        pattern, sep, channel = line.rpartition(":")
+        pattern, channel = pattern.strip(), channel.strip()
+        if not sep or not pattern or not valid_prerelease_id(channel):
+            raise InputError("prerelease-branches", line,
+                             "lines of `branch: channel`, e.g. `next: rc` or `beta/*: beta`")
+        table.append((pattern, channel))
+    return table
+
+
+def branch_channel(opts: VersionBumpOptions, branch: str | None) -> str:
+    """The prerelease id: the input when given, else the channel of the branch released from
+    (semantic-release's `branches: [{name: next, prerelease: rc}]`), else none."""
+    if opts.prerelease_id or not branch:
+        return opts.prerelease_id
+    for pattern, channel in _prerelease_branches(opts.prerelease_branches):
+        if fnmatch.fnmatchcase(branch, pattern):
+            return channel
+    return ""
+
+
+def _branch(git: Git) -> str | None:
+    """The branch HEAD is on; in a detached checkout, the one the workflow runs for."""
+    branch = git.current_branch()
+    if branch is None and os.environ.get("GITHUB_REF", "").startswith("refs/heads/"):
+        branch = os.environ["GITHUB_REF"].removeprefix("refs/heads/")
+    return branch
+
+
+def _override_reader(opts: VersionBumpOptions) -> Callable[[bytes], list[str] | None] | None:
+    """With `commit-overrides`, a squash commit's message is replaced by the
+    BEGIN_COMMIT_OVERRIDE block of its pull request (read once per pull request)."""
+    if not opts.commit_overrides:
+        return None
+    from deploy_actions.github import GitHubClient
+
+    repository = opts.github_repository or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise InputError("github-repository", "", "owner/name (or $GITHUB_REPOSITORY) for commit-overrides")
+    if not opts.token:
+        raise InputError("token", "", "a GitHub token that can read pull requests, for commit-overrides")
+    client = GitHubClient(repository, opts.token)
+    seen: dict[int, list[str] | None] = {}
+
+    def read(message: bytes) -> list[str] | None:
+        number = pull_request_number(message)
+        if number is None:
+            return None
+        if number not in seen:
+            body = client.pull_request_body(number)
+            seen[number] = commit_override(body) if body is not None else None
+        return seen[number]
+
+    return read
+
+
 def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
     for raw in paths:
         inside_repo(root, raw.rstrip("/") or ".", "paths", raw)
@@ -126,52 +241,69 @@ def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
 def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     _validate(opts)
     rules = parse_rules(opts.commit_types)
+    sections = parse_sections(opts.changelog_sections)
+    squash: SquashBodies = opts.squash_bodies  # type: ignore[assignment]  # checked by _validate
+    # Types a section shows although they release nothing (docs: Documentation) are kept for the notes.
+    noted = frozenset(t for t in sections.shown_types if rules.get(t, Level.NONE) is Level.NONE)
+    policy = CommitPolicy(rules, squash, noted, _override_reader(opts))
     git = Git.open(opts.repo, token=opts.token or None)
     paths = _checked_paths(git.root, opts.paths)
     notes: list[str] = []
+    if opts.prerelease_branches and not opts.prerelease_id:
+        branch = _branch(git)
+        channel = branch_channel(opts, branch)
+        if channel:
+            opts = dataclasses.replace(opts, prerelease_id=channel)
+            notes.append(f"branch {branch} releases on the {channel} channel")
 
     note = history.ensure_history(git, opts.tag_prefix, opts.remote)
     if note:
         notes.append(note)
-    found = history.read_history(git, opts.tag_prefix, paths, rules)
+    found = history.read_history(git, opts.tag_prefix, paths, policy)
+    if found.releases.newest is None and opts.version_source == "version-files":
+        found = _with_file_version(git, opts, found, notes)
     releases, changeset = found.releases, found.changes
     previous = releases.newest
     previous_version = str(previous.version) if previous else ""
 
     if releases.at_head is not None and opts.bump in ("auto", "prerelease"):
-        # The tag is already here: a rerun on the released commit. Report it, create nothing.
-        # (Finalising an rc at the same commit is the exception: no prerelease id wanted.)
-        at_head = releases.at_head
-        finalising = at_head.version.prerelease and not opts.prerelease_id and opts.bump == "auto"
-        if not finalising:
-            return _unreleased(opts, at_head.version, previous_version, git, notes)
+        # A release tag is already here: a rerun on the released commit reports it and creates
+        # nothing, unless it asks for another channel or finalises an rc at the same commit.
+        done = rerun_tag(history.versions_at_head(git, opts.tag_prefix), opts.prerelease_id, opts.bump)
+        if done is not None:
+            return _unreleased(opts, done, previous_version, git, notes)
 
     last = releases.last_release
     new_since_newest = found.new_since_newest
-    decision = decide(
-        last_release=last.version if last else None,
-        newest=previous.version if previous else None,
-        level=changeset.level,
-        bump=opts.bump,
-        prerelease_id=opts.prerelease_id,
-        major_on_zero=opts.major_on_zero,
-        new_changes_since_newest=new_since_newest,
-    )
+    decision: Decision | None = None
+    asked = opts.release_as or changeset.release_as
+    if asked:
+        decision, note = release_as(asked, "input release-as" if opts.release_as else "a Release-As footer",
+                                    last.version if last else None, found.tagged, changeset.level)
+        notes.append(note)
+    if decision is None:
+        decision = decide(
+            last_release=last.version if last else None,
+            newest=previous.version if previous else None,
+            level=changeset.level,
+            bump=opts.bump,
+            prerelease_id=opts.prerelease_id,
+            major_on_zero=opts.major_on_zero,
+            new_changes_since_newest=new_since_newest,
+            taken=found.tagged,
+        )
     if decision.version is None:
         return _unreleased(opts, previous.version if previous else None, previous_version, git, notes)
 
     version = decision.version
     tag = f"{opts.tag_prefix}{version}"
-    release_notes = render_notes(changeset.changes)
-    if git.ok("rev-parse", "-q", "--verify", f"refs/tags/{tag}"):
-        raise OperationError(
-            f"tag {tag} already exists but is not reachable from HEAD; "
-            "release from the branch that holds it, or delete the stray tag"
-        )
+    release_notes = render_notes(changeset.changes, sections)
     result = VersionBumpResult(
         version=str(version), previous_version=previous_version, tag=tag, bump=decision.bump,
         released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
         commit_sha=git.head(), dry_run=opts.dry_run, notes=tuple(notes),
+        floating_tags=floating_tags(version, opts.tag_prefix, found.tagged)
+        if opts.floating_tags and opts.tag else (),
     )
     if opts.dry_run:
         return result
@@ -212,16 +344,20 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
         if edit.before != edit.after:
             edits[edit.path] = (edit.before, edit.after)
     if opts.changelog == "update":
-        from deploy_actions.release.changelog import prepend_release
+        from deploy_actions.release.changelog import MAX_CHANGELOG_BYTES, prepend_release
 
         path = inside_repo(git.root, opts.changelog_file, "changelog-file")
-        before = path.read_bytes() if path.exists() else b""
+        try:
+            before = read_regular_file(path, MAX_CHANGELOG_BYTES) if path.exists() else b""
+        except OSError as err:
+            raise FileError(f"cannot read the changelog: {err.strerror or err}",
+                            file=opts.changelog_file) from None
         try:
             text = before.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError("changelog-file", opts.changelog_file, "a UTF-8 text file") from None
         after = prepend_release(text, result.version, today(), result.release_notes,
-                                tag_prefix=opts.tag_prefix).encode("utf-8")
+                                tag_prefix=opts.tag_prefix, path=opts.changelog_file).encode("utf-8")
         if after != before:
             edits[path] = (before, after)
     return edits
@@ -253,17 +389,23 @@ def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     sha = commit_release(git, opts, result, edits)
     if edits:
         notes.append(f"committed {len(edits)} file(s) as {sha[:12]}")
+    floated: dict[str, str] = {}  # floating tag → where it pointed locally before ("" = nowhere)
     try:
         if opts.tag:
             git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
                     "tag", "--annotate", "-F", "-", "--", result.tag, sha,
                     input_text=f"Release {result.tag}\n\n{result.release_notes}".strip() + "\n")
             notes.append(f"tagged {result.tag}")
+        for name in result.floating_tags:
+            floated[name] = git.run("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False).stdout.strip()
+            git.run("tag", "--force", name, sha)
+        if result.floating_tags:
+            notes.append(f"moved {' '.join(result.floating_tags)} to {sha[:12]}")
         if opts.push:
             _push(git, opts, result)
             notes.append(f"pushed to {opts.remote}")
     except OperationError:
-        _undo(git, opts, result, original, sha)
+        _undo(git, result, original, sha, floated)
         raise
     if opts.github_release:
         url = _github_release(opts, result, sha)
@@ -273,19 +415,31 @@ def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
 
 def _push(git: Git, opts: VersionBumpOptions, result: VersionBumpResult) -> None:
     refs = []
+    leases = []
     branch = git.current_branch()
     if branch:
         refs.append(f"refs/heads/{branch}:refs/heads/{branch}")
     if opts.tag:
         refs.append(f"refs/tags/{result.tag}:refs/tags/{result.tag}")
+    for name in result.floating_tags:
+        # A floating tag moves by design; the lease makes sure it moves from where we saw it.
+        ref = f"refs/tags/{name}"
+        seen = git.run("ls-remote", "--tags", opts.remote, ref, authenticated=True).stdout.split()
+        leases.append(f"--force-with-lease={ref}:{seen[0] if seen else ''}")
+        refs.append(f"refs/tags/{name}:{ref}")
     if not refs:
         return
-    git.run("push", "--atomic", "--quiet", opts.remote, *refs, authenticated=True)
+    git.run("push", "--atomic", "--quiet", *leases, opts.remote, *refs, authenticated=True)
 
 
-def _undo(git: Git, opts: VersionBumpOptions, result: VersionBumpResult, original: str, sha: str) -> None:
+def _undo(git: Git, result: VersionBumpResult, original: str, sha: str, floated: dict[str, str]) -> None:
     """Put the local repository back as it was after a failed tag or push."""
     git.run("tag", "-d", result.tag, check=False)
+    for name, before in floated.items():
+        if before:
+            git.run("tag", "--force", name, before, check=False)
+        else:
+            git.run("tag", "-d", name, check=False)
     if sha != original:
         git.run("reset", "--quiet", "--keep", original, check=False)
     actions_runtime.log(f"rolled back the local release commit and tag {result.tag}")

@@ -27,6 +27,7 @@ from tomlkit.exceptions import TOMLKitError
 
 from deploy_actions.errors import FileError, InputError
 from deploy_actions.files import FileEdit, inside_repo
+from deploy_actions.release.pep440 import parse_any, same_version, to_pep440
 
 INPUT = "version-files"
 SUPPORTED = (
@@ -35,6 +36,7 @@ SUPPORTED = (
 )
 
 _BOM = b"\xef\xbb\xbf"
+_PYTHON_FILES = frozenset({"setup.cfg", "pyproject.toml"})
 # What a version may look like: semver's characters, with an optional `v` in front.
 _VERSION_TEXT = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+\-]*")
 _V_PREFIX = re.compile(r"([vV]?)(\d.*)", re.DOTALL)
@@ -73,6 +75,23 @@ def plan_version_files(
     return [f.edit() for f in files.values() if f.changed]
 
 
+def read_version(repo_root: Path, entries: Sequence[str]) -> tuple[str, str] | None:
+    """The version the first listed version file holds, without a leading `v`, and that
+    entry (commitizen's `version_provider`), or None when no entry is listed."""
+    root = repo_root.resolve()
+    for raw in entries:
+        entry = raw.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        relpath, fmt = _parse_entry(entry)
+        opened = _OpenFile.load(_inside(root, relpath, entry), relpath)
+        reading = _read(fmt, opened.text, relpath)
+        if not reading.fields:
+            raise FileError(f"has no version to read; expected {fmt.wants}", file=relpath)
+        return _split_v(reading.fields[0].value)[1], entry
+    return None
+
+
 def _check_version(name: str, version: str) -> None:
     if not _VERSION_TEXT.fullmatch(version):
         raise InputError(name, version, "a version such as 1.3.0 or 2.0.0-rc.1")
@@ -81,7 +100,10 @@ def _check_version(name: str, version: str) -> None:
 def _parse_entry(entry: str) -> tuple[str, _Format]:
     if ":" in entry:
         relpath, pattern = entry.split(":", 1)
-        return relpath.strip(), _RegexFormat.compile(entry, pattern)
+        relpath = relpath.strip()
+        regex = _RegexFormat.compile(entry, pattern)
+        regex.python = relpath.endswith((".py", ".pyi")) or PurePosixPath(relpath).name in _PYTHON_FILES
+        return relpath, regex
     name = PurePosixPath(entry).name
     fmt = _BY_NAME.get(name)
     if fmt is None and name.endswith(".app.src"):
@@ -140,13 +162,14 @@ def _rewrite(fmt: _Format, text: str, relpath: str, current: str | None, new: st
             return text
         raise FileError(f"has no version to rewrite; expected {fmt.wants}", file=relpath)
     new_bare = _split_v(new)[1]
+    written = _spelling(fmt, new_bare, relpath)
     current_bare = None if current is None else _split_v(current)[1]
     for key in [f.key for f in reading.fields]:
         field = reading.field(key)
         prefix, bare = _split_v(field.value)
-        if bare == new_bare:
+        if same_version(bare, new_bare):
             continue  # already bumped: nothing to do
-        if current_bare is not None and bare != current_bare:
+        if current_bare is not None and not same_version(bare, current_bare):
             raise FileError(
                 f"{field.name} is {_show(field.value)}, expected {current} (the version of the "
                 f"newest release tag) or {new} (already bumped); fix the file or leave it out "
@@ -160,8 +183,20 @@ def _rewrite(fmt: _Format, text: str, relpath: str, current: str | None, new: st
                 file=relpath,
                 line=_line_of(text, field),
             )
-        text, reading = _splice(fmt, text, reading, field, prefix + new_bare, relpath)
+        text, reading = _splice(fmt, text, reading, field, prefix + written, relpath)
     return text
+
+
+def _spelling(fmt: _Format, version: str, relpath: str) -> str:
+    """How `version` is written in this file: PEP 440 in Python files (1.3.0-rc.1 → 1.3.0rc1)."""
+    if not fmt.python:
+        return version
+    parsed = parse_any(version)
+    spelled = to_pep440(parsed) if parsed is not None else None
+    if spelled is None:
+        raise FileError(f"is a Python file, and {version} has no PEP 440 spelling; use a prerelease "
+                        "id of alpha, beta, rc or dev (1.3.0-rc.1 is written 1.3.0rc1)", file=relpath)
+    return spelled
 
 
 def _read(fmt: _Format, text: str, relpath: str) -> _Reading:
@@ -294,6 +329,7 @@ class _Reading:
 
 class _Format(ABC):
     wants: str  # the fields looked for, for messages
+    python = False  # a Python file: versions are written the PEP 440 way
 
     @abstractmethod
     def read(self, text: str) -> _Reading:
@@ -364,6 +400,7 @@ def _parse_yaml(text: str) -> Any:
 
 class _PyprojectFormat(_Format):
     wants = "[project].version or [tool.poetry].version"
+    python = True
     _FIELDS = ((("project", "version"), "[project].version"),
                (("tool", "poetry", "version"), "[tool.poetry].version"))
 

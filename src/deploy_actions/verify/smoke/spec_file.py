@@ -33,6 +33,7 @@ import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from deploy_actions import files
@@ -96,7 +97,7 @@ def load_spec(path: str, *, expect_version: str | None = None, version_field: st
               env: Mapping[str, str] | None = None) -> SmokeSpec:
     """Read and parse the spec file at `path`."""
     try:
-        data = files.read_input(path, MAX_BYTES)
+        data = files.read_regular_file(Path(path), MAX_BYTES)
     except OSError as exc:
         raise FileError(f"cannot be read: {exc.strerror or exc}", file=path) from None
     try:
