@@ -42,7 +42,7 @@ from deploy_actions.verify.canary.providers import ArmCounts
 
 GuardKind = Literal["rate", "increase", "latency"]
 Counting = Literal["consecutive", "cumulative"]
-VerdictLabel = Literal["pass", "watch", "fail", "tolerated", "nodata"]
+VerdictLabel = Literal["pass", "watch", "fail", "shared", "nodata"]
 
 DEFAULT_MAX_ERROR_RATE = "5 for 2m"  # percent ("5% for 2m" reads the same)
 DEFAULT_MAX_ERROR_INCREASE = "0.5"
@@ -148,14 +148,14 @@ class GuardState:
     """Where one guard stands after the latest look."""
 
     guard: Guard
-    test: stats.MixtureState
+    test: stats.ExcessState
     verdict: VerdictLabel = "nodata"
     canary: float | None = None  # the compared statistic, cumulative: error rate or quantile (s)
     baseline: float | None = None
     breached_seconds: float = 0.0
-    tolerated: bool = False  # the evidence says "worse", but surely by less than the threshold
-    boundary: float | None = None  # latency: the bucket bound counted as "slow"
+    boundary: float | None = None  # latency: the bucket bound counted as "slow" (near the baseline's quantile)
     rolled_back: bool = False
+    shared: bool = False  # absolute guard: the baseline breaks the rule too (the environment, not the canary)
 
     @property
     def exceeds(self) -> bool:
@@ -171,11 +171,25 @@ class GuardState:
             return self.canary - self.baseline > g.threshold
         return self.baseline > 0 and self.canary > g.threshold * self.baseline
 
+    def largest_regression(self, alpha: float, baseline: ArmCounts) -> float | None:
+        """The largest regression the data still allows at level alpha, in the rule's unit: the
+        canary's error rate (absolute), points above the baseline (increase), or the factor of a
+        latency shift (from the cumulative `baseline` histogram). None before any data."""
+        bound = self.test.upper_bound(alpha)
+        if bound is None:
+            return None
+        reference = self.test.reference_rate or 0.0
+        if self.guard.kind == "rate":
+            return min(1.0, reference + bound)
+        if self.guard.kind == "increase":
+            return bound
+        if self.boundary is None or not baseline.buckets:
+            return None
+        return stats.shift_for_share(baseline.buckets, self.boundary, min(1.0, reference + bound))
+
 
 def start(guard: Guard) -> GuardState:
-    if guard.kind == "rate":
-        return GuardState(guard, stats.RateTest.start(guard.threshold))
-    return GuardState(guard, stats.RatioTest.start())
+    return GuardState(guard, stats.ExcessTest.start(guard.threshold if guard.kind == "increase" else 0.0))
 
 
 def _window_beyond(guard: Guard, canary: ArmCounts, baseline: ArmCounts) -> bool | None:
@@ -193,61 +207,66 @@ def _window_beyond(guard: Guard, canary: ArmCounts, baseline: ArmCounts) -> bool
     return qc > guard.threshold * qb
 
 
-def _tolerated(guard: Guard, canary: ArmCounts, baseline: ArmCounts, alpha: float) -> bool:
-    """True when the data rules out a regression as large as the threshold (confidence 1 - alpha)."""
+def _update_test(state: GuardState, canary_delta: ArmCounts, baseline_delta: ArmCounts,
+                 previous_baseline: ArmCounts) -> tuple[stats.ExcessState, float | None]:
+    """Add this look's window to the guard's test; returns the test and the latency boundary."""
+    guard, test, boundary = state.guard, state.test, state.boundary
     if guard.kind == "rate":
-        return False  # the test itself is against the threshold
+        return stats.ExcessTest.update(test, canary_delta.requests, canary_delta.errors,
+                                       reference_rate=guard.threshold), boundary
     if guard.kind == "increase":
-        _, canary_high = stats.bernoulli_bounds(canary.errors, canary.requests, alpha)
-        baseline_low, _ = stats.bernoulli_bounds(baseline.errors, baseline.requests, alpha)
-        return canary_high - baseline_low < guard.threshold
-    canary_high = stats.quantile_upper_bound(canary.buckets, guard.quantile, alpha)
-    baseline_low = stats.quantile_lower_bound(baseline.buckets, guard.quantile, alpha)
-    return baseline_low > 0 and canary_high < guard.threshold * baseline_low
+        if canary_delta.requests <= 0 or baseline_delta.requests <= 0:
+            return test, boundary
+        return stats.ExcessTest.update(test, canary_delta.requests, canary_delta.errors,
+                                       reference_rate=baseline_delta.errors / baseline_delta.requests,
+                                       reference_requests=baseline_delta.requests), boundary
+    # Latency: "slow" is a bucket bound L near the baseline's quantile, fixed from the data *before*
+    # this look. A canary at most `threshold` times slower than the baseline has at most the share
+    # of its requests above L that the baseline has above L / threshold: that is H0.
+    boundary = stats.tail_boundary(previous_baseline.buckets, guard.quantile) or boundary
+    if boundary is None or not canary_delta.buckets or not baseline_delta.buckets:
+        return test, boundary
+    reference = stats.share_above(baseline_delta.buckets, boundary / guard.threshold)
+    if reference is None or canary_delta.observed <= 0:
+        return test, boundary
+    slow = canary_delta.observed - _at(canary_delta.buckets, boundary)
+    return stats.ExcessTest.update(test, canary_delta.observed, slow, reference_rate=reference,
+                                   reference_requests=baseline_delta.observed), boundary
 
 
 def step(state: GuardState, *, canary: ArmCounts, baseline: ArmCounts, canary_delta: ArmCounts,
          baseline_delta: ArmCounts, previous_baseline: ArmCounts, seconds: float, alpha: float,
-         tolerance_alpha: float, counting: Counting,
-         recent: Callable[[], tuple[ArmCounts, ArmCounts]] | None = None) -> GuardState:
-    """Judge one look. `canary`/`baseline` are cumulative, the deltas this look's increments,
+         counting: Counting, recent: Callable[[], tuple[ArmCounts, ArmCounts]] | None = None) -> GuardState:
+    """Judge one look. `canary`/`baseline` are cumulative, the deltas this look's aligned window,
     `recent()` the canary's and baseline's counts of the last minute (default: this look's; only
-    called for a breached guard with `for`), `seconds` the time since the previous look, `alpha`
-    this guard's share."""
+    called once the test has rejected), `seconds` the time since the previous look, `alpha` this
+    guard's share."""
     guard = state.guard
-    test, boundary = state.test, state.boundary
-    if guard.kind == "rate":
-        test = stats.RateTest.update(test, canary_delta.requests, canary_delta.errors)
+    test, boundary = _update_test(state, canary_delta, baseline_delta, previous_baseline)
+    if guard.kind in ("rate", "increase"):
         now_c, now_b = canary.error_rate, baseline.error_rate
-        has_data = canary.requests > 0
-    elif guard.kind == "increase":
-        test = stats.RatioTest.update(test, canary_delta.requests, canary_delta.errors,
-                                      baseline_delta.requests, baseline_delta.errors)
-        now_c, now_b = canary.error_rate, baseline.error_rate
-        has_data = canary.requests > 0 and baseline.requests > 0
+        has_data = canary.requests > 0 and (guard.kind == "rate" or baseline.requests > 0)
     else:
-        # The "slow" bound is fixed from the baseline's data *before* this look, so the count of
-        # canary requests above it is a fair draw (the test stays valid for any such choice).
-        boundary = stats.tail_boundary(previous_baseline.buckets, guard.quantile) or boundary
-        if boundary is not None and canary_delta.buckets and baseline_delta.buckets:
-            test = stats.RatioTest.update(
-                test, canary_delta.observed, canary_delta.observed - _at(canary_delta.buckets, boundary),
-                baseline_delta.observed, baseline_delta.observed - _at(baseline_delta.buckets, boundary))
         now_c = stats.histogram_quantile(canary.buckets, guard.quantile)
         now_b = stats.histogram_quantile(baseline.buckets, guard.quantile)
         has_data = canary.observed > 0 and baseline.observed > 0
 
-    crossed = test.rejects(alpha)
-    tolerated = crossed and _tolerated(guard, canary, baseline, tolerance_alpha)
+    breach = test.rejects(alpha)
+    shared = False
     breached_seconds = state.breached_seconds
-    breach = crossed and not tolerated
-    if breach and guard.for_seconds > 0:
+    if breach and (guard.for_seconds > 0 or guard.kind == "rate"):
         canary_recent, baseline_recent = (canary_delta, baseline_delta) if recent is None else recent()
         beyond = _window_beyond(guard, canary_recent, baseline_recent)
         if beyond is None:  # no data in this look: neither counts nor resets
-            return replace(state, test=test, canary=now_c, baseline=now_b, boundary=boundary, tolerated=tolerated,
+            return replace(state, test=test, canary=now_c, baseline=now_b, boundary=boundary,
                            verdict="watch" if breached_seconds > 0 else state.verdict)
-        breach = beyond
+        if guard.kind == "rate":
+            # The baseline breaks the same absolute rule over the same window: the environment is
+            # unhealthy and this is no evidence against the canary. Hold, never roll back for it.
+            base_rate = baseline_recent.error_rate
+            shared = beyond and base_rate is not None and base_rate > guard.threshold
+            beyond = beyond and not shared
+        breach = beyond if guard.for_seconds > 0 or shared else breach
     if breach:
         breached_seconds += seconds
     elif counting == "consecutive" and has_data:
@@ -258,13 +277,13 @@ def step(state: GuardState, *, canary: ArmCounts, baseline: ArmCounts, canary_de
         verdict = "nodata"
     elif rolled_back:
         verdict = "fail"
+    elif shared:
+        verdict = "shared"
     elif breach or breached_seconds > 0:
         verdict = "watch"
-    elif tolerated:
-        verdict = "tolerated"
     else:
         verdict = "pass"
-    return GuardState(guard, test, verdict, now_c, now_b, breached_seconds, tolerated, boundary, rolled_back)
+    return GuardState(guard, test, verdict, now_c, now_b, breached_seconds, boundary, rolled_back, shared)
 
 
 def _at(buckets: tuple[tuple[float, float], ...], bound: float) -> float:
