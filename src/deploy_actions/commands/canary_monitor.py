@@ -45,8 +45,9 @@ SPEC = CommandSpec(
                "duration.", "", kind="duration"),
         Option("timeout", "Timeout of one query or probe request.", "10s", kind="duration"),
         Option("retries", "Retries of a failed query before the look counts as missing data.", "2", kind="int"),
-        Option("alpha", "Largest acceptable probability of rolling back a canary that is no worse than the "
-               "baseline, over the whole analysis however often it looks.", "0.01", kind="float"),
+        Option("alpha", "Largest acceptable probability of rolling back a canary that is within every guard's "
+               "tolerance, over the whole analysis however often it looks (split evenly over the guards).", "0.01",
+               kind="float"),
         Option("min-requests", "Canary requests needed before promoting.", "300", kind="int"),
         Option("min-duration", "Time needed before promoting (at most duration).", "5m", kind="duration"),
         Option("max-error-rate", "Absolute guard: canary error rate in percent, optionally sustained 'for' a "
@@ -60,6 +61,8 @@ SPEC = CommandSpec(
         Option("failure-counting", "How 'for' durations count breached looks: consecutive (a clean look resets) "
                "or cumulative (never reset, as Flagger counts failed checks).", "consecutive", kind="choice",
                choices=("consecutive", "cumulative")),
+        Option("max-idle", "Largest share of the analysis so far (0 to 1) the canary may go without new requests; "
+               "longer means its traffic stopped, which is no data, never promote.", "0.2", kind="float"),
         Option("on-no-data", "What no data means: hold, fail (hold and exit 1) or rollback. Never promote.",
                "hold", kind="choice", choices=("hold", "fail", "rollback")),
         Option("fail-on-rollback", "Exit 1 when the decision is rollback.", "false", kind="bool"),
@@ -69,7 +72,7 @@ SPEC = CommandSpec(
         Output("decision", "promote, rollback or hold."),
         Output("reason", "The rule that decided and its numbers."),
         Output("verdicts", "Per-metric verdicts (JSON list of metric, rule, verdict, canary, baseline, "
-               "p_value, e_value)."),
+               "p_value, e_value, largest_regression)."),
         Output("report", "Path of the JSON report, when report is set."),
         Output("elapsed", "Seconds of data the decision rests on."),
     ),
