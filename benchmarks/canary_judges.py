@@ -237,17 +237,15 @@ def _scraped(cumulative: np.ndarray, rng: np.random.Generator, scenario: Scenari
                 if len(before):
                     lost = padded[s, q, r] - padded[s, q, before[-1]]
                     values[times >= r] -= lost
-            for k, (look, cut) in enumerate(zip(looks, cuts, strict=True)):
-                visible = times <= look
-                t_v, v_v = times[visible], values[visible]
-                j = np.searchsorted(t_v, cut, side="right") - 1
-                if j < 0:
-                    out[s, q, k] = v_v[0]
-                elif j + 1 < len(t_v):
-                    w = (cut - t_v[j]) / (t_v[j + 1] - t_v[j])
-                    out[s, q, k] = v_v[j] + w * (v_v[j + 1] - v_v[j])
-                else:
-                    out[s, q, k] = v_v[j]
+            j = np.searchsorted(times, cuts, side="right") - 1
+            nxt = np.minimum(j + 1, len(times) - 1)
+            # Interpolate towards the next sample when Prometheus already has it at look time.
+            has_next = (j >= 0) & (j + 1 < len(times)) & (times[nxt] <= looks)
+            lo = values[np.maximum(j, 0)]
+            span = np.where(has_next, times[nxt] - times[np.maximum(j, 0)], 1)
+            w = np.where(has_next, (cuts - times[np.maximum(j, 0)]) / span, 0.0)
+            w = w.reshape(-1, *([1] * (values.ndim - 1)))
+            out[s, q] = np.where((j < 0).reshape(w.shape), values[0], lo + w * (values[nxt] - lo))
     return out - out[:, :, :1]
 
 

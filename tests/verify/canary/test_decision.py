@@ -127,8 +127,9 @@ def test_min_duration_longer_than_duration_means_the_whole_duration():
 
 
 def test_the_alpha_is_shared_between_the_guards():
-    assert CONFIG.guard_alpha == pytest.approx(0.0025)
-    assert AnalysisConfig(alpha=0.01, guards=rules.default_guards()[:2]).guard_alpha == pytest.approx(0.005)
+    assert sum(CONFIG.alpha_of(g) for g in CONFIG.guards) == pytest.approx(CONFIG.alpha)
+    two = AnalysisConfig(alpha=0.01, guards=rules.default_guards()[:2])
+    assert [two.alpha_of(g) for g in two.guards] == pytest.approx([0.0025, 0.0075])
 
 
 def test_the_absolute_guard_holds_when_the_baseline_is_as_bad():

@@ -141,14 +141,16 @@ def test_no_guard_decides_before_its_test_has_looks_enough():
 
 def test_the_absolute_guard_waits_out_its_for_and_a_clean_look_resets_it():
     guard = rules.Guard("error-rate", "rate", 0.05, for_seconds=30)
-    verdicts = _errors_per_look(guard, (50, 50, 50, 0, 50, 50, 50, 50))  # the fourth look is clean
-    assert verdicts == ["pass", "pass", "watch", "pass", "watch", "watch", "fail", "fail"]
+    early = stats.MIN_LOOKS - 1  # looks before the test may count
+    verdicts = _errors_per_look(guard, (50,) * early + (50, 0, 50, 50, 50, 50))  # a clean look after the first breach
+    assert verdicts == ["pass"] * early + ["watch", "pass", "watch", "watch", "fail", "fail"]
 
 
 def test_cumulative_counting_never_resets():
     guard = rules.Guard("error-rate", "rate", 0.05, for_seconds=30)
-    verdicts = _errors_per_look(guard, (50, 50, 50, 0, 50, 50), counting="cumulative")
-    assert verdicts == ["pass", "pass", "watch", "watch", "watch", "fail"]
+    early = stats.MIN_LOOKS - 1
+    verdicts = _errors_per_look(guard, (50,) * early + (50, 0, 50, 50), counting="cumulative")
+    assert verdicts == ["pass"] * early + ["watch", "watch", "watch", "fail"]
 
 
 def test_a_regression_inside_the_tolerance_is_the_null_not_a_rollback():

@@ -49,10 +49,11 @@ class AnalysisConfig:
     on_no_data: OnNoData = "hold"
     max_idle: float = 0.2  # share of the analysis the canary may go without requests (stopped traffic)
 
-    @property
-    def guard_alpha(self) -> float:
-        """Each guard's share of alpha (Bonferroni): together they stay at or below alpha."""
-        return self.alpha / max(1, len(self.guards))
+    def alpha_of(self, guard: rules.Guard) -> float:
+        """A guard's share of alpha (weighted Bonferroni, `rules.ALPHA_WEIGHTS` over the enabled
+        guards): together they stay at or below alpha."""
+        total = sum(rules.ALPHA_WEIGHTS[g.name] for g in self.guards)
+        return self.alpha * rules.ALPHA_WEIGHTS[guard.name] / total if total else self.alpha
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class CanaryAnalysis:
             self.guards = [
                 rules.step(state, canary=self.canary, baseline=self.baseline, canary_delta=canary_delta,
                            baseline_delta=baseline_delta, previous_baseline=previous_baseline, seconds=seconds,
-                           alpha=cfg.guard_alpha, counting=cfg.counting, recent=recent)
+                           alpha=cfg.alpha_of(state.guard), counting=cfg.counting, recent=recent)
                 for state in self.guards
             ]
         for i, state in enumerate(self.customs):
@@ -294,7 +295,7 @@ class CanaryAnalysis:
             unit = "ratio" if g.guard.kind in ("rate", "increase") else "seconds"
             metric = "error-rate" if g.guard.kind in ("rate", "increase") else f"p{round(g.guard.quantile * 100)}"
             out.append(Verdict(metric, g.guard.label, g.verdict, g.canary, g.baseline, unit, g.test.p_value,
-                               g.test.e_value, g.largest_regression(self.config.guard_alpha, self.baseline)))
+                               g.test.e_value, g.largest_regression(self.config.alpha_of(g.guard), self.baseline)))
         for c in self.customs:
             out.append(Verdict(c.metric.name, c.metric.label, c.verdict, c.canary, c.baseline, "value"))
         return tuple(out)
@@ -307,8 +308,8 @@ class CanaryAnalysis:
         else:
             numbers = f"canary p{round(guard.quantile * 100)} {_ms(g.canary)} vs baseline {_ms(g.baseline)}"
         return (f"rollback: {guard.name} ({guard.label}): {numbers} after {t:g}s; evidence e = {g.test.e_value:.3g} "
-                f">= {1 / self.config.guard_alpha:g} (always-valid p = {g.test.p_value:.2g}, alpha share "
-                f"{self.config.guard_alpha:g})")
+                f">= {1 / self.config.alpha_of(guard):g} (always-valid p = {g.test.p_value:.2g}, alpha share "
+                f"{self.config.alpha_of(guard):g})")
 
     def _promote_reason(self, t: float) -> str:
         parts = [f"{self.canary.requests:.0f} canary and {self.baseline.requests:.0f} baseline requests in {t:g}s",

@@ -33,8 +33,8 @@ def _value(value: float | None, unit: str) -> str:
 
 def risk(config: AnalysisConfig) -> str:
     """The family-wise statement of the false-rollback risk, and what it assumes."""
-    guards = len(config.guards)
-    split = f"alpha/{guards} = {config.guard_alpha:g} per guard, " if guards > 1 else ""
+    shares = ", ".join(f"{g.name} {config.alpha_of(g):.2g}" for g in config.guards)
+    split = f"split as {shares}, " if len(config.guards) > 1 else ""
     return (f"The chance that this analysis rolls back a canary that is within every guard's tolerance is at most "
             f"{config.alpha:g} in all ({split}however often it looked), provided errors and slowness cluster "
             "within looks rather than across many of them. Custom metrics are plain thresholds, outside that bound.")
@@ -205,7 +205,7 @@ def summary(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[P
     chart = charts(timeline, config)
     if chart:
         parts.append(chart)
-    parts.append(f"<sub>{provider}; alpha {config.alpha:g} split over {len(config.guards)} guard(s); "
+    parts.append(f"<sub>{provider}; alpha {config.alpha:g} over {len(config.guards)} guard(s); "
                  f"{len(timeline)} looks; reason: {conclusion.reason}</sub>\n")
     return "\n".join(parts)
 
@@ -224,11 +224,11 @@ def document(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[
         "provider": provider,
         "verdicts": [v.as_json() for v in conclusion.verdicts],
         "config": {
-            "alpha": config.alpha, "guard_alpha": config.guard_alpha, "min_requests": config.min_requests,
+            "alpha": config.alpha, "min_requests": config.min_requests,
             "min_duration_seconds": config.min_duration, "duration_seconds": config.duration,
             "failure_counting": config.counting, "on_no_data": config.on_no_data, "max_idle": config.max_idle,
-            "guards": [{"name": g.name, "rule": g.label, "threshold": g.threshold, "for_seconds": g.for_seconds}
-                       for g in config.guards],
+            "guards": [{"name": g.name, "rule": g.label, "threshold": g.threshold, "for_seconds": g.for_seconds,
+                        "alpha": config.alpha_of(g)} for g in config.guards],
             "metrics": [{"name": m.name, "query": m.query, "max": m.max, "min": m.min, "for_seconds": m.for_seconds}
                         for m in config.custom],
         },

@@ -49,6 +49,11 @@ DEFAULT_MAX_ERROR_INCREASE = "0.5"
 DEFAULT_MAX_P95_INCREASE = "50"  # percent
 DEFAULT_MAX_P99_RATIO = "5x for 5m"
 
+# How alpha is split over the enabled guards (weighted Bonferroni: the shares add up to alpha).
+# The relative guards are the ones that must find small regressions; the absolute error rate and
+# the p99 ratio guard against large ones, which need little evidence.
+ALPHA_WEIGHTS = {"error-rate": 1.0, "error-increase": 3.0, "p95-increase": 2.0, "p99-ratio": 1.0}
+
 _GUARD_TEXT = re.compile(
     r"^\s*(?P<number>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>%|pp|points?|x|×)?\s*(?:for\s+(?P<for>\S.*?))?\s*$",
     re.IGNORECASE,

@@ -47,12 +47,12 @@ from dataclasses import dataclass, replace
 
 # The mixture's lambdas: log-spaced, from a regression barely beyond the tolerance (lambda is about
 # log(rate / null rate)) to an outage. Equal prior weights.
-LAMBDAS: tuple[float, ...] = (0.1, 0.2, 0.4, 0.7, 1.1, 1.7, 2.6, 4.0)
+LAMBDAS: tuple[float, ...] = (0.15, 0.4, 0.9, 2.0, 4.0)
 PRIOR_LOOKS = 2.0  # phi's prior: as if that many looks had shown no extra variance
 # One look cannot tell a burst from an outage, and phi needs looks to be estimated: no evidence
 # before this many looks with canary traffic (with the seeded clustered streams of the tests, a
 # burst in the first look or two is otherwise a false rollback several times in a hundred).
-MIN_LOOKS = 3
+MIN_LOOKS = 4
 _TINY = 1e-9
 
 
@@ -72,12 +72,14 @@ def _logmeanexp(values: Sequence[float]) -> float:
 
 
 def _dispersion(looks: int, n: float, k: float, k2_over_n: float) -> float:
-    """Pearson's dispersion of per-look counts around their pooled rate, shrunk towards 1."""
+    """Pearson's dispersion of per-look counts around their pooled rate, shrunk towards 1, less one
+    standard deviation of its own sampling noise (sqrt(2 / degrees of freedom) for independent
+    requests): noise alone would otherwise lift it above 1 and cost power for nothing."""
     p = k / n if n > 0 else 0.0
     if looks < 2 or p * (1 - p) < 1e-12:
         return 1.0
     pearson = max(0.0, k2_over_n - 2 * p * k + p * p * n) / (p * (1 - p))
-    return max(1.0, (PRIOR_LOOKS + pearson) / (PRIOR_LOOKS + looks - 1))
+    return max(1.0, (PRIOR_LOOKS + pearson) / (PRIOR_LOOKS + looks - 1) - math.sqrt(2 / (looks - 1)))
 
 
 @dataclass(frozen=True)
