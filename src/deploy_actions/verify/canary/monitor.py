@@ -221,5 +221,5 @@ def _log(t: float, analysis: CanaryAnalysis, problems: tuple[str, ...]) -> None:
         return
     rate = "n/a" if point.canary_error_rate is None else f"{point.canary_error_rate * 100:.2f}%"
     base = "n/a" if point.baseline_error_rate is None else f"{point.baseline_error_rate * 100:.2f}%"
-    actions_runtime.log(f"  {t:7.1f}s  canary {point.canary_requests:.0f} req, errors {rate} | baseline "
-                        f"{point.baseline_requests:.0f} req, errors {base}")
+    actions_runtime.log(f"  {t:7.1f}s  canary {point.canary_requests:.0f} req, errors this look {rate} | baseline "
+                        f"{point.baseline_requests:.0f} req, errors this look {base}")

@@ -10,22 +10,34 @@ Defaults (each an input; `off` disables a guard):
 | p95 latency above the baseline's | `max-p95-increase` | `50` (percent) |
 | p99 latency as a multiple of the baseline's | `max-p99-ratio` | `5x for 5m` |
 
-A guard is *breached* at a look when (1) its sequential test has rejected "the canary is no
-worse" at its share of alpha (sticky: once the evidence has crossed, it stays crossed), (2) the
-data cannot rule out a regression at least as large as the threshold (the upper confidence bound
-of the regression reaches it), and (3) for guards with `for`, the numbers of the last minute are
-beyond the threshold (as `rate(...[1m])` shows them). A guard rolls back once it has been
-breached for its `for` duration (at once when there is none).
+Each guard's null hypothesis is its tolerance, tested look by look (`stats.ExcessTest`):
+
+- `max-error-rate` p0: H0 "the canary's error rate <= p0";
+- `max-error-increase` delta: H0 "canary error rate <= baseline error rate + delta", both counted
+  over the same window;
+- `max-p95-increase` tau (and `max-p99-ratio` r, with r = 1 + tau): "slow" is a bucket bound L
+  near the baseline's p95 (p99), fixed from the data before the look; H0 "the canary's share of
+  requests above L <= the baseline's share above L / (1 + tau)", which holds whenever the canary
+  is at most (1 + tau) times slower than the baseline (a shift by that factor gives exactly that
+  share). The baseline's share at L / (1 + tau) is read from its histogram with log-linear
+  interpolation inside the bucket, so ordinary buckets can meet the rule.
+
+A guard is *breached* at a look when its test has rejected H0 at the guard's share of alpha
+(sticky: once the evidence has crossed, it stays crossed) and, for guards with `for`, the numbers
+of the last minute are beyond the threshold (as `rate(...[1m])` shows them). A guard rolls back
+once it has been breached for its `for` duration (at once when there is none). The absolute guard
+never rolls back for a breach the baseline shares over the same minute: the verdict is `shared`
+(hold: the environment is unhealthy, the canary is not shown to be the cause).
 
 Failure counting (`failure-counting`) applies to that duration. **consecutive** (the default,
 like Prometheus' `for:`): a look that is not breached resets the count. **cumulative** (like
 Flagger's failed-checks counter): breached looks add up and are never reset. Looks without data
 neither count nor reset.
 
-Only (1) can make a healthy canary fail, and its alpha is split evenly between the enabled
-guards, so the false-rollback probability of all guards together stays at or below alpha.
-Custom metrics (PromQL with a threshold) are plain threshold checks: counted the same way, but
-not covered by that bound.
+Only the tests can make a canary inside its tolerances fail, and alpha is split over the enabled
+guards by `ALPHA_WEIGHTS` (weighted Bonferroni), so the false-rollback probability of all guards
+together stays at or below alpha. Custom metrics (PromQL with a threshold) are plain threshold
+checks: counted the same way, but not covered by that bound.
 """
 
 from __future__ import annotations
