@@ -121,7 +121,7 @@ def test_the_summary_has_a_table_charts_and_a_sentence():
     analysis, conclusion = _analysis(errors_per_look=20)
     text = report.summary(conclusion, analysis.config, analysis.timeline, "probe")
     assert text.startswith("## canary-monitor: ⏪ rollback")
-    assert "Roll back: after 30 s the canary's error rate was 20% against the baseline's 0.222%" in text
+    assert "Roll back: after 40 s the canary's error rate was 20% against the baseline's 0.222%" in text
     assert "a canary inside that tolerance shows evidence this strong on this guard less than" in text
     analysis, conclusion = _analysis(errors_per_look=0)
     text = report.summary(conclusion, analysis.config, analysis.timeline, "probe")

@@ -133,7 +133,8 @@ def test_histogram_quantile_matches_prometheus_conventions():
 def test_tail_boundary_needs_data_and_mass_on_both_sides():
     assert stats.tail_boundary(((0.1, 5.0), (math.inf, 10.0)), 0.95) is None  # too little data
     assert stats.tail_boundary(((0.1, 100.0), (0.2, 100.0), (math.inf, 100.0)), 0.95) is None  # nothing above
-    assert stats.tail_boundary(((0.1, 50.0), (0.2, 96.0), (0.3, 99.0), (math.inf, 100.0)), 0.95) == 0.2
+    assert stats.tail_boundary(((0.1, 50.0), (0.2, 96.0), (0.3, 99.0), (math.inf, 100.0)), 0.95) == 0.1
+    assert stats.tail_boundary(((0.1, 50.0), (0.2, 95.0), (0.3, 99.0), (math.inf, 100.0)), 0.95) == 0.2  # at it
 
 
 counts = st.floats(min_value=0, max_value=1e7, allow_nan=False)

@@ -16,7 +16,8 @@ Each guard's null hypothesis is its tolerance, tested look by look (`stats.Exces
 - `max-error-increase` delta: H0 "canary error rate <= baseline error rate + delta", both counted
   over the same window;
 - `max-p95-increase` tau (and `max-p99-ratio` r, with r = 1 + tau): "slow" is a bucket bound L
-  near the baseline's p95 (p99), fixed from the data before the look; H0 "the canary's share of
+  near the baseline's p95 (p99), chosen from the baseline's first 200 observations and then kept
+  (fixed before the data it judges); H0 "the canary's share of
   requests above L <= the baseline's share above L / (1 + tau)", which holds whenever the canary
   is at most (1 + tau) times slower than the baseline (a shift by that factor gives exactly that
   share). The baseline's share at L / (1 + tau) is read from its histogram with log-linear
@@ -60,6 +61,8 @@ DEFAULT_MAX_ERROR_RATE = "5 for 2m"  # percent ("5% for 2m" reads the same)
 DEFAULT_MAX_ERROR_INCREASE = "0.5"
 DEFAULT_MAX_P95_INCREASE = "50"  # percent
 DEFAULT_MAX_P99_RATIO = "5x for 5m"
+
+BOUNDARY_MINIMUM = 200  # baseline observations before a latency guard picks its "slow" bound
 
 # How alpha is split over the enabled guards (weighted Bonferroni: the shares add up to alpha).
 # The relative guards are the ones that must find small regressions; the absolute error rate and
@@ -237,10 +240,13 @@ def _update_test(state: GuardState, canary_delta: ArmCounts, baseline_delta: Arm
         return stats.ExcessTest.update(test, canary_delta.requests, canary_delta.errors,
                                        reference_rate=baseline_delta.errors / baseline_delta.requests,
                                        reference_requests=baseline_delta.requests), boundary
-    # Latency: "slow" is a bucket bound L near the baseline's quantile, fixed from the data *before*
-    # this look. A canary at most `threshold` times slower than the baseline has at most the share
-    # of its requests above L that the baseline has above L / threshold: that is H0.
-    boundary = stats.tail_boundary(previous_baseline.buckets, guard.quantile) or boundary
+    # Latency: "slow" is a bucket bound L near the baseline's quantile, chosen from the data *before*
+    # the first look it counts and then kept: a bound that moved between two buckets would mix two
+    # different rates and read as dispersion. A canary at most `threshold` times slower than the
+    # baseline has at most the share of its requests above L that the baseline has above
+    # L / threshold: that is H0.
+    if boundary is None:
+        boundary = stats.tail_boundary(previous_baseline.buckets, guard.quantile, minimum=BOUNDARY_MINIMUM)
     if boundary is None or not canary_delta.buckets or not baseline_delta.buckets:
         return test, boundary
     reference = stats.share_above(baseline_delta.buckets, boundary / guard.threshold)

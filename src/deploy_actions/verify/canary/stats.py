@@ -15,8 +15,8 @@ reference is the baseline's rate in the same window (a relative guard) or a fixe
 absolute guard). A canary inside its tolerance is rolled back at most alpha of the time.
 
 **The boundary.** With D = sum over looks of (canary bad - canary requests x (reference + margin))
-and V its variance under H0 (binomial at the null rate, plus the reference's own variance, both
-times phi), exp(lambda D/phi - psi(lambda) V/phi) with psi(lambda) = e^lambda - 1 - lambda is a
+and V its variance under H0 (binomial at the null rate times the canary's phi, plus the
+reference's own variance times the reference's phi), exp(lambda D/phi - psi(lambda) V/phi) with psi(lambda) = e^lambda - 1 - lambda is a
 non-negative supermartingale under H0 for every lambda > 0 when events are independent within
 clusters of size phi (Bennett's inequality: the centred count of a look is bounded above by its
 cluster size; Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic
@@ -72,14 +72,12 @@ def _logmeanexp(values: Sequence[float]) -> float:
 
 
 def _dispersion(looks: int, n: float, k: float, k2_over_n: float) -> float:
-    """Pearson's dispersion of per-look counts around their pooled rate, shrunk towards 1, less one
-    standard deviation of its own sampling noise (sqrt(2 / degrees of freedom) for independent
-    requests): noise alone would otherwise lift it above 1 and cost power for nothing."""
+    """Pearson's dispersion of per-look counts around their pooled rate, shrunk towards 1."""
     p = k / n if n > 0 else 0.0
     if looks < 2 or p * (1 - p) < 1e-12:
         return 1.0
     pearson = max(0.0, k2_over_n - 2 * p * k + p * p * n) / (p * (1 - p))
-    return max(1.0, (PRIOR_LOOKS + pearson) / (PRIOR_LOOKS + looks - 1) - math.sqrt(2 / (looks - 1)))
+    return max(1.0, (PRIOR_LOOKS + pearson) / (PRIOR_LOOKS + looks - 1))
 
 
 @dataclass(frozen=True)
@@ -107,9 +105,22 @@ class ExcessState:
 
     @property
     def phi(self) -> float:
-        """The estimated extra variance of the per-look counts (1: as independent requests)."""
-        return max(_dispersion(self.looks, self.canary_n, self.canary_k, self.canary_k2n),
-                   _dispersion(self.ref_looks, self.ref_n, self.ref_k, self.ref_k2n))
+        """The estimated extra variance of the canary's per-look counts (1: as independent
+        requests); it is also the scale of the jumps a cluster makes in the excess.
+
+        The baseline is a free A/A control: its own per-look dispersion, scaled to the canary's
+        share of the traffic (a burst's size grows with the traffic it hits), is the least the
+        canary's is taken to be. With a few looks, the canary's own estimate alone cannot tell a
+        burst in every look from a higher rate."""
+        own = _dispersion(self.looks, self.canary_n, self.canary_k, self.canary_k2n)
+        if self.ref_n <= 0:
+            return own
+        return max(own, 1.0 + (self.reference_phi - 1.0) * self.canary_n / self.ref_n)
+
+    @property
+    def reference_phi(self) -> float:
+        """The same for the reference's per-look counts (scales only the reference's variance)."""
+        return _dispersion(self.ref_looks, self.ref_n, self.ref_k, self.ref_k2n)
 
     @property
     def canary_rate(self) -> float | None:
@@ -125,7 +136,7 @@ class ExcessState:
         n = self.canary_n
         null = min(1 - _TINY, max(_TINY, self.reference / n + margin))
         phi = self.phi
-        variance = n * null * (1 - null) * phi + self.reference_var * phi
+        variance = n * null * (1 - null) * phi + self.reference_var * self.reference_phi
         return self.canary_k - self.reference - margin * n, variance, phi
 
     def log_e(self, margin: float | None = None) -> float:
@@ -281,17 +292,21 @@ def histogram_quantile(buckets: Sequence[tuple[float, float]], q: float) -> floa
 
 
 def tail_boundary(buckets: Sequence[tuple[float, float]], q: float, minimum: float = 20) -> float | None:
-    """The finite bucket bound whose cumulative share is closest to q, with some mass on both
-    sides: where "slower than the baseline's q-quantile" is counted. None with too little data."""
+    """The largest finite bucket bound at or below the histogram's q-quantile (at least 1 - q of
+    the observations above it, some below): where "slower than the baseline's q-quantile" is
+    counted, with as much data above it as the buckets allow. None with too little data.
+
+    >>> tail_boundary([(0.05, 50), (0.1, 91), (0.25, 99.9), (math.inf, 100)], 0.95)
+    0.1
+    """
     if not buckets or buckets[-1][1] < minimum:
         return None
     total = buckets[-1][1]
-    best: tuple[float, float] | None = None
+    found: float | None = None
     for bound, count in buckets:
         share = count / total
-        if math.isinf(bound) or share <= 0.0 or share >= 1.0:
-            continue
-        distance = abs(share - q)
-        if best is None or distance < best[0]:
-            best = (distance, bound)
-    return None if best is None else best[1]
+        if math.isinf(bound) or share >= 1.0 or 1.0 - share < 1.0 - q - 1e-12:
+            break
+        if share > 0.0:
+            found = bound
+    return found
