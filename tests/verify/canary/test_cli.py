@@ -106,7 +106,7 @@ def test_help_stays_light():
 
 
 def _analysis(errors_per_look: int) -> tuple[CanaryAnalysis, object]:
-    analysis = CanaryAnalysis(AnalysisConfig(min_requests=100, min_duration=30, duration=60))
+    analysis = CanaryAnalysis(AnalysisConfig(min_requests=100, min_duration=50, duration=60))
     analysis.look(0, LookData(ArmCounts(), ArmCounts()))
     stream = Stream()
     conclusion = None
@@ -125,14 +125,14 @@ def test_the_summary_has_a_table_charts_and_a_sentence():
     assert "a canary inside that tolerance shows evidence this strong on this guard less than" in text
     analysis, conclusion = _analysis(errors_per_look=0)
     text = report.summary(conclusion, analysis.config, analysis.timeline, "probe")
-    assert "Promote: after 30 s" in text
+    assert "Promote: after 50 s" in text
     assert "What could still be hiding (at the guards' alpha): an error rate of " in text
-    assert "an error rate +2.2 points above the baseline's" in text
+    assert "an error rate +1.1 points above the baseline's" in text
     assert ("at most 0.01 in all (split as error-rate 0.0014, error-increase 0.0043, p95-increase 0.0029, "
             "p99-ratio 0.0014, however often it looked)") in text
     assert text.count("xychart-beta") == 2
-    assert 'x-axis ["10 s", "20 s", "30 s"]' in text and "line [0, 0, 0]" in text
-    assert "line [0.7222, 0.7222, 0.7222]" in text  # the threshold: the baseline's 0.222 % + 0.5 points
+    assert 'x-axis ["10 s", "20 s", "30 s", "40 s", "50 s"]' in text and "line [0, 0, 0, 0, 0]" in text
+    assert "line [0.7222, 0.7222, 0.7222, 0.7222, 0.7222]" in text  # the threshold: the baseline's + 0.5 points
     assert "red: canary · blue: baseline · grey: the rule's threshold (baseline + 0.5 points)" in text
     assert "| error-rate | error rate > baseline + 0.5 points | 0% | 0.222% |" in text
 
@@ -158,7 +158,7 @@ def test_the_json_report_is_written_atomically(tmp_path):
     path = report.write(str(tmp_path / "out" / "canary.json"),
                         report.document(conclusion, analysis.config, analysis.timeline, "probe"))
     doc = json.loads(open(path).read())
-    assert doc["decision"] == "promote" and len(doc["timeline"]) == 4
+    assert doc["decision"] == "promote" and len(doc["timeline"]) == 6
     assert [g["alpha"] for g in doc["config"]["guards"]] == pytest.approx([0.01 / 7, 0.03 / 7, 0.02 / 7, 0.01 / 7])
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["canary.json"]
     from deploy_actions.errors import FileError

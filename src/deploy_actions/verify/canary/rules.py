@@ -194,7 +194,8 @@ class GuardState:
     def largest_regression(self, alpha: float, baseline: ArmCounts) -> float | None:
         """The largest regression the data still allows at level alpha, in the rule's unit: the
         canary's error rate (absolute), points above the baseline (increase), or the factor of a
-        latency shift (from the cumulative `baseline` histogram). None before any data."""
+        latency shift (from the cumulative `baseline` histogram). None before the test has looks
+        enough to bound it."""
         bound = self.test.upper_bound(alpha)
         if bound is None:
             return None

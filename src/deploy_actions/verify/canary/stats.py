@@ -16,15 +16,18 @@ absolute guard). A canary inside its tolerance is rolled back at most alpha of t
 
 **The boundary.** With D = sum over looks of (canary bad - canary requests x (reference + margin))
 and V its variance under H0 (binomial at the null rate times the canary's phi, plus the
-reference's own variance times the reference's phi), exp(lambda D/phi - psi(lambda) V/phi) with psi(lambda) = e^lambda - 1 - lambda is a
-non-negative supermartingale under H0 for every lambda > 0 when events are independent within
-clusters of size phi (Bennett's inequality: the centred count of a look is bounded above by its
-cluster size; Howard, Ramdas, McAuliffe & Sekhon, "Time-uniform, nonparametric, nonasymptotic
-confidence sequences", Ann. Statist. 2021, the sub-Poisson case). A finite mixture over lambda is
+reference's own variance times the reference's phi), exp(lambda D/phi - psi(lambda) V/phi)
+with psi(lambda) = e^lambda - 1 - lambda is a non-negative supermartingale under H0 for every
+lambda > 0 when events are independent within clusters of size phi (Bennett's inequality: the
+centred count of a look is bounded above by its cluster size; Howard, Ramdas, McAuliffe &
+Sekhon, "Time-uniform, nonparametric, nonasymptotic confidence sequences", Ann. Statist. 2021,
+the sub-Poisson case). A finite mixture over lambda is
 still one, so by Ville's inequality P(it ever reaches 1/alpha) <= alpha: rejecting the first time
 it does is valid however often and whenever one looks. phi is estimated from the looks (with a
 prior of `PRIOR_LOOKS` looks at phi = 1, never below 1), which makes the guarantee asymptotic in
-the number of looks as in Waudby-Smith et al., "Time-uniform central limit theory" (2024); the
+the number of looks as in Waudby-Smith et al., "Time-uniform central limit theory" (2024). The
+baseline serves as an A/A control: its dispersion, scaled to the canary's traffic, is the least
+the canary's is taken to be, and no evidence counts before `MIN_LOOKS` looks. The
 seeded simulations in tests/verify/canary/test_simulated.py and benchmarks/canary_judges.py count
 how close it holds on clustered and heterogeneous streams.
 
@@ -166,13 +169,14 @@ class ExcessState:
 
     def upper_bound(self, alpha: float) -> float | None:
         """The largest excess (canary rate minus reference rate) not ruled out at level alpha:
-        every larger excess has evidence >= 1/alpha against it. None before any data."""
-        if self.canary_n <= 0:
+        every larger excess has evidence >= 1/alpha against it. None before the test has
+        MIN_LOOKS looks (nothing is ruled out yet)."""
+        if self.looks < MIN_LOOKS:
             return None
         level = math.log(1.0 / alpha)
         reference = self.reference / self.canary_n
         low, high = -reference, 1.0 - reference  # the excess of a rate lies in between
-        if self.looks < MIN_LOOKS or self._log_e_below(high) < level:
+        if self._log_e_below(high) < level:
             return high
         for _ in range(50):
             mid = (low + high) / 2
