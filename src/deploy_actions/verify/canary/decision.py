@@ -28,6 +28,7 @@ from deploy_actions.verify.canary import rules
 from deploy_actions.verify.canary.providers import ArmCounts, LookData
 
 OnNoData = Literal["hold", "fail", "rollback"]
+IDLE_LOOKS = 2  # looks in a row without canary requests before max-idle may call its traffic stopped
 RECENT_WINDOW = 60.0  # seconds: what "the latest numbers" of a guard with `for` are, like rate(...[1m])
 
 
@@ -122,6 +123,7 @@ class CanaryAnalysis:
         self.last_t: float | None = None
         self.last_missing = True
         self.last_canary_traffic: float | None = None  # when the canary last served requests
+        self.spacing = 0.0  # the longest time between two looks
         self.looks = 0
         self.missing_looks = 0
         self.problems: list[str] = []
@@ -135,6 +137,7 @@ class CanaryAnalysis:
         if self.conclusion is not None:
             return self.conclusion
         seconds = 0.0 if self.last_t is None else max(0.0, t - self.last_t)
+        self.spacing = max(self.spacing, seconds)
         self.last_t = t
         self.looks += 1
         for problem in data.problems:
@@ -192,11 +195,12 @@ class CanaryAnalysis:
 
     def stopped(self, t: float) -> str | None:
         """Why the canary's traffic counts as stopped at `t` (no requests for more than `max-idle`
-        of the analysis, and more than one look), or None."""
+        of the analysis, and for more than IDLE_LOOKS looks: a late scrape can leave one look
+        without new requests), or None."""
         if self.last_canary_traffic is None or self.canary.requests <= 0:
             return None
         idle = t - self.last_canary_traffic
-        if idle > 0 and idle > self.config.max_idle * t:
+        if idle > 0 and idle > self.config.max_idle * t and idle > IDLE_LOOKS * self.spacing:
             return (f"the canary's traffic stopped: no new requests for the last {idle:g}s "
                     f"(more than max-idle {self.config.max_idle:.0%} of {t:g}s)")
         return None

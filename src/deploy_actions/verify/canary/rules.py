@@ -179,17 +179,19 @@ class GuardState:
 
     @property
     def exceeds(self) -> bool:
-        """The cumulative point estimate is beyond the threshold (blocks a promotion)."""
+        """The point estimate of what the test compares is beyond the threshold (blocks a
+        promotion): the error rates, or for latency the canary's share above the "slow" bound
+        against the baseline's share above bound / threshold (quantiles read from a few buckets
+        are too coarse to compare)."""
         g = self.guard
+        if g.kind == "latency":
+            canary, reference = self.test.canary_rate, self.test.reference_rate
+            return canary is not None and reference is not None and canary > reference
         if self.canary is None:
             return False
         if g.kind == "rate":
             return self.canary > g.threshold
-        if self.baseline is None:
-            return False
-        if g.kind == "increase":
-            return self.canary - self.baseline > g.threshold
-        return self.baseline > 0 and self.canary > g.threshold * self.baseline
+        return self.baseline is not None and self.canary - self.baseline > g.threshold
 
     def largest_regression(self, alpha: float, baseline: ArmCounts) -> float | None:
         """The largest regression the data still allows at level alpha, in the rule's unit: the
