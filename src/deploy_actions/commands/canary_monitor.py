@@ -11,8 +11,9 @@ from deploy_actions.commands.spec import CommandSpec, Option, Output
 SPEC = CommandSpec(
     name="canary-monitor",
     description="Compare a canary with its baseline until the evidence decides: promote, roll back or hold. "
-                "Anytime-valid sequential tests keep the chance of rolling back a healthy canary at or below "
-                "alpha however often it looks, and no data is never promote.",
+                "Anytime-valid sequential tests, counted per look with each guard's tolerance as the null, keep "
+                "the chance of rolling back a canary within its tolerances at or below alpha however often it "
+                "looks, and no data is never promote.",
     run="deploy_actions.commands.canary_monitor:run",
     options=(
         Option("provider", "Where the data comes from: prometheus (PromQL over the HTTP API) or probe (send our "
