@@ -20,13 +20,16 @@ Fixtures:
   If Prometheus cannot start, the test fails with its log: it is never skipped.
 - `fake_prometheus` (function): a scripted stand-in for the HTTP API that answers every query
   with one `mode`: ok, nan, empty, error-status, http-500, http-503, bad-data, unauthorized, garbage
-  or hang. `.calls` counts the requests it received.
+  or hang. In `ok` mode a range selector (`metric[60s]`) answers raw samples every 5 s of a counter
+  growing by one a second, and `.script` (query, time → series and their samples) can answer
+  instead. `.calls` counts the requests it received.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import socket
 import subprocess
@@ -35,7 +38,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -268,8 +271,13 @@ def canary_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 
 # -- a scripted stand-in for failure modes ---------------------------------------------------------
 
+SCRAPE = 5  # seconds between the fake's samples
 FAKE_MODES = ("ok", "nan", "empty", "error-status", "http-500", "http-503", "bad-data", "unauthorized", "garbage",
               "hang")
+
+
+class PrometheusDown(Exception):
+    """Raised by a `FakePrometheus.script` to answer one query with HTTP 503."""
 
 
 class FakePrometheus:
@@ -278,6 +286,9 @@ class FakePrometheus:
         self.calls = 0
         self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
         self.value = 1.0
+        # In ok mode, when set: (query, time) -> [(labels, [(time, value), ...])] answers every query;
+        # raising PrometheusDown makes that one answer an HTTP 503.
+        self.script: Callable[[str, float], list[tuple[dict[str, str], list[tuple[float, float]]]]] | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -287,7 +298,22 @@ class FakePrometheus:
 
     def _answer_ok(self, path: str, params: dict[str, list[str]], value: str) -> dict[str, object]:
         query = params.get("query", [""])[0]
+        if self.script is not None:
+            at = float(params.get("time", [str(time.time())])[0])
+            series = self.script(query, at)
+            return {"status": "success", "data": {"resultType": "matrix", "result": [
+                {"metric": labels, "values": [[when, f"{v:.17g}"] for when, v in samples]}
+                for labels, samples in series]}}
         labels = {"code": "200"} if "_bucket" not in query else {"le": "+Inf"}
+        window = re.search(r"\[(\d+)s\]$", query)
+        if window and not path.endswith("query_range"):
+            # A range selector: raw samples every SCRAPE seconds, a counter growing by one a second.
+            at = float(params.get("time", [str(time.time())])[0])
+            first = math.ceil((at - int(window[1])) / SCRAPE) * SCRAPE
+            values = [[t, value if value == "NaN" else str(t - 1_799_000_000)]
+                      for t in range(int(first), int(at) + 1, SCRAPE)]
+            return {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": labels,
+                                                                                      "values": values}]}}
         if path.endswith("query_range"):
             start, end, step = (float(params[k][0]) for k in ("start", "end", "step"))
             count = math.floor((end - start) / step + 1e-9) + 1
@@ -316,7 +342,12 @@ class FakePrometheus:
                     mode = "http-503"
                 if mode == "ok":
                     fake.value += 10.0
-                    self._json(200, fake._answer_ok(self.path, params, f"{fake.value:g}"))
+                    try:
+                        answer = fake._answer_ok(self.path, params, f"{fake.value:g}")
+                    except PrometheusDown:
+                        self._raw(503, b"Service Unavailable", "text/plain")
+                        return
+                    self._json(200, answer)
                 elif mode == "nan":
                     self._json(200, fake._answer_ok(self.path, params, "NaN"))
                 elif mode == "empty":

@@ -11,8 +11,9 @@ from deploy_actions.commands.spec import CommandSpec, Option, Output
 SPEC = CommandSpec(
     name="canary-monitor",
     description="Compare a canary with its baseline until the evidence decides: promote, roll back or hold. "
-                "Anytime-valid sequential tests keep the chance of rolling back a healthy canary at or below "
-                "alpha however often it looks, and no data is never promote.",
+                "Anytime-valid sequential tests, counted per look with each guard's tolerance as the null, keep "
+                "the chance of rolling back a canary within its tolerances at or below alpha however often it "
+                "looks, and no data is never promote.",
     run="deploy_actions.commands.canary_monitor:run",
     options=(
         Option("provider", "Where the data comes from: prometheus (PromQL over the HTTP API) or probe (send our "
@@ -46,8 +47,9 @@ SPEC = CommandSpec(
         Option("timeout", "Timeout of one query or probe request.", "10s", kind="duration"),
         Option("retries", "Retries of a failed query before the look counts as missing data (within duration).", "2",
                kind="int", maximum=10),
-        Option("alpha", "Largest acceptable probability of rolling back a canary that is no worse than the "
-               "baseline, over the whole analysis however often it looks.", "0.01", kind="float"),
+        Option("alpha", "Largest acceptable probability of rolling back a canary that is within every guard's "
+               "tolerance, over the whole analysis however often it looks (split evenly over the guards).", "0.01",
+               kind="float"),
         Option("min-requests", "Canary requests needed before promoting.", "300", kind="int"),
         Option("min-duration", "Time needed before promoting (at most duration).", "5m", kind="duration"),
         Option("max-error-rate", "Absolute guard: canary error rate in percent, optionally sustained 'for' a "
@@ -61,6 +63,8 @@ SPEC = CommandSpec(
         Option("failure-counting", "How 'for' durations count breached looks: consecutive (a clean look resets) "
                "or cumulative (never reset, as Flagger counts failed checks).", "consecutive", kind="choice",
                choices=("consecutive", "cumulative")),
+        Option("max-idle", "Largest share of the analysis so far (0 to 1) the canary may go without new requests; "
+               "longer means its traffic stopped, which is no data, never promote.", "0.2", kind="float"),
         Option("on-no-data", "What no data means: hold, fail (hold and exit 1) or rollback. Never promote.",
                "hold", kind="choice", choices=("hold", "fail", "rollback")),
         Option("fail-on-rollback", "Exit 1 when the decision is rollback.", "false", kind="bool"),
@@ -70,7 +74,7 @@ SPEC = CommandSpec(
         Output("decision", "promote, rollback or hold."),
         Output("reason", "The rule that decided and its numbers."),
         Output("verdicts", "Per-metric verdicts (JSON list of metric, rule, verdict, canary, baseline, "
-               "p_value, e_value)."),
+               "p_value, e_value, largest_regression)."),
         Output("report", "Path of the JSON report, when report is set."),
         Output("elapsed", "Seconds of data the decision rests on."),
     ),

@@ -106,7 +106,7 @@ def test_help_stays_light():
 
 
 def _analysis(errors_per_look: int) -> tuple[CanaryAnalysis, object]:
-    analysis = CanaryAnalysis(AnalysisConfig(min_requests=100, min_duration=30, duration=60))
+    analysis = CanaryAnalysis(AnalysisConfig(min_requests=100, min_duration=50, duration=60))
     analysis.look(0, LookData(ArmCounts(), ArmCounts()))
     stream = Stream()
     conclusion = None
@@ -121,14 +121,36 @@ def test_the_summary_has_a_table_charts_and_a_sentence():
     analysis, conclusion = _analysis(errors_per_look=20)
     text = report.summary(conclusion, analysis.config, analysis.timeline, "probe")
     assert text.startswith("## canary-monitor: ⏪ rollback")
-    assert "Roll back: after 10 s the canary's error rate was 20% against the baseline's 0.222%" in text
-    assert text.count("```mermaid\nxychart-beta") == 0  # one look with traffic: no chart yet
+    assert "Roll back: after 40 s the canary's error rate was 20% against the baseline's 0.222%" in text
+    assert "a canary inside that tolerance shows evidence this strong on this guard less than" in text
     analysis, conclusion = _analysis(errors_per_look=0)
     text = report.summary(conclusion, analysis.config, analysis.timeline, "probe")
-    assert "Promote: after 30 s" in text
-    assert text.count("```mermaid\nxychart-beta") == 2
-    assert 'x-axis ["10 s", "20 s", "30 s"]' in text and "line [0, 0, 0]" in text
+    assert "Promote: after 50 s" in text
+    assert "What could still be hiding (at the guards' alpha): an error rate of " in text
+    assert "an error rate +1.1 points above the baseline's" in text
+    assert ("at most 0.01 in all (split as error-rate 0.0014, error-increase 0.0043, p95-increase 0.0029, "
+            "p99-ratio 0.0014, however often it looked)") in text
+    assert text.count("xychart-beta") == 2
+    assert 'x-axis ["10 s", "20 s", "30 s", "40 s", "50 s"]' in text and "line [0, 0, 0, 0, 0]" in text
+    assert "line [0.7222, 0.7222, 0.7222, 0.7222, 0.7222]" in text  # the threshold: the baseline's + 0.5 points
+    assert "red: canary · blue: baseline · grey: the rule's threshold (baseline + 0.5 points)" in text
     assert "| error-rate | error rate > baseline + 0.5 points | 0% | 0.222% |" in text
+
+
+def test_charts_show_each_look_and_leave_gaps_as_gaps():
+    analysis = CanaryAnalysis(AnalysisConfig(min_requests=100, min_duration=600, duration=600))
+    analysis.look(0, LookData(ArmCounts(), ArmCounts()))
+    stream = Stream()
+    for i in range(1, 9):
+        if i in (4, 5):  # Prometheus down for two looks
+            analysis.look(i * 10, LookData(None, None))
+            continue
+        analysis.look(i * 10, stream.look((100, 30 if i == 8 else 0), (900, 2)))
+    text = report.charts(analysis.timeline, analysis.config)
+    error_chart = text.split("```")[1]
+    assert 'x-axis ["10 s", "20 s", "30 s", "1 min", "1 min 10 s", "1 min 20 s"]' in error_chart  # no 40 s, 50 s
+    assert "line [0, 0, 0, 0, 0, 30]" in error_chart  # per look: the late 30 % shows, not a cumulative 5 %
+    assert "no data (not drawn): 40 s–50 s" in text
 
 
 def test_the_json_report_is_written_atomically(tmp_path):
@@ -136,8 +158,8 @@ def test_the_json_report_is_written_atomically(tmp_path):
     path = report.write(str(tmp_path / "out" / "canary.json"),
                         report.document(conclusion, analysis.config, analysis.timeline, "probe"))
     doc = json.loads(open(path).read())
-    assert doc["decision"] == "promote" and len(doc["timeline"]) == 4
-    assert doc["config"]["guard_alpha"] == pytest.approx(0.0025)
+    assert doc["decision"] == "promote" and len(doc["timeline"]) == 6
+    assert [g["alpha"] for g in doc["config"]["guards"]] == pytest.approx([0.01 / 7, 0.03 / 7, 0.02 / 7, 0.01 / 7])
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["canary.json"]
     from deploy_actions.errors import InputError
 

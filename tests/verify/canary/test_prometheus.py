@@ -154,10 +154,13 @@ def test_instant_and_range_queries_send_the_api_parameters(fake_prometheus):
     assert path2 == "/api/v1/query_range" and params2["step"] == ["10"]
 
 
-def test_lookback_reads_history_with_range_queries(fake_prometheus):
+def test_lookback_reads_history_from_raw_samples(fake_prometheus):
     result = _monitor(fake_prometheus.url, lookback=30.0, min_duration=20.0)
     assert result.conclusion.decision.value == "promote" and result.conclusion.at == 20
-    assert all(path == "/api/v1/query_range" for path, _, _ in fake_prometheus.requests)
+    # One instant query per metric and side with a range selector: the samples' own timestamps.
+    queries = [params["query"][0] for path, params, _ in fake_prometheus.requests]
+    assert all(path == "/api/v1/query" for path, _, _ in fake_prometheus.requests)
+    assert len(queries) == 4 and all(q.endswith("s]") for q in queries)
 
 
 @pytest.mark.parametrize(("url", "expected"), [
@@ -185,19 +188,19 @@ def test_bad_selectors(text):
 
 
 def test_counters_count_increases_and_restarts_like_increase():
-    counters = prom._Counters()
-    a, b = {"code": "200"}, {"code": "500"}
-    counters.update([(a, 100.0)])  # the first look is the reference
-    counters.update([(a, 130.0), (b, 2.0)])  # a new series counts from zero
-    counters.update([(a, 5.0), (b, 2.0)])  # a restart: the new value is the increase
-    assert counters.increase == {(("code", "200"),): 35.0, (("code", "500"),): 2.0}
+    samples = [(0.0, 100.0), (10.0, 130.0), (20.0, 5.0), (30.0, 9.0)]  # a restart between 10 and 20
+    assert prom.increase_between(samples, 0.0, 30.0) == 39.0
+    assert prom.increase_between(samples, 5.0, 10.0) == 15.0  # interpolated at 5 s
+    assert prom.increase_between(samples, 30.0, 60.0) == 0.0  # no samples after 30: it stays
+    assert prom.increase_between([(40.0, 60.0), (50.0, 61.0)], 0.0, 50.0) == 1.0  # from its first sample
 
 
 def test_series_without_the_status_label_are_no_data_not_zero_errors():
     provider = prom.PrometheusProvider(prom.PrometheusClient("http://x"), canary_selector='a="b"',
                                        baseline_selector='a="c"')
     problems: list[str] = []
-    assert provider._counts("canary", [({"job": "x"}, 10.0)], [], problems) is None
+    series = [prom.Series({"job": "x"}, ((0.0, 1.0), (10.0, 11.0)))]
+    assert provider._counts("canary", series, [], 0.0, 10.0, 10.0, problems) is None
     assert "have no 'code' label" in problems[0]
 
 

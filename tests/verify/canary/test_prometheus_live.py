@@ -78,7 +78,7 @@ def test_inside_github_actions_outputs_and_summary_are_written(lab, capsys, tmp_
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     code, result, _ = _run(lab, "healthy", capsys)
-    assert code == 0 and result["decision"] == "promote"
+    assert code == 0 and result["decision"] == "promote", result["reason"]
     text = outputs.read_text()
     assert "decision<<" in text and "promote" in text and "verdicts<<" in text
     markdown = summary.read_text()

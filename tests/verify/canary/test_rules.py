@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deploy_actions.errors import InputError
-from deploy_actions.verify.canary import rules
+from deploy_actions.verify.canary import rules, stats
 from deploy_actions.verify.canary.providers import ArmCounts
 from tests.verify.canary.builders import arm
 
@@ -107,66 +107,104 @@ def test_any_metrics_text_parses_or_is_an_input_error(text):
         assert str(err).startswith("input 'metrics': got ")
 
 
-def _step(state, canary, baseline, canary_delta, baseline_delta, counting="consecutive", seconds=10.0, alpha=0.0025):
+def _step(state, canary, baseline, canary_delta, baseline_delta, counting="consecutive", seconds=10.0, alpha=0.0025,
+          previous=None):
     return rules.step(state, canary=canary, baseline=baseline, canary_delta=canary_delta,
-                      baseline_delta=baseline_delta, previous_baseline=baseline, seconds=seconds, alpha=alpha,
-                      tolerance_alpha=0.01, counting=counting)
+                      baseline_delta=baseline_delta, previous_baseline=baseline if previous is None else previous,
+                      seconds=seconds, alpha=alpha, counting=counting)
+
+
+def _steady(guard, canary_delta, baseline_delta, looks=stats.MIN_LOOKS, previous=None):
+    """The guard after `looks` identical looks (the first in which it may decide)."""
+    state, canary, baseline = rules.start(guard), ArmCounts(), ArmCounts()
+    for _ in range(looks):
+        canary, baseline = canary.plus(canary_delta), baseline.plus(baseline_delta)
+        state = _step(state, canary, baseline, canary_delta, baseline_delta, previous=previous)
+    return state
+
+
+def _errors_per_look(guard, errors, counting="consecutive"):
+    state, total, verdicts = rules.start(guard), ArmCounts(), []
+    for count in errors:  # 100 requests per look
+        delta = ArmCounts(100.0, float(count))
+        total = total.plus(delta)
+        state = _step(state, total, arm(1000), delta, arm(100), counting=counting)
+        verdicts.append(state.verdict)
+    return verdicts
+
+
+def test_no_guard_decides_before_its_test_has_looks_enough():
+    guard = rules.Guard("error-rate", "rate", 0.05)
+    assert _steady(guard, ArmCounts(100.0, 90.0), arm(900), looks=stats.MIN_LOOKS - 1).verdict == "pass"
+    assert _steady(guard, ArmCounts(100.0, 90.0), arm(900)).verdict == "fail"
 
 
 def test_the_absolute_guard_waits_out_its_for_and_a_clean_look_resets_it():
     guard = rules.Guard("error-rate", "rate", 0.05, for_seconds=30)
-    state = rules.start(guard)
-    total = ArmCounts()
-    verdicts = []
-    for errors in (50, 50, 0, 50, 50, 50, 50):  # 100 requests per look; the third is clean
-        delta = ArmCounts(100.0, float(errors))
-        total = ArmCounts(total.requests + 100, total.errors + errors)
-        state = _step(state, total, arm(1000), delta, arm(100))
-        verdicts.append(state.verdict)
-    assert verdicts == ["watch", "watch", "pass", "watch", "watch", "fail", "fail"]
+    early = stats.MIN_LOOKS - 1  # looks before the test may count
+    verdicts = _errors_per_look(guard, (50,) * early + (50, 0, 50, 50, 50, 50))  # a clean look after the first breach
+    assert verdicts == ["pass"] * early + ["watch", "pass", "watch", "watch", "fail", "fail"]
 
 
 def test_cumulative_counting_never_resets():
     guard = rules.Guard("error-rate", "rate", 0.05, for_seconds=30)
-    state = rules.start(guard)
-    total = ArmCounts()
-    verdicts = []
-    for errors in (50, 50, 0, 50):
-        delta = ArmCounts(100.0, float(errors))
-        total = ArmCounts(total.requests + 100, total.errors + errors)
-        state = _step(state, total, arm(1000), delta, arm(100), counting="cumulative")
-        verdicts.append(state.verdict)
-    assert verdicts == ["watch", "watch", "watch", "fail"]
+    early = stats.MIN_LOOKS - 1
+    verdicts = _errors_per_look(guard, (50,) * early + (50, 0, 50, 50), counting="cumulative")
+    assert verdicts == ["pass"] * early + ["watch", "watch", "watch", "fail"]
 
 
-def test_a_regression_surely_smaller_than_the_tolerance_is_tolerated_not_rolled_back():
-    # +0.1 points on a million requests: certain, and certainly below the 0.5-point tolerance.
+def test_a_regression_inside_the_tolerance_is_the_null_not_a_rollback():
+    # +0.1 points on a million requests a look: certain, and inside the 0.5-point tolerance, which is H0.
     guard = rules.Guard("error-increase", "increase", 0.005)
-    canary, baseline = arm(1_000_000, 6_000), arm(9_000_000, 45_000)
-    state = _step(rules.start(guard), canary, baseline, canary, baseline)
-    assert state.test.rejects(0.0025)
-    assert state.verdict == "tolerated" and not state.rolled_back
+    baseline = arm(9_000_000, 45_000)
+    state = _steady(guard, arm(1_000_000, 6_000), baseline)
+    assert not state.test.rejects(0.0025) and state.verdict == "pass" and not state.rolled_back
+    bound = state.largest_regression(0.0025, baseline)
+    assert bound is not None and 0.001 < bound < 0.002  # what the data still allows: about +0.1 points
 
 
-def test_a_regression_that_may_reach_the_tolerance_rolls_back():
+def test_a_regression_beyond_the_tolerance_rolls_back():
     guard = rules.Guard("error-increase", "increase", 0.005)
-    canary, baseline = arm(2_000, 40), arm(18_000, 90)  # 2 % against 0.5 %
-    state = _step(rules.start(guard), canary, baseline, canary, baseline)
+    state = _steady(guard, arm(2_000, 60), arm(18_000, 90))  # 3 % against 0.5 %
     assert state.rolled_back and state.verdict == "fail"
+
+
+def test_an_absolute_breach_the_baseline_shares_is_held_not_rolled_back():
+    guard = rules.Guard("error-rate", "rate", 0.05)
+    canary = ArmCounts(1_000.0, 300.0)  # 30 % on both sides: an outage
+    state = _steady(guard, canary, ArmCounts(9_000.0, 2_700.0))
+    assert state.test.rejects(0.0025) and state.verdict == "shared" and not state.rolled_back
+    assert _steady(guard, canary, ArmCounts(9_000.0, 45.0)).rolled_back  # the same canary beside a healthy baseline
 
 
 def test_latency_counts_canary_requests_above_the_baselines_quantile():
     from tests.verify.canary.builders import SLOW
 
     guard = rules.Guard("p95-increase", "latency", 1.5, quantile=0.95)
-    previous = arm(5_000)
-    canary, baseline = arm(1_000, shares=SLOW), arm(9_000)
-    state = rules.step(rules.start(guard), canary=canary, baseline=baseline, canary_delta=canary,
-                       baseline_delta=baseline, previous_baseline=previous, seconds=10, alpha=0.0025,
-                       tolerance_alpha=0.01, counting="consecutive")
-    assert state.boundary == 0.25  # the baseline's share up to 0.25 s is 0.97, the closest to 0.95
+    state = _steady(guard, arm(1_000, shares=SLOW), arm(9_000), previous=arm(5_000))
+    assert state.boundary == 0.1  # 10 % of the baseline is slower than 0.1 s, 3 % slower than 0.25 s
     assert state.rolled_back and state.canary is not None and state.baseline is not None
     assert state.canary > 1.5 * state.baseline
+    shift = state.largest_regression(0.0025, arm(27_000))
+    assert shift is not None and shift > 1.5  # the data allows (and shows) more than +50 %
+
+
+def test_latency_inside_the_tolerance_is_not_a_rollback():
+    # Every canary request 20 % slower than the baseline's (the rule allows 50 %), with fine buckets.
+    bounds = (*tuple(0.01 * 1.1 ** i for i in range(60)), math.inf)
+
+    def lognormal(n, factor):
+        from statistics import NormalDist
+
+        cdf = [NormalDist(math.log(0.05 * factor), 0.5).cdf(math.log(b)) if math.isfinite(b) else 1.0
+               for b in bounds]
+        return ArmCounts(float(n), 0.0, tuple((b, round(n * c)) for b, c in zip(bounds, cdf, strict=True)))
+
+    guard = rules.Guard("p95-increase", "latency", 1.5, quantile=0.95)
+    state = _steady(guard, lognormal(100_000, 1.2), lognormal(900_000, 1.0), looks=10, previous=lognormal(900_000, 1.0))
+    assert not state.test.rejects(0.0025) and not state.rolled_back
+    slower = _steady(guard, lognormal(100_000, 2.0), lognormal(900_000, 1.0), previous=lognormal(900_000, 1.0))
+    assert slower.rolled_back  # 2x slower is beyond it
 
 
 def test_custom_metric_failure_counting():

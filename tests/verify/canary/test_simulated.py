@@ -1,11 +1,11 @@
-"""The whole analysis on many seeded streams in virtual time (the benchmark's simulator): the
-false-rollback rate on healthy canaries stays within alpha plus sampling slack, regressions are
-found, and no data is never promote."""
+"""The whole analysis on seeded streams of pods, seconds and scrapes in virtual time (the
+benchmark's simulator): false rollbacks on A/A canaries whose errors and slowness cluster stay
+within alpha plus sampling slack, a canary at its tolerance is the null, regressions are found,
+and no data (or stopped traffic) is never promote."""
 
 from __future__ import annotations
 
 import math
-import statistics
 
 import pytest
 
@@ -13,42 +13,57 @@ from benchmarks.canary_judges import SCENARIOS, judge_ours, simulate
 from deploy_actions.verify.canary import rules
 from deploy_actions.verify.canary.decision import AnalysisConfig
 
-HEALTHY = next(s for s in SCENARIOS if s.name == "healthy")
-SHARED_BURSTS = next(s for s in SCENARIOS if s.name == "bursty, both sides")
+
+def _scenario(name: str):
+    return next(s for s in SCENARIOS if s.name == name)
+
+
+def _rate(outcomes, decision: str = "rollback") -> float:
+    return sum(o.decision == decision for o in outcomes) / len(outcomes)
 
 
 def _slack(alpha: float, n: int) -> float:
     return 3 * math.sqrt(alpha * (1 - alpha) / n)
 
 
-@pytest.mark.parametrize(("rps", "seeds"), [(1, 150), (10, 250), (100, 150)])
-def test_false_rollbacks_on_healthy_streams_stay_within_alpha(rps, seeds):
-    alpha = 0.01
-    outcomes = judge_ours(simulate(HEALTHY, rps, seeds, seed=101), AnalysisConfig(alpha=alpha))
-    rate = sum(o.decision == "rollback" for o in outcomes) / seeds
+@pytest.mark.parametrize(("name", "rps"), [
+    ("healthy", 10), ("error bursts", 100), ("latency blips", 100), ("pod heterogeneity", 100),
+    ("shared outage", 10), ("all of them", 100),
+])
+def test_false_rollbacks_on_clustered_a_a_streams_stay_within_alpha(name, rps):
+    alpha, seeds = 0.01, 120
+    rate = _rate(judge_ours(simulate(_scenario(name), rps, seeds, seed=101), AnalysisConfig(alpha=alpha)))
     assert rate <= alpha + _slack(alpha, seeds)
 
 
-def test_false_rollbacks_stay_within_a_large_alpha_too():
-    # One guard, a large alpha and 30 looks make the check sharp (about 6 % observed here): a test
-    # that lost its validity under peeking, or under errors that come in shared bursts, overshoots it.
-    alpha, seeds = 0.2, 200
-    guard = rules.parse_guard("max-error-increase", "0.5", "error-increase")
+def _one_guard(text: str, input_name: str, kind: str) -> tuple[rules.Guard, ...]:
+    guard = rules.parse_guard(input_name, text, kind)
     assert guard is not None
-    outcomes = judge_ours(simulate(SHARED_BURSTS, 10, seeds, seed=202),
-                          AnalysisConfig(alpha=alpha, min_duration=300, duration=300, guards=(guard,)))
-    rate = sum(o.decision == "rollback" for o in outcomes) / seeds
+    return (guard,)
+
+
+@pytest.mark.parametrize(("name", "guard"), [
+    ("error bursts", ("0.5", "max-error-increase", "error-increase")),
+    ("latency blips", ("50", "max-p95-increase", "p95-increase")),
+    ("errors +0.5 pts (at the tolerance)", ("0.5", "max-error-increase", "error-increase")),
+])
+def test_a_large_alpha_makes_the_check_sharp(name, guard):
+    # One guard, alpha 0.2 and 60 looks at 100 rps: a test whose evidence grew with the clustering
+    # inside looks (the per-request test rolled back about half of these), or whose null was not
+    # the tolerance, overshoots 0.2 plus slack.
+    alpha, seeds = 0.2, 120
+    config = AnalysisConfig(alpha=alpha, guards=_one_guard(*guard))
+    rate = _rate(judge_ours(simulate(_scenario(name), 100, seeds, seed=202), config))
     assert rate <= alpha + _slack(alpha, seeds)
 
 
-def test_two_points_more_errors_at_ten_rps_is_found_within_a_minute():
-    scenario = next(s for s in SCENARIOS if s.name == "errors +2 pts")
-    outcomes = judge_ours(simulate(scenario, 10, 100, seed=303))
-    assert all(o.decision == "rollback" for o in outcomes)
-    assert statistics.median(o.seconds for o in outcomes) <= 60
+def test_big_regressions_are_found():
+    for name in ("errors +5 pts", "p95 +100 %"):
+        outcomes = judge_ours(simulate(_scenario(name), 10, 40, seed=303))
+        assert _rate(outcomes) >= 0.95, name
 
 
-def test_no_data_holds_and_never_promotes():
-    scenario = next(s for s in SCENARIOS if s.name == "no data")
-    outcomes = judge_ours(simulate(scenario, 10, 20, seed=404))
-    assert {o.decision for o in outcomes} == {"hold"}
+@pytest.mark.parametrize("name", ["no data", "stopped traffic"])
+def test_no_data_and_stopped_traffic_are_never_promoted(name):
+    outcomes = judge_ours(simulate(_scenario(name), 10, 20, seed=404))
+    assert _rate(outcomes, "promote") == 0 and _rate(outcomes, "hold") == 1

@@ -2,13 +2,13 @@
 
 - **rollback** as soon as any guard or custom metric fails (see `rules`);
 - **promote** only once `min-duration` has passed and the canary has served `min-requests`, the
-  latest look has data for both sides, no guard is breached or watching, every guard's estimate is
-  within its threshold and every custom metric passes: no evidence of a regression of the
-  tolerated size;
+  latest look has data for both sides, the canary served requests recently (within `max-idle` of
+  the analysis), no guard is breached, watching or shared, every guard's estimate is within its
+  threshold and every custom metric passes: no evidence of a regression beyond the tolerance;
 - **hold** otherwise; when `duration` runs out it is the answer, with the reason (too little
-  traffic, inconclusive, or no data). "No data" (the canary was never seen serving, or the latest
-  look had no data) is never promote: `on-no-data` turns it into hold, a failed step (hold, exit
-  1) or rollback.
+  traffic, inconclusive, an unhealthy environment, or no data). "No data" (the canary was never
+  seen serving, its traffic stopped, or the latest look had no data) is never promote:
+  `on-no-data` turns it into hold, a failed step (hold, exit 1) or rollback.
 
 Time is whatever the caller says it is, so the same code runs live, over a range query's
 history, and in the benchmark's virtual time.
@@ -28,6 +28,7 @@ from deploy_actions.verify.canary import rules
 from deploy_actions.verify.canary.providers import ArmCounts, LookData
 
 OnNoData = Literal["hold", "fail", "rollback"]
+IDLE_LOOKS = 2  # looks in a row without canary requests before max-idle may call its traffic stopped
 RECENT_WINDOW = 60.0  # seconds: what "the latest numbers" of a guard with `for` are, like rate(...[1m])
 
 
@@ -47,11 +48,13 @@ class AnalysisConfig:
     custom: tuple[rules.CustomMetric, ...] = ()
     counting: rules.Counting = "consecutive"
     on_no_data: OnNoData = "hold"
+    max_idle: float = 0.2  # share of the analysis the canary may go without requests (stopped traffic)
 
-    @property
-    def guard_alpha(self) -> float:
-        """Each guard's share of alpha (Bonferroni): together they stay at or below alpha."""
-        return self.alpha / max(1, len(self.guards))
+    def alpha_of(self, guard: rules.Guard) -> float:
+        """A guard's share of alpha (weighted Bonferroni, `rules.ALPHA_WEIGHTS` over the enabled
+        guards): together they stay at or below alpha."""
+        total = sum(rules.ALPHA_WEIGHTS[g.name] for g in self.guards)
+        return self.alpha * rules.ALPHA_WEIGHTS[guard.name] / total if total else self.alpha
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,13 @@ class Verdict:
     unit: str  # "ratio" (error rates) or "seconds"
     p_value: float | None = None
     e_value: float | None = None
+    largest_regression: float | None = None  # what the data still allows, in the rule's unit (see rules)
 
     def as_json(self) -> dict[str, object]:
         return {"metric": self.metric, "rule": self.rule, "verdict": self.verdict, "canary": _finite(self.canary),
                 "baseline": _finite(self.baseline), "unit": self.unit,
-                "p_value": _finite(self.p_value), "e_value": _finite(self.e_value)}
+                "p_value": _finite(self.p_value), "e_value": _finite(self.e_value),
+                "largest_regression": _finite(self.largest_regression)}
 
 
 def _finite(value: float | None) -> float | None:
@@ -81,7 +86,8 @@ def _finite(value: float | None) -> float | None:
 
 @dataclass(frozen=True)
 class Point:
-    """One look, for the chart and the JSON report (cumulative numbers since the start)."""
+    """One look, for the chart and the JSON report: the requests since the start, and the error
+    rates and p95s of this look's own window (None: no data in it)."""
 
     t: float
     canary_requests: float
@@ -116,6 +122,8 @@ class CanaryAnalysis:
         self.baseline = ArmCounts()
         self.last_t: float | None = None
         self.last_missing = True
+        self.last_canary_traffic: float | None = None  # when the canary last served requests
+        self.spacing = 0.0  # the longest time between two looks
         self.looks = 0
         self.missing_looks = 0
         self.problems: list[str] = []
@@ -129,6 +137,7 @@ class CanaryAnalysis:
         if self.conclusion is not None:
             return self.conclusion
         seconds = 0.0 if self.last_t is None else max(0.0, t - self.last_t)
+        self.spacing = max(self.spacing, seconds)
         self.last_t = t
         self.looks += 1
         for problem in data.problems:
@@ -137,24 +146,27 @@ class CanaryAnalysis:
         cfg = self.config
         missing = data.canary is None or data.baseline is None
         self.last_missing = missing
+        canary_delta = baseline_delta = ArmCounts()
         if missing:
             self.missing_looks += 1
         else:
             assert data.canary is not None and data.baseline is not None
-            canary_delta, baseline_delta = data.canary.minus(self.canary), data.baseline.minus(self.baseline)
             previous_baseline = self.baseline
-            self.canary, self.baseline = _grow(self.canary, data.canary), _grow(self.baseline, data.baseline)
+            (self.canary, canary_delta), (self.baseline, baseline_delta) = (
+                _grow(self.canary, data.canary), _grow(self.baseline, data.baseline))
+            if canary_delta.requests > 0 or self.last_canary_traffic is None:
+                self.last_canary_traffic = t
             recent = self._recent(t, canary_delta, baseline_delta)
             self.guards = [
                 rules.step(state, canary=self.canary, baseline=self.baseline, canary_delta=canary_delta,
                            baseline_delta=baseline_delta, previous_baseline=previous_baseline, seconds=seconds,
-                           alpha=cfg.guard_alpha, tolerance_alpha=cfg.alpha, counting=cfg.counting, recent=recent)
+                           alpha=cfg.alpha_of(state.guard), counting=cfg.counting, recent=recent)
                 for state in self.guards
             ]
         for i, state in enumerate(self.customs):
             canary_value, baseline_value = data.custom.get(state.metric.name, (None, None))
             self.customs[i] = rules.step_custom(state, canary_value, baseline_value, seconds, cfg.counting)
-        self.timeline.append(self._point(t, missing))
+        self.timeline.append(self._point(t, missing, canary_delta, baseline_delta))
         self.conclusion = self._decide(t)
         return self.conclusion
 
@@ -175,12 +187,23 @@ class CanaryAnalysis:
 
         return counts
 
-    def _point(self, t: float, missing: bool) -> Point:
+    def _point(self, t: float, missing: bool, canary: ArmCounts, baseline: ArmCounts) -> Point:
         from deploy_actions.verify.canary.stats import histogram_quantile
 
-        return Point(t, self.canary.requests, self.baseline.requests, self.canary.error_rate,
-                     self.baseline.error_rate, histogram_quantile(self.canary.buckets, 0.95),
-                     histogram_quantile(self.baseline.buckets, 0.95), missing)
+        return Point(t, self.canary.requests, self.baseline.requests, canary.error_rate, baseline.error_rate,
+                     histogram_quantile(canary.buckets, 0.95), histogram_quantile(baseline.buckets, 0.95), missing)
+
+    def stopped(self, t: float) -> str | None:
+        """Why the canary's traffic counts as stopped at `t` (no requests for more than `max-idle`
+        of the analysis, and for more than IDLE_LOOKS looks: a late scrape can leave one look
+        without new requests), or None."""
+        if self.last_canary_traffic is None or self.canary.requests <= 0:
+            return None
+        idle = t - self.last_canary_traffic
+        if idle > 0 and idle > self.config.max_idle * t and idle > IDLE_LOOKS * self.spacing:
+            return (f"the canary's traffic stopped: no new requests for the last {idle:g}s "
+                    f"(more than max-idle {self.config.max_idle:.0%} of {t:g}s)")
+        return None
 
     # -- deciding ------------------------------------------------------------------------------
 
@@ -212,9 +235,15 @@ class CanaryAnalysis:
             blockers.append("no baseline traffic")
         if self.last_missing:
             blockers.append("no data at the latest look")
+        stopped = self.stopped(t)
+        if stopped:
+            blockers.append(stopped)
         for g in self.guards:
             if g.verdict == "nodata":
                 blockers.append(f"no data for {g.guard.name}")
+            elif g.verdict == "shared":
+                blockers.append(f"{g.guard.name}: the baseline breaks {g.guard.label} too: the environment is "
+                                "unhealthy, which is no evidence against the canary")
             elif g.verdict == "watch":
                 blockers.append(f"{g.guard.name} breached ({g.guard.label}), waiting out its 'for'")
             elif g.exceeds:
@@ -234,6 +263,8 @@ class CanaryAnalysis:
             no_data = "no data for the canary: it served no requests that we could see"
         elif self.last_missing:
             no_data = "no data at the latest look"
+        elif self.stopped(t):
+            no_data = f"no data: {self.stopped(t)}"
         elif self.baseline.requests <= 0:
             no_data = "no data for the baseline"
         if no_data is not None:
@@ -248,9 +279,13 @@ class CanaryAnalysis:
                                              self.verdicts(), no_data=True, failed=cfg.on_no_data == "fail")
             return self.conclusion
         blockers = self._blockers(t)
+        shared = [g for g in self.guards if g.verdict == "shared"]
         if self.canary.requests < cfg.min_requests:
             reason = (f"hold: too little traffic to decide: {self.canary.requests:.0f} canary requests in "
                       f"{t:g}s, min-requests is {cfg.min_requests}")
+        elif shared:
+            reason = (f"hold: the environment is unhealthy: the baseline breaks {shared[0].guard.label} as the "
+                      f"canary does, so this is no evidence against the canary ({'; '.join(blockers)})")
         else:
             reason = "hold: inconclusive after {:g}s: {}".format(t, "; ".join(blockers) or "no decision")
         self.conclusion = Conclusion(Decision.HOLD, reason, t, self.verdicts())
@@ -264,7 +299,7 @@ class CanaryAnalysis:
             unit = "ratio" if g.guard.kind in ("rate", "increase") else "seconds"
             metric = "error-rate" if g.guard.kind in ("rate", "increase") else f"p{round(g.guard.quantile * 100)}"
             out.append(Verdict(metric, g.guard.label, g.verdict, g.canary, g.baseline, unit, g.test.p_value,
-                               g.test.e_value))
+                               g.test.e_value, g.largest_regression(self.config.alpha_of(g.guard), self.baseline)))
         for c in self.customs:
             out.append(Verdict(c.metric.name, c.metric.label, c.verdict, c.canary, c.baseline, "value"))
         return tuple(out)
@@ -277,8 +312,8 @@ class CanaryAnalysis:
         else:
             numbers = f"canary p{round(guard.quantile * 100)} {_ms(g.canary)} vs baseline {_ms(g.baseline)}"
         return (f"rollback: {guard.name} ({guard.label}): {numbers} after {t:g}s; evidence e = {g.test.e_value:.3g} "
-                f">= {1 / self.config.guard_alpha:g} (always-valid p = {g.test.p_value:.2g}, alpha share "
-                f"{self.config.guard_alpha:g})")
+                f">= {1 / self.config.alpha_of(guard):g} (always-valid p = {g.test.p_value:.2g}, alpha share "
+                f"{self.config.alpha_of(guard):g})")
 
     def _promote_reason(self, t: float) -> str:
         parts = [f"{self.canary.requests:.0f} canary and {self.baseline.requests:.0f} baseline requests in {t:g}s",
@@ -289,12 +324,16 @@ class CanaryAnalysis:
         return "promote: no evidence of a regression; " + ", ".join(parts)
 
 
-def _grow(before: ArmCounts, now: ArmCounts) -> ArmCounts:
-    # Providers report counts since their start; a provider that lost track (a restart) may
-    # report less than before: never go backwards.
-    if now.requests >= before.requests:
-        return now
-    return before
+def _grow(before: ArmCounts, now: ArmCounts) -> tuple[ArmCounts, ArmCounts]:
+    """The new cumulative counts and this look's increments. Providers report counts since their
+    start; one that lost track (a restart) may report less than before: never go backwards. A look
+    without a histogram (its query failed) keeps the histogram it had, so the next one with a
+    histogram counts only what is new, never the whole history again."""
+    if now.requests < before.requests:
+        return before, ArmCounts()
+    if not now.buckets and before.buckets:
+        now = ArmCounts(now.requests, now.errors, before.buckets)
+    return now, now.minus(before)
 
 
 def _pct(value: float | None) -> str:

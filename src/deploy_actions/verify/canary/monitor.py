@@ -51,6 +51,7 @@ class CanaryMonitorOptions:
     max_p95_increase: str = rules.DEFAULT_MAX_P95_INCREASE
     max_p99_ratio: str = rules.DEFAULT_MAX_P99_RATIO
     failure_counting: str = "consecutive"
+    max_idle: float | None = 0.2
     on_no_data: str = "hold"
     fail_on_rollback: bool = False
     report: str = ""
@@ -104,12 +105,17 @@ def analysis_config(opts: CanaryMonitorOptions) -> AnalysisConfig:
     if custom and opts.provider != "prometheus":
         raise InputError("metrics", opts.metrics.strip().splitlines()[0],
                          "no custom metrics with provider: probe (they are PromQL)")
+    max_idle = 0.2 if opts.max_idle is None else opts.max_idle
+    if not 0 <= max_idle < 1:
+        raise InputError("max-idle", f"{max_idle:g}", "a share of the analysis from 0 up to (not including) 1, "
+                         "e.g. 0.2")
     if not guards and not custom:
         raise InputError("max-error-rate", "off", "at least one guard or custom metric to judge the canary by")
     return AnalysisConfig(
         alpha=alpha, min_requests=300 if opts.min_requests is None else opts.min_requests,
         min_duration=min_duration, duration=duration, guards=guards, custom=custom,
         counting=cast(rules.Counting, opts.failure_counting), on_no_data=cast(OnNoData, opts.on_no_data),
+        max_idle=max_idle,
     )
 
 
@@ -218,5 +224,5 @@ def _log(t: float, analysis: CanaryAnalysis, problems: tuple[str, ...]) -> None:
         return
     rate = "n/a" if point.canary_error_rate is None else f"{point.canary_error_rate * 100:.2f}%"
     base = "n/a" if point.baseline_error_rate is None else f"{point.baseline_error_rate * 100:.2f}%"
-    actions_runtime.log(f"  {t:7.1f}s  canary {point.canary_requests:.0f} req, errors {rate} | baseline "
-                        f"{point.baseline_requests:.0f} req, errors {base}")
+    actions_runtime.log(f"  {t:7.1f}s  canary {point.canary_requests:.0f} req, errors this look {rate} | baseline "
+                        f"{point.baseline_requests:.0f} req, errors this look {base}")

@@ -10,22 +10,35 @@ Defaults (each an input; `off` disables a guard):
 | p95 latency above the baseline's | `max-p95-increase` | `50` (percent) |
 | p99 latency as a multiple of the baseline's | `max-p99-ratio` | `5x for 5m` |
 
-A guard is *breached* at a look when (1) its sequential test has rejected "the canary is no
-worse" at its share of alpha (sticky: once the evidence has crossed, it stays crossed), (2) the
-data cannot rule out a regression at least as large as the threshold (the upper confidence bound
-of the regression reaches it), and (3) for guards with `for`, the numbers of the last minute are
-beyond the threshold (as `rate(...[1m])` shows them). A guard rolls back once it has been
-breached for its `for` duration (at once when there is none).
+Each guard's null hypothesis is its tolerance, tested look by look (`stats.ExcessTest`):
+
+- `max-error-rate` p0: H0 "the canary's error rate <= p0";
+- `max-error-increase` delta: H0 "canary error rate <= baseline error rate + delta", both counted
+  over the same window;
+- `max-p95-increase` tau (and `max-p99-ratio` r, with r = 1 + tau): "slow" is a bucket bound L
+  near the baseline's p95 (p99), chosen from the baseline's first 200 observations and then kept
+  (fixed before the data it judges); H0 "the canary's share of
+  requests above L <= the baseline's share above L / (1 + tau)", which holds whenever the canary
+  is at most (1 + tau) times slower than the baseline (a shift by that factor gives exactly that
+  share). The baseline's share at L / (1 + tau) is read from its histogram with log-linear
+  interpolation inside the bucket, so ordinary buckets can meet the rule.
+
+A guard is *breached* at a look when its test has rejected H0 at the guard's share of alpha
+(sticky: once the evidence has crossed, it stays crossed) and, for guards with `for`, the numbers
+of the last minute are beyond the threshold (as `rate(...[1m])` shows them). A guard rolls back
+once it has been breached for its `for` duration (at once when there is none). The absolute guard
+never rolls back for a breach the baseline shares over the same minute: the verdict is `shared`
+(hold: the environment is unhealthy, the canary is not shown to be the cause).
 
 Failure counting (`failure-counting`) applies to that duration. **consecutive** (the default,
 like Prometheus' `for:`): a look that is not breached resets the count. **cumulative** (like
 Flagger's failed-checks counter): breached looks add up and are never reset. Looks without data
 neither count nor reset.
 
-Only (1) can make a healthy canary fail, and its alpha is split evenly between the enabled
-guards, so the false-rollback probability of all guards together stays at or below alpha.
-Custom metrics (PromQL with a threshold) are plain threshold checks: counted the same way, but
-not covered by that bound.
+Only the tests can make a canary inside its tolerances fail, and alpha is split over the enabled
+guards by `ALPHA_WEIGHTS` (weighted Bonferroni), so the false-rollback probability of all guards
+together stays at or below alpha. Custom metrics (PromQL with a threshold) are plain threshold
+checks: counted the same way, but not covered by that bound.
 """
 
 from __future__ import annotations
@@ -42,12 +55,19 @@ from deploy_actions.verify.canary.providers import ArmCounts
 
 GuardKind = Literal["rate", "increase", "latency"]
 Counting = Literal["consecutive", "cumulative"]
-VerdictLabel = Literal["pass", "watch", "fail", "tolerated", "nodata"]
+VerdictLabel = Literal["pass", "watch", "fail", "shared", "nodata"]
 
 DEFAULT_MAX_ERROR_RATE = "5 for 2m"  # percent ("5% for 2m" reads the same)
 DEFAULT_MAX_ERROR_INCREASE = "0.5"
 DEFAULT_MAX_P95_INCREASE = "50"  # percent
 DEFAULT_MAX_P99_RATIO = "5x for 5m"
+
+BOUNDARY_MINIMUM = 200  # baseline observations before a latency guard picks its "slow" bound
+
+# How alpha is split over the enabled guards (weighted Bonferroni: the shares add up to alpha).
+# The relative guards are the ones that must find small regressions; the absolute error rate and
+# the p99 ratio guard against large ones, which need little evidence.
+ALPHA_WEIGHTS = {"error-rate": 1.0, "error-increase": 3.0, "p95-increase": 2.0, "p99-ratio": 1.0}
 
 _GUARD_TEXT = re.compile(
     r"^\s*(?P<number>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>%|pp|points?|x|×)?\s*(?:for\s+(?P<for>\S.*?))?\s*$",
@@ -148,34 +168,51 @@ class GuardState:
     """Where one guard stands after the latest look."""
 
     guard: Guard
-    test: stats.MixtureState
+    test: stats.ExcessState
     verdict: VerdictLabel = "nodata"
     canary: float | None = None  # the compared statistic, cumulative: error rate or quantile (s)
     baseline: float | None = None
     breached_seconds: float = 0.0
-    tolerated: bool = False  # the evidence says "worse", but surely by less than the threshold
-    boundary: float | None = None  # latency: the bucket bound counted as "slow"
+    boundary: float | None = None  # latency: the bucket bound counted as "slow" (near the baseline's quantile)
     rolled_back: bool = False
+    shared: bool = False  # absolute guard: the baseline breaks the rule too (the environment, not the canary)
 
     @property
     def exceeds(self) -> bool:
-        """The cumulative point estimate is beyond the threshold (blocks a promotion)."""
+        """The point estimate of what the test compares is beyond the threshold (blocks a
+        promotion): the error rates, or for latency the canary's share above the "slow" bound
+        against the baseline's share above bound / threshold (quantiles read from a few buckets
+        are too coarse to compare)."""
         g = self.guard
+        if g.kind == "latency":
+            canary, reference = self.test.canary_rate, self.test.reference_rate
+            return canary is not None and reference is not None and canary > reference
         if self.canary is None:
             return False
         if g.kind == "rate":
             return self.canary > g.threshold
-        if self.baseline is None:
-            return False
-        if g.kind == "increase":
-            return self.canary - self.baseline > g.threshold
-        return self.baseline > 0 and self.canary > g.threshold * self.baseline
+        return self.baseline is not None and self.canary - self.baseline > g.threshold
+
+    def largest_regression(self, alpha: float, baseline: ArmCounts) -> float | None:
+        """The largest regression the data still allows at level alpha, in the rule's unit: the
+        canary's error rate (absolute), points above the baseline (increase), or the factor of a
+        latency shift (from the cumulative `baseline` histogram). None before the test has looks
+        enough to bound it."""
+        bound = self.test.upper_bound(alpha)
+        if bound is None:
+            return None
+        reference = self.test.reference_rate or 0.0
+        if self.guard.kind == "rate":
+            return min(1.0, reference + bound)
+        if self.guard.kind == "increase":
+            return bound
+        if self.boundary is None or not baseline.buckets:
+            return None
+        return stats.shift_for_share(baseline.buckets, self.boundary, min(1.0, reference + bound))
 
 
 def start(guard: Guard) -> GuardState:
-    if guard.kind == "rate":
-        return GuardState(guard, stats.RateTest.start(guard.threshold))
-    return GuardState(guard, stats.RatioTest.start())
+    return GuardState(guard, stats.ExcessTest.start(guard.threshold if guard.kind == "increase" else 0.0))
 
 
 def _window_beyond(guard: Guard, canary: ArmCounts, baseline: ArmCounts) -> bool | None:
@@ -193,61 +230,69 @@ def _window_beyond(guard: Guard, canary: ArmCounts, baseline: ArmCounts) -> bool
     return qc > guard.threshold * qb
 
 
-def _tolerated(guard: Guard, canary: ArmCounts, baseline: ArmCounts, alpha: float) -> bool:
-    """True when the data rules out a regression as large as the threshold (confidence 1 - alpha)."""
+def _update_test(state: GuardState, canary_delta: ArmCounts, baseline_delta: ArmCounts,
+                 previous_baseline: ArmCounts) -> tuple[stats.ExcessState, float | None]:
+    """Add this look's window to the guard's test; returns the test and the latency boundary."""
+    guard, test, boundary = state.guard, state.test, state.boundary
     if guard.kind == "rate":
-        return False  # the test itself is against the threshold
+        return stats.ExcessTest.update(test, canary_delta.requests, canary_delta.errors,
+                                       reference_rate=guard.threshold), boundary
     if guard.kind == "increase":
-        _, canary_high = stats.bernoulli_bounds(canary.errors, canary.requests, alpha)
-        baseline_low, _ = stats.bernoulli_bounds(baseline.errors, baseline.requests, alpha)
-        return canary_high - baseline_low < guard.threshold
-    canary_high = stats.quantile_upper_bound(canary.buckets, guard.quantile, alpha)
-    baseline_low = stats.quantile_lower_bound(baseline.buckets, guard.quantile, alpha)
-    return baseline_low > 0 and canary_high < guard.threshold * baseline_low
+        if canary_delta.requests <= 0 or baseline_delta.requests <= 0:
+            return test, boundary
+        return stats.ExcessTest.update(test, canary_delta.requests, canary_delta.errors,
+                                       reference_rate=baseline_delta.errors / baseline_delta.requests,
+                                       reference_requests=baseline_delta.requests), boundary
+    # Latency: "slow" is a bucket bound L near the baseline's quantile, chosen from the data *before*
+    # the first look it counts and then kept: a bound that moved between two buckets would mix two
+    # different rates and read as dispersion. A canary at most `threshold` times slower than the
+    # baseline has at most the share of its requests above L that the baseline has above
+    # L / threshold: that is H0.
+    if boundary is None:
+        boundary = stats.tail_boundary(previous_baseline.buckets, guard.quantile, minimum=BOUNDARY_MINIMUM)
+    if boundary is None or not canary_delta.buckets or not baseline_delta.buckets:
+        return test, boundary
+    reference = stats.share_above(baseline_delta.buckets, boundary / guard.threshold)
+    if reference is None or canary_delta.observed <= 0:
+        return test, boundary
+    slow = canary_delta.observed - _at(canary_delta.buckets, boundary)
+    return stats.ExcessTest.update(test, canary_delta.observed, slow, reference_rate=reference,
+                                   reference_requests=baseline_delta.observed), boundary
 
 
 def step(state: GuardState, *, canary: ArmCounts, baseline: ArmCounts, canary_delta: ArmCounts,
          baseline_delta: ArmCounts, previous_baseline: ArmCounts, seconds: float, alpha: float,
-         tolerance_alpha: float, counting: Counting,
-         recent: Callable[[], tuple[ArmCounts, ArmCounts]] | None = None) -> GuardState:
-    """Judge one look. `canary`/`baseline` are cumulative, the deltas this look's increments,
+         counting: Counting, recent: Callable[[], tuple[ArmCounts, ArmCounts]] | None = None) -> GuardState:
+    """Judge one look. `canary`/`baseline` are cumulative, the deltas this look's aligned window,
     `recent()` the canary's and baseline's counts of the last minute (default: this look's; only
-    called for a breached guard with `for`), `seconds` the time since the previous look, `alpha`
-    this guard's share."""
+    called once the test has rejected), `seconds` the time since the previous look, `alpha` this
+    guard's share."""
     guard = state.guard
-    test, boundary = state.test, state.boundary
-    if guard.kind == "rate":
-        test = stats.RateTest.update(test, canary_delta.requests, canary_delta.errors)
+    test, boundary = _update_test(state, canary_delta, baseline_delta, previous_baseline)
+    if guard.kind in ("rate", "increase"):
         now_c, now_b = canary.error_rate, baseline.error_rate
-        has_data = canary.requests > 0
-    elif guard.kind == "increase":
-        test = stats.RatioTest.update(test, canary_delta.requests, canary_delta.errors,
-                                      baseline_delta.requests, baseline_delta.errors)
-        now_c, now_b = canary.error_rate, baseline.error_rate
-        has_data = canary.requests > 0 and baseline.requests > 0
+        has_data = canary.requests > 0 and (guard.kind == "rate" or baseline.requests > 0)
     else:
-        # The "slow" bound is fixed from the baseline's data *before* this look, so the count of
-        # canary requests above it is a fair draw (the test stays valid for any such choice).
-        boundary = stats.tail_boundary(previous_baseline.buckets, guard.quantile) or boundary
-        if boundary is not None and canary_delta.buckets and baseline_delta.buckets:
-            test = stats.RatioTest.update(
-                test, canary_delta.observed, canary_delta.observed - _at(canary_delta.buckets, boundary),
-                baseline_delta.observed, baseline_delta.observed - _at(baseline_delta.buckets, boundary))
         now_c = stats.histogram_quantile(canary.buckets, guard.quantile)
         now_b = stats.histogram_quantile(baseline.buckets, guard.quantile)
         has_data = canary.observed > 0 and baseline.observed > 0
 
-    crossed = test.rejects(alpha)
-    tolerated = crossed and _tolerated(guard, canary, baseline, tolerance_alpha)
+    breach = test.rejects(alpha)
+    shared = False
     breached_seconds = state.breached_seconds
-    breach = crossed and not tolerated
-    if breach and guard.for_seconds > 0:
+    if breach and (guard.for_seconds > 0 or guard.kind == "rate"):
         canary_recent, baseline_recent = (canary_delta, baseline_delta) if recent is None else recent()
         beyond = _window_beyond(guard, canary_recent, baseline_recent)
         if beyond is None:  # no data in this look: neither counts nor resets
-            return replace(state, test=test, canary=now_c, baseline=now_b, boundary=boundary, tolerated=tolerated,
+            return replace(state, test=test, canary=now_c, baseline=now_b, boundary=boundary,
                            verdict="watch" if breached_seconds > 0 else state.verdict)
-        breach = beyond
+        if guard.kind == "rate":
+            # The baseline breaks the same absolute rule over the same window: the environment is
+            # unhealthy and this is no evidence against the canary. Hold, never roll back for it.
+            base_rate = baseline_recent.error_rate
+            shared = beyond and base_rate is not None and base_rate > guard.threshold
+            beyond = beyond and not shared
+        breach = beyond if guard.for_seconds > 0 or shared else breach
     if breach:
         breached_seconds += seconds
     elif counting == "consecutive" and has_data:
@@ -258,13 +303,13 @@ def step(state: GuardState, *, canary: ArmCounts, baseline: ArmCounts, canary_de
         verdict = "nodata"
     elif rolled_back:
         verdict = "fail"
+    elif shared:
+        verdict = "shared"
     elif breach or breached_seconds > 0:
         verdict = "watch"
-    elif tolerated:
-        verdict = "tolerated"
     else:
         verdict = "pass"
-    return GuardState(guard, test, verdict, now_c, now_b, breached_seconds, tolerated, boundary, rolled_back)
+    return GuardState(guard, test, verdict, now_c, now_b, breached_seconds, boundary, rolled_back, shared)
 
 
 def _at(buckets: tuple[tuple[float, float], ...], bound: float) -> float:

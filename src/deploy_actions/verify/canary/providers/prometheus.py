@@ -1,10 +1,18 @@
 """Prometheus over its HTTP API: a small client (instant and range queries, bearer or basic auth,
 timeouts, retries) and the provider that turns counters and histograms into per-side counts.
 
-Counters are read raw, series by series, and differenced between looks the way `increase()` does
-(a value that goes down is a restart: the new value is the increase), so the counts are exact
-integers rather than extrapolated rates. A series first seen after the first look counts from
-zero (client libraries create labelled series on their first increment).
+Counters are read as raw samples with their own timestamps (a range selector, `metric{...}[w]`,
+in an instant query), never as the value "now" of each side: each side's series are scraped at
+their own moments, so "now" ends the canary's and the baseline's windows at different times, and
+a change both see (an outage starting) looks like a canary regression. Instead every look is cut
+at one time T for both sides, a scrape interval behind the look (so every live series has a
+sample after it), and each series is read at T by linear interpolation between its two samples
+around it. Counter resets are undone the way `increase()` does (a value that goes down is a
+restart: the new value is the increase). A series first seen after the start is counted from its
+first sample, never with its whole lifetime; a series whose last sample is older than T stays at
+its last value (a pod that went away serves nothing). Each look recomputes the counts from the
+start of the analysis from the raw samples, so a failed query loses nothing and counts nothing
+twice: the next good look covers the gap.
 
 Empty results and NaN values are ordinary answers: they mean "no data" for that side at that
 look, never zero. Only a query Prometheus rejects as malformed (HTTP 400, `bad_data`) is the
@@ -14,6 +22,7 @@ user's error; down, overloaded, timing out or answering nonsense is missing data
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import math
 import re
@@ -32,6 +41,7 @@ from deploy_actions.verify.canary.providers import ArmCounts, LookData, merge_bu
 
 USER_AGENT = "deploy-actions canary-monitor"
 MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per series
+SAMPLE_MARGIN = 300.0  # seconds of samples read before the start: one before it, as Prometheus' lookback
 
 
 class PrometheusUnavailable(Exception):
@@ -235,7 +245,10 @@ def validate_url(url: str) -> str:
     if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
         raise InputError("prometheus-url", "<a URL with credentials>",
                          "a URL without credentials; use prometheus-username/password or prometheus-token")
-    text = untrusted.url("prometheus-url", url).rstrip("/")
+    try:
+        text = untrusted.url("prometheus-url", url).rstrip("/")
+    except InputError:
+        raise InputError("prometheus-url", url, "the server's base URL, e.g. http://prometheus:9090") from None
     parts = urllib.parse.urlsplit(text)
     if parts.query or parts.fragment:
         raise InputError("prometheus-url", url, "a base URL without ?query or #fragment")
@@ -266,35 +279,61 @@ def validate_metric_name(name: str, text: str) -> str:
     return text.strip()
 
 
-class _Counters:
-    """Per-series increases since the first look, as `increase()` computes them."""
-
-    def __init__(self) -> None:
-        self.last: dict[tuple[tuple[str, str], ...], float] = {}
-        self.increase: dict[tuple[tuple[str, str], ...], float] = {}
-        self.started = False
-
-    def update(self, series: Iterable[tuple[Mapping[str, str], float]]) -> None:
-        first = not self.started
-        self.started = True
-        for labels, value in series:
-            key = tuple(sorted(labels.items()))
-            before = self.last.get(key)
-            if before is None:
-                grown = 0.0 if first else value
-            elif value < before:
-                grown = value  # a counter reset
-            else:
-                grown = value - before
-            self.last[key] = value
-            self.increase[key] = self.increase.get(key, 0.0) + grown
+Samples = Sequence[tuple[float, float]]
 
 
-@dataclass
+def _adjusted(samples: Samples) -> list[tuple[float, float]]:
+    """A counter's samples with resets undone (a drop adds the value before it), in time order."""
+    out: list[tuple[float, float]] = []
+    offset = previous = 0.0
+    for when, value in sorted(samples):
+        if out and value < previous:
+            offset += previous
+        previous = value
+        out.append((when, value + offset))
+    return out
+
+
+def _value_at(samples: Sequence[tuple[float, float]], t: float) -> float:
+    """An adjusted counter at time t: interpolated between the samples around t, its first value
+    before its first sample (counted from its first sample) and its last value after the last."""
+    if t <= samples[0][0]:
+        return samples[0][1]
+    for (t0, v0), (t1, v1) in itertools.pairwise(samples):
+        if t <= t1:
+            return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
+    return samples[-1][1]
+
+
+def increase_between(samples: Samples, start: float, end: float) -> float:
+    """How much a counter grew between `start` and `end`, from its raw samples (see the module).
+
+    >>> increase_between([(0, 10), (10, 20), (20, 5)], 5, 20)  # 15 -> 20, then a restart to 5
+    10.0
+    >>> increase_between([(30, 7), (40, 9)], 0, 40)  # first seen at 30: counted from there
+    2.0
+    """
+    adjusted = _adjusted(samples)
+    if not adjusted or end <= start:
+        return 0.0
+    return max(0.0, _value_at(adjusted, end) - _value_at(adjusted, start))
+
+
+def scrape_gap(series: Iterable[Samples]) -> float:
+    """The longest of the series' typical (median) gaps between samples: how far behind the
+    look a common cut must be for every live series to have a sample after it. 0 without gaps."""
+    gaps = []
+    for samples in series:
+        times = sorted(when for when, _ in samples)
+        steps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
+        if steps:
+            gaps.append(steps[len(steps) // 2])
+    return max(gaps, default=0.0)
+
+
+@dataclass(frozen=True)
 class _Side:
     selector: str
-    requests: _Counters = field(default_factory=_Counters)
-    latency: _Counters = field(default_factory=_Counters)
 
 
 class PrometheusProvider:
@@ -317,14 +356,16 @@ class PrometheusProvider:
         self.custom = tuple(custom)
         self.interval = interval
         self.with_latency = latency
+        self.origin: float | None = None  # the first look's time: the counts start there
+        self.gap = 0.0  # the longest scrape interval seen: how far behind a look its common cut is
 
     # -- queries ---------------------------------------------------------------------------------
 
-    def _requests_query(self, side: str) -> str:
-        return f"{self.request_metric}{{{self.sides[side].selector}}}"
+    def _requests_query(self, side: str, window: int) -> str:
+        return f"{self.request_metric}{{{self.sides[side].selector}}}[{window}s]"
 
-    def _latency_query(self, side: str) -> str:
-        return f"{self.latency_metric}_bucket{{{self.sides[side].selector}}}"
+    def _latency_query(self, side: str, window: int) -> str:
+        return f"{self.latency_metric}_bucket{{{self.sides[side].selector}}}[{window}s]"
 
     def _custom_query(self, metric: rules.CustomMetric, side: str) -> str:
         return rules.render_query(metric.query, self.sides[side].selector, self.interval)
@@ -334,7 +375,7 @@ class PrometheusProvider:
             if query in (self._custom_query(metric, "canary"), self._custom_query(metric, "baseline")):
                 return "metrics", metric.query
         for side in ("canary", "baseline"):
-            if query in (self._requests_query(side), self._latency_query(side)):
+            if self.sides[side].selector in query:
                 return f"{side}-selector", self.sides[side].selector
         return "metrics", query
 
@@ -348,23 +389,38 @@ class PrometheusProvider:
     # -- looks ---------------------------------------------------------------------------------
 
     def look(self, now: float) -> LookData:
-        return self._looks([now], lambda q: self.client.instant(q, now))[0][1]
+        return self._looks([now], now, lambda q: self.client.instant(q, now))[0][1]
 
     def history(self, start: float, end: float, step: float) -> list[tuple[float, LookData]]:
-        """Looks at start, start + step, … end, from range queries."""
+        """Looks at start, start + step, … end, from the raw samples up to `end`."""
         start = round(start, 3)  # the server's timestamps are start + k * step, to the millisecond
         count = math.floor((end - start) / step + 1e-9) + 1
         times = [start + i * step for i in range(count)]
-        return self._looks(times, lambda q: self.client.range(q, start, times[-1], step))
+        if count > MAX_POINTS:
+            raise InputError("lookback", f"{end - start:g}s", f"at most {MAX_POINTS} looks of interval")
+        return self._looks(times, times[-1], lambda q: self.client.range(q, start, times[-1], step))
 
-    def _looks(self, times: Sequence[float], runner: Callable[[str], QueryResult]) -> list[tuple[float, LookData]]:
+    def _looks(self, times: Sequence[float], at: float, runner: Callable[[str], QueryResult],
+               ) -> list[tuple[float, LookData]]:
+        if self.origin is None:
+            self.origin = times[0]
+        window = max(1, math.ceil(at - self.origin + SAMPLE_MARGIN))
         problems: list[list[str]] = [[] for _ in times]  # per look time
-        by_side: dict[str, list[ArmCounts | None]] = {}
+        fetched: dict[str, tuple[Sequence[Series] | None, Sequence[Series] | None]] = {}
         for side in ("canary", "baseline"):
-            requests = self._fetch(self._requests_query(side), runner, times, problems, side)
-            latency = (self._fetch(self._latency_query(side), runner, times, problems, side, empty_ok=True)
-                       if self.with_latency else [None] * len(times))
-            by_side[side] = [self._counts(side, requests[i], latency[i], problems[i]) for i in range(len(times))]
+            requests = self._raw(self._requests_query(side, window), at, times, problems, side)
+            latency = (self._raw(self._latency_query(side, window), at, times, problems, side)
+                       if self.with_latency else None)
+            fetched[side] = (requests, latency)
+        self.gap = max(self.gap, scrape_gap(s.samples for pair in fetched.values() for part in pair
+                                            for s in (part or ())))
+        origin = self.origin - self.gap
+        by_side: dict[str, list[ArmCounts | None]] = {"canary": [], "baseline": []}
+        for t, at_problems in zip(times, problems, strict=True):
+            cut = max(origin, t - self.gap)
+            for side in ("canary", "baseline"):
+                requests, latency = fetched[side]
+                by_side[side].append(self._counts(side, requests, latency, origin, cut, t, at_problems))
         customs: list[dict[str, tuple[float | None, float | None]]] = [{} for _ in times]
         for metric in self.custom:
             values = {}
@@ -375,66 +431,48 @@ class PrometheusProvider:
         return [(t, LookData(by_side["canary"][i], by_side["baseline"][i], customs[i], tuple(problems[i])))
                 for i, t in enumerate(times)]
 
-    def _fetch(self, query: str, runner: Callable[[str], QueryResult], times: Sequence[float],
-               problems: list[list[str]], side: str, empty_ok: bool = False,
-               ) -> list[list[tuple[Mapping[str, str], float]] | None]:
-        """Per look time, the series' values (None: missing at that time)."""
+    def _raw(self, query: str, at: float, times: Sequence[float], problems: list[list[str]], side: str,
+             ) -> Sequence[Series] | None:
+        """The raw samples of a range-selector query at `at` (None: the query failed)."""
         try:
-            result = self._run(query, runner)
+            result = self._run(query, lambda q: self.client.instant(q, at))
         except PrometheusUnavailable as err:
-            for at in problems:
-                _note(at, f"{side}: {err}")
-            return [None] * len(times)
-        out: list[list[tuple[Mapping[str, str], float]] | None] = []
-        indexes = [_index(series.samples) for series in result.series]
-        for t, at in zip(times, problems, strict=True):
-            values: list[tuple[Mapping[str, str], float]] = []
-            nan = False
-            for series, index in zip(result.series, indexes, strict=True):
-                sample = _sample_at(series.samples, index, t, len(times) == 1)
-                if sample is None:
-                    continue
-                if math.isnan(sample) or math.isinf(sample):
-                    nan = True
-                    continue
-                values.append((series.labels, sample))
-            if nan:
-                out.append(None)
-                _note(at, f"{side}: NaN in {query}")
-            elif not values:
-                out.append(None if not empty_ok else [])
-                _note(at, f"{side}: empty result for {query}")
-            else:
-                out.append(values)
-        return out
+            for where in problems:
+                _note(where, f"{side}: {err}")
+            return None
+        return result.series
 
-    def _counts(self, side: str, requests: list[tuple[Mapping[str, str], float]] | None,
-                latency: list[tuple[Mapping[str, str], float]] | None, problems: list[str]) -> ArmCounts | None:
+    def _counts(self, side: str, requests: Sequence[Series] | None, latency: Sequence[Series] | None,
+                origin: float, cut: float, t: float, problems: list[str]) -> ArmCounts | None:
+        """One side's counts between `origin` and `cut`, from the series that existed at look time t."""
         if requests is None:
             return None
-        if not any(self.status_label in labels for labels, _ in requests):
+        live = [s for s in requests if any(when <= t for when, _ in s.samples)]
+        if not live:
+            _note(problems, f"{side}: empty result for {self.request_metric}{{{self.sides[side].selector}}}")
+            return None
+        if any(not math.isfinite(v) for s in live for when, v in s.samples if when <= t):
+            _note(problems, f"{side}: NaN in {self.request_metric}{{{self.sides[side].selector}}}")
+            return None
+        if not any(self.status_label in s.labels for s in live):
             _note(problems, f"{side}: the series of {self.request_metric} have no '{self.status_label}' label "
                   "(set status-label)")
             return None
-        state = self.sides[side]
-        state.requests.update(requests)
         total = errors = 0.0
-        for key, grown in state.requests.increase.items():
+        for series in live:
+            grown = increase_between([x for x in series.samples if x[0] <= t], origin, cut)
             total += grown
-            status = dict(key).get(self.status_label, "")
-            if self.error_status.fullmatch(status):
+            if self.error_status.fullmatch(series.labels.get(self.status_label, "")):
                 errors += grown
         buckets: dict[float, float] = {}
-        if latency is None:
-            pass  # latency query failed: no histogram at this look
-        else:
-            state.latency.update((labels, value) for labels, value in latency if "le" in labels)
-            for key, grown in state.latency.increase.items():
-                try:
-                    le = float(dict(key)["le"])
-                except ValueError:
-                    continue
-                buckets[le] = buckets.get(le, 0.0) + grown
+        for series in latency or ():  # a failed latency query: no histogram at this look
+            samples = [x for x in series.samples if x[0] <= t and math.isfinite(x[1])]
+            try:
+                le = float(series.labels.get("le", "nan"))
+            except ValueError:
+                continue
+            if samples and not math.isnan(le):
+                buckets[le] = buckets.get(le, 0.0) + increase_between(samples, origin, cut)
         return ArmCounts(total, errors, merge_buckets(buckets))
 
     def _scalar(self, metric: rules.CustomMetric, side: str, runner: Callable[[str], QueryResult],
