@@ -18,7 +18,7 @@ from typing import Any
 
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
-from deploy_actions.records import journal
+from deploy_actions.records import incident, journal
 from deploy_actions.report import charts, dora, model, records, render, service_levels
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(d|h|w)\s*$")
@@ -146,7 +146,7 @@ def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
     warnings += [records.LeftOut(e.file, e.line, f"{e.event} of {e.app} {e.version} in {e.environment}: no "
                                  "deployment of that version was opened before it; left out")
                  for e in history.orphans]
-    incident_files = [i for i in incident_files if _before(_incident_time(i), period.until)]
+    incident_files = [i for i in incident_files if _known_by(i.record, period.until)]
     commit_time = _commit_times(opts, history, period) if opts.github_token else None
     keys = dora.compute(history, incident_files, period, opts.production, commit_time)
     before = dora.compute(history, incident_files, period.previous(), opts.production, commit_time)
@@ -168,13 +168,14 @@ def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
     return Written(markdown, files, report, tuple(warnings), tuple(chart_list))
 
 
-def _before(moment: dt.datetime | None, until: dt.datetime) -> bool:
-    return moment is None or moment < until
-
-
-def _incident_time(i: records.IncidentFile) -> dt.datetime | None:
-    r = i.record
-    return r.detected_at or r.deployed_at or r.restored_at
+def _known_by(r: incident.IncidentRecord, until: dt.datetime) -> bool:
+    """Whether the incident is part of the history before `until`: restored before it, or still open
+    and detected before it. One restored later is not known yet: a rollback writes its incident record
+    when it restores."""
+    if r.restored_at is not None:
+        return r.restored_at < until
+    start = r.detected_at or r.deployed_at
+    return start is None or start < until
 
 
 def _write(path: Path, data: bytes) -> None:
