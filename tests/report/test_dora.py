@@ -42,13 +42,13 @@ class Truth:
 
 
 def sha(*parts: str) -> str:
-    return hashlib.sha1("/".join(parts).encode()).hexdigest()  # noqa: S324 -- a made-up commit id
+    return hashlib.sha1("/".join(parts).encode()).hexdigest()
 
 
 def plan(seed: int) -> tuple[Records, list[Truth], list[tuple[str, dt.datetime]]]:
     """Random histories for 1-3 apps; returns the records, the production deployments, and the
     rollbacks of a rollback (app, time)."""
-    rng = random.Random(seed)  # noqa: S311 -- test data
+    rng = random.Random(seed)
     records, truths, reverts = Records(), [], []
     for a in range(rng.randint(1, 3)):
         app = f"app{a}"

@@ -88,7 +88,7 @@ def _moment(name: str, text: str, _default: dt.datetime) -> dt.datetime:
 
 
 def validate(opts: ReportOptions) -> dora.Period:
-    now = (opts.now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).replace(microsecond=0)
+    now = (opts.now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
     period = parse_period(opts.since, opts.until, now)
     if not opts.production:
         raise InputError("production", "", "the production environments, one per line")

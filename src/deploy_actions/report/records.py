@@ -78,7 +78,7 @@ def parse_lines(data: bytes, rel: str, warnings: list[LeftOut]) -> list[Event]:
     """The valid events of one record file; each unusable line adds a warning."""
     lines = data.split(b"\n")
     try:  # one parse for the whole file (fast); line by line only when a line is broken
-        parsed: list[object] = json.loads(b"[" + b",".join(x for x in lines if x.strip()) + b"]")
+        parsed: list[object] = json.loads((b"[" + b",".join(x for x in lines if x.strip()) + b"]").decode("utf-8"))
         numbered = [(n, p) for n, p in zip((i for i, x in enumerate(lines, 1) if x.strip()), parsed, strict=True)]
     except (ValueError, RecursionError):
         numbered = []
@@ -86,7 +86,7 @@ def parse_lines(data: bytes, rel: str, warnings: list[LeftOut]) -> list[Event]:
             if not raw.strip():
                 continue
             try:
-                numbered.append((number, json.loads(raw)))
+                numbered.append((number, json.loads(raw.decode("utf-8"))))
             except UnicodeDecodeError:
                 warnings.append(LeftOut(rel, number, "is not UTF-8 text; left out"))
             except (ValueError, RecursionError) as exc:
