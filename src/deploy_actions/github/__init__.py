@@ -248,7 +248,8 @@ class GitHubClient:
                 self._repository.get_issues(state="all")
             for issue in found:
                 # The issues list holds pull requests too; only a real issue with this exact title is ours.
-                if issue.pull_request is None and issue.title == title:
+                # (Asking for `pull_request` would cost a GET per issue: PyGithub completes a missing key.)
+                if "/pull/" not in str(issue.html_url) and issue.title == title:
                     if (issue.body or "") != body:
                         issue.edit(body=body)
                     return str(issue.html_url), False
