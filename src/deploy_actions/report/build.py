@@ -9,6 +9,7 @@ fold → DORA → Prometheus → GitHub commit times → write Markdown, JSON, s
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,8 +108,14 @@ def validate(opts: ReportOptions) -> dora.Period:
 
 def make_report(opts: ReportOptions) -> Written:
     period = validate(opts)
-    with _checkout(opts) as root:
-        written = _report(opts, root, period)
+    # A year of a fleet's records is a million small objects, all alive until the end: the cyclic
+    # collector would walk them again and again (more than half the time, measured), for nothing.
+    gc.disable()
+    try:
+        with _checkout(opts) as root:
+            written = _report(opts, root, period)
+    finally:
+        gc.enable()
     if opts.issue:
         written = _post_issue(opts, written, period)
     return written
@@ -141,15 +148,17 @@ def _glob(root: Path, pattern: str) -> list[str]:
 def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
     events, warnings = records.read_events(root, _glob(root, opts.records))
     incident_files, incident_warnings = records.read_incidents(root, _glob(root, opts.incidents))
-    warnings += incident_warnings
     history = model.fold(events, period.until)
+    del events
+    warnings += incident_warnings
     warnings += [records.LeftOut(e.file, e.line, f"{e.event} of {e.app} {e.version} in {e.environment}: no "
                                  "deployment of that version was opened before it; left out")
                  for e in history.orphans]
     incident_files = [i for i in incident_files if _known_by(i.record, period.until)]
     commit_time = _commit_times(opts, history, period) if opts.github_token else None
-    keys = dora.compute(history, incident_files, period, opts.production, commit_time)
-    before = dora.compute(history, incident_files, period.previous(), opts.production, commit_time)
+    first = dora.first_records(history.deployments)
+    keys = dora.compute(history, incident_files, period, opts.production, commit_time, first)
+    before = dora.compute(history, incident_files, period.previous(), opts.production, commit_time, first)
     levels, targets = _service_levels(opts, history, period)
     report = render.as_json(history, incident_files, period, opts.production, keys, before, levels, targets,
                             warnings, lead_time_origin="commit" if commit_time else "first record")

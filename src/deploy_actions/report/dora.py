@@ -138,10 +138,12 @@ class Period:
 
 
 def compute(history: History, incidents: Sequence[IncidentFile], period: Period, production: Iterable[str],
-            commit_time: CommitTime | None = None) -> dict[str, Keys]:
-    """Keys per app, and for the fleet under the key '' (the fleet's lists are the apps' together)."""
+            commit_time: CommitTime | None = None,
+            first_seen: Mapping[tuple[str, str], dt.datetime] | None = None) -> dict[str, Keys]:
+    """Keys per app, and for the fleet under the key '' (the fleet's lists are the apps' together).
+    `first_seen` (from `first_records`) can be shared by the periods of one history."""
     prod = set(production)
-    first_seen = _first_seen(history.deployments)
+    first_seen = first_records(history.deployments) if first_seen is None else first_seen
     incident_times: dict[tuple[str, str, str], list[dt.datetime]] = {}
     for i in incidents:
         moment = i.record.detected_at or i.record.restored_at or i.record.deployed_at
@@ -188,7 +190,7 @@ def _hours(delta: dt.timedelta) -> float:
     return delta.total_seconds() / 3600
 
 
-def _first_seen(deployments: Sequence[Deployment]) -> Mapping[tuple[str, str], dt.datetime]:
+def first_records(deployments: Sequence[Deployment]) -> Mapping[tuple[str, str], dt.datetime]:
     """When each build (app and source commit, or app and version when no commit is named) first
     appears in the records."""
     first: dict[tuple[str, str], dt.datetime] = {}

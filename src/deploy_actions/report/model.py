@@ -93,8 +93,10 @@ class Deployment:
     @property
     def finished_at(self) -> dt.datetime | None:
         """When it reached its end in the environment: concluded or rolled back, whichever came first."""
-        ends = [t for t in (self.concluded_at, self.rollback.at if self.rollback else None) if t is not None]
-        return min(ends) if ends else None
+        concluded, rolled_back = self.concluded_at, self.rollback.at if self.rollback is not None else None
+        if concluded is None or (rolled_back is not None and rolled_back < concluded):
+            return rolled_back
+        return concluded
 
 
 @dataclass(slots=True)
@@ -205,7 +207,9 @@ def _mark_promotions(deployments: list[Deployment]) -> None:
         if d.live_at is not None:
             live[(d.app, d.version)].append((d.live_at, d.environment))
     for d in deployments:
-        earlier = [(at, env) for at, env in live.get((d.app, d.version), ()) if env != d.environment
-                   and at <= d.started_at]
+        went = live.get((d.app, d.version))
+        if went is None or len(went) < 2:
+            continue
+        earlier = [(at, env) for at, env in went if env != d.environment and at <= d.started_at]
         if earlier:
             d.promoted_from = max(earlier)[1]

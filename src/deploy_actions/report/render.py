@@ -127,9 +127,12 @@ def as_json(history: History, incidents: Sequence[IncidentFile], period: dora.Pe
 
 
 def _touches(d: Deployment, period: dora.Period) -> bool:
-    moments = [d.started_at, d.live_at, d.concluded_at, d.rollback.at if d.rollback else None,
-               *(s.at for s in d.shelves), *(s.resumed_at for s in d.shelves)]
-    return any(m in period for m in moments)
+    if d.started_at >= period.until:
+        return False  # every moment of it is at or after its start
+    moments = [d.started_at, d.live_at, d.concluded_at, d.rollback.at if d.rollback else None]
+    for shelve in d.shelves:
+        moments += [shelve.at, shelve.resumed_at]
+    return any(m is not None and period.since <= m < period.until for m in moments)
 
 
 def _deploy_moments(history: History, period: dora.Period, prod: Sequence[str]) \
