@@ -211,6 +211,8 @@ def _when(stamp: str | None) -> str:
 def _hours(value: float | None) -> str:
     if value is None:
         return "—"
+    if value < 1 / 60:
+        return f"{value * 3600:.0f} s"
     if value < 1:
         return f"{value * 60:.0f} min"
     if value < 48:
@@ -256,7 +258,8 @@ def markdown(report: Mapping[str, Any], chart_list: Sequence[charts.Chart],
     p = report["period"]
     out = [f"# Operations report: {_when(p['since'])} → {_when(p['until'])} UTC", ""]
     fleet = report["dora"]["fleet"]
-    out += [f"Production ({', '.join(report['production'])}): {report['counts']['concluded']} deployments "
+    concluded = report["counts"]["concluded"]
+    out += [f"Production ({', '.join(report['production'])}): {concluded} deployment{'s' * (concluded != 1)} "
             f"concluded, {report['counts']['rolled_back']} rolled back; change failure rate "
             f"{_share(fleet['change_failure_rate']['value'])}.", ""]
     if report["warnings"]:
