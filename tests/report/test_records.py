@@ -144,3 +144,20 @@ def test_builder_writes_the_fields_the_commands_write(tmp_path, make_git_repo):
     report = make_report(ReportOptions(path=str(gitops), since="30d", output_dir=str(tmp_path / "out"))).report
     assert report["warnings"] == [] and report["deployments"][0]["overrides"][0]["reason"] == "outage"
     assert [r["from_version"] for r in report["rollbacks"]] == ["v2"] and len(report["incidents"]) == 1
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.text(max_size=40), st.sampled_from([
+    "- **App**: shop", "- **Environment**: production", "- **Versions**: v2 → v1", "| detected | 2026-11-18 10:00:00 UTC |",
+    "| rolled back to v1 | unknown |", "| resolved | 2026-13-45 99:00:00 UTC |", "## Post-mortem", "_tbd_", "# Incident",
+])), max_size=12))
+def test_an_incident_file_is_read_or_refused_with_one_line(lines):
+    from deploy_actions.errors import FileError
+    from deploy_actions.records import incident
+
+    try:
+        found = incident.parse_record("\n".join(lines), "incidents/x.md")
+    except FileError as err:
+        assert "\n" not in err.message and err.file == "incidents/x.md"
+    else:
+        assert found.app and found.environment
