@@ -199,3 +199,17 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(flags, message, tmp_pa
 def test_an_input_error_is_raised_before_the_repository_is_read(tmp_path):
     with pytest.raises(InputError):
         make_report(ReportOptions(path=str(tmp_path / "missing"), since="nonsense"))
+
+
+def test_the_markdown_lists_only_what_happened_in_the_period(tmp_path):
+    r = Records()
+    r.opened(at("2026-11-14T10:00:00Z"), "shop", "production", "v1", source_commit=C1, override_reason="old outage")
+    r.bump(at("2026-11-14T10:01:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.shelved(at("2026-11-14T11:00:00Z"), "shop", "production", "v1", "freeze", "last week's freeze")
+    r.resumed(at("2026-11-17T09:00:00Z"), "shop", "production", "v1")
+    r.concluded(at("2026-11-17T10:00:00Z"), "shop", "production", "v1")
+    data = run(r.write(tmp_path / "g"), tmp_path)
+    assert data["counts"]["shelved"] == 0 and data["counts"]["emergency_overrides"] == 0
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "last week's freeze" not in markdown and "old outage" not in markdown
+    assert data["deployments"][0]["shelved"][0]["reason"] == "last week's freeze"  # the JSON keeps the whole story

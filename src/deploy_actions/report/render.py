@@ -317,19 +317,24 @@ def _deployments_section(report: Mapping[str, Any]) -> list[str]:
                         r["reason"] + (" (reverts the rollback of " + _when(r["reverts_rollback_at"]) + ")"
                                        if r["reverts_rollback_at"] else ""), r["incident"]]
                        for r in report["rollbacks"]])
-    shelved = [(d, s) for d in report["deployments"] for s in d["shelved"]]
+    since, until = report["period"]["since"], report["period"]["until"]
+
+    def within(stamp: str) -> bool:  # the records' UTC stamps sort as text
+        return bool(since <= stamp < until)
+
+    shelved = [(d, s) for d in report["deployments"] for s in d["shelved"] if within(s["at"])]
     if shelved:
         out += ["### Shelved", ""]
         out += _table(["when", "app", "environment", "version", "cause", "reason", "resumed"],
                       [[_when(s["at"]), d["app"], d["environment"], d["version"], s["cause"], s["reason"],
                         _when(s["resumed_at"])] for d, s in shelved])
-    promoted = [d for d in report["deployments"] if d["promoted_from"]]
+    promoted = [d for d in report["deployments"] if d["promoted_from"] and within(d["started_at"])]
     if promoted:
         out += ["### Promotions", ""]
         out += _table(["when", "app", "version", "from", "to", "outcome"],
                       [[_when(d["started_at"]), d["app"], d["version"], d["promoted_from"], d["environment"],
                         d["outcome"]] for d in promoted])
-    overrides = [(d, o) for d in report["deployments"] for o in d["overrides"]]
+    overrides = [(d, o) for d in report["deployments"] for o in d["overrides"] if within(o["at"])]
     if overrides:
         out += ["### Emergency overrides", ""]
         out += _table(["when", "app", "environment", "version", "event", "reason"],
