@@ -213,3 +213,14 @@ def test_the_markdown_lists_only_what_happened_in_the_period(tmp_path):
     markdown = (tmp_path / "out" / "report.md").read_text()
     assert "last week's freeze" not in markdown and "old outage" not in markdown
     assert data["deployments"][0]["shelved"][0]["reason"] == "last week's freeze"  # the JSON keeps the whole story
+
+
+def test_a_bump_then_its_opening_is_one_deployment(tmp_path):
+    r = Records()
+    r.bump(at("2026-11-17T10:00:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.opened(at("2026-11-17T10:01:00Z"), "shop", "production", "v1", source_commit=C1, strategy="blue-green")
+    r.concluded(at("2026-11-17T10:30:00Z"), "shop", "production", "v1")
+    data = run(r.write(tmp_path / "g"), tmp_path)
+    assert [(d["outcome"], d["strategy"], d["started_at"]) for d in data["deployments"]] == [
+        ("concluded", "blue-green", "2026-11-17T10:00:00Z")]
+    assert data["dora"]["fleet"]["lead_time"]["value"] == pytest.approx(0.5)

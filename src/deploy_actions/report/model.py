@@ -5,7 +5,8 @@ Per app and environment, events are taken in time order:
 
 - `deployment_opened_v1` starts a deployment; `bump` joins the latest deployment when it names the
   same version and that one is not over (a canary bump, then the stable one), else starts one (a
-  repository that deploys with gitops-bump alone). Starting one supersedes the one before, unless that
+  repository that deploys with gitops-bump alone). An opening right after such a bump, of the same
+  version, opens that deployment rather than a second one. Starting one supersedes the one before, unless that
   one has concluded or been rolled back.
 - `shelved`, `resumed` and `concluded` apply to the latest deployment of their version.
 - `rollback` (back to `version`, from `previous_version`) fails the deployment that put
@@ -141,7 +142,11 @@ def _fold_one(events: list[Event], history: History) -> None:
     latest: Deployment | None = None
     running: Running | None = None
     for e in events:
-        if e.event == "deployment_opened_v1" or (e.event == "bump" and not _joins(latest, e)):
+        if e.event == "deployment_opened_v1" and latest is not None and not latest.opened and _joins(latest, e) \
+                and latest.concluded_at is None:
+            latest.opened = True  # gitops-bump went first, then the deployment was opened: one deployment
+            latest.strategy = e.strategy or latest.strategy
+        elif e.event == "deployment_opened_v1" or (e.event == "bump" and not _joins(latest, e)):
             if latest is not None and latest.finished_at is None and latest.superseded_at is None:
                 latest.superseded_at = e.at
             latest = Deployment(e.app, e.environment, e.version, e.at, e.event != "bump", e.strategy,
