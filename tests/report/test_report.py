@@ -224,3 +224,24 @@ def test_a_bump_then_its_opening_is_one_deployment(tmp_path):
     assert [(d["outcome"], d["strategy"], d["started_at"]) for d in data["deployments"]] == [
         ("concluded", "blue-green", "2026-11-17T10:00:00Z")]
     assert data["dora"]["fleet"]["lead_time"]["value"] == pytest.approx(0.5)
+
+
+def test_what_runs_where_names_the_gitops_commit_that_put_it_there(tmp_path, make_git_repo):
+    repo = make_git_repo("gitops")
+    r = Records()
+    r.opened(at("2026-11-17T10:00:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.bump(at("2026-11-17T10:01:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.write(repo.path)
+    first = repo.commit("chore: shop v1", {})
+    r.bump(at("2026-11-17T10:05:00Z"), "shop", "production", "v1", source_commit=C1)  # the stable track
+    r.bump(at("2026-11-18T09:00:00Z"), "cart", "production", "v7", source_commit=C2)
+    r.write(repo.path)
+    second = repo.commit("chore: cart v7", {})
+    data = run(repo.path, tmp_path)
+    commits = {x["app"]: x["gitops_commit"] for x in data["running"]}
+    assert commits == {"shop": first, "cart": second}
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.remote}", str(shallow)], check=True)
+    repo.push()
+    subprocess.run(["git", "-C", str(shallow), "pull", "-q"], check=True)
+    assert {x["gitops_commit"] for x in run(shallow, tmp_path / "s")["running"]} == {None}

@@ -150,6 +150,7 @@ def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
     incident_files, incident_warnings = records.read_incidents(root, _glob(root, opts.incidents))
     history = model.fold(events, period.until)
     del events
+    _name_gitops_commits(root, history.running)
     warnings += incident_warnings
     warnings += [records.LeftOut(e.file, e.line, f"{e.event} of {e.app} {e.version} in {e.environment}: no "
                                  "deployment of that version was opened before it; left out")
@@ -175,6 +176,43 @@ def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
         _write(svgs[f"svg:{chart.name}"], charts.svg(chart))
     files.update({k: str(p) for k, p in svgs.items()})
     return Written(markdown, files, report, tuple(warnings), tuple(chart_list))
+
+
+def _name_gitops_commits(root: Path, running: list[model.Running]) -> None:
+    """The GitOps commit that carries each record line behind what runs where: one `git blame` per
+    record file, for just those lines. Only with the history at hand (not in a shallow clone, where
+    every line would blame the clone's one commit); otherwise the commits stay unnamed."""
+    from deploy_actions.git import Git, GitError
+
+    if not running or not (root / ".git").exists():
+        return
+    try:
+        git = Git.open(root, input_name="path")
+        if git.is_shallow():
+            return
+        by_file: dict[str, list[model.Running]] = {}
+        for r in running:
+            by_file.setdefault(r.record[0], []).append(r)
+        for rel, entries in by_file.items():
+            ranges = [arg for n in sorted({r.record[1] for r in entries}) for arg in ("-L", f"{n},{n}")]
+            blamed = _blame(git.run("blame", "--porcelain", *ranges, "--", rel).stdout)
+            for r in entries:
+                r.gitops_commit = blamed.get(r.record[1], "")
+    except (GitError, InputError):
+        return  # not tracked, or git refuses: the report names no GitOps commit rather than fail
+
+
+_BLAME_HEADER = re.compile(r"^([0-9a-f]{40}) \d+ (\d+)(?: \d+)?$")
+
+
+def _blame(porcelain: str) -> dict[int, str]:
+    """line number → commit, from `git blame --porcelain` (uncommitted lines left out)."""
+    found = {}
+    for text in porcelain.splitlines():
+        match = _BLAME_HEADER.match(text)
+        if match and match[1] != "0" * 40:
+            found[int(match[2])] = match[1]
+    return found
 
 
 def _known_by(r: incident.IncidentRecord, until: dt.datetime) -> bool:

@@ -115,6 +115,8 @@ class Running:
     via: str  # "deployment" or "rollback"
     deployment: Deployment | None = None
     rollback: Rollback | None = None
+    record: tuple[str, int] = ("", 0)  # the record line (file, line) that put this version there
+    gitops_commit: str = ""  # the GitOps commit carrying that line, when the history is at hand
 
 
 @dataclass
@@ -157,9 +159,11 @@ def _fold_one(events: list[Event], history: History) -> None:
             assert latest is not None
             latest.live_at = latest.live_at or e.at
             since = running.since if running is not None and running.version == e.version else e.at
-            running = Running(e.app, e.environment, e.version, since, e.strategy or latest.strategy,
-                              e.source_repository or latest.source_repository,
-                              e.source_commit or latest.source_commit, e.gitops_base_commit, "deployment", latest)
+            same = running is not None and running.version == e.version
+            running = running if same and running is not None and running.deployment is latest else Running(
+                e.app, e.environment, e.version, since, e.strategy or latest.strategy,
+                e.source_repository or latest.source_repository, e.source_commit or latest.source_commit,
+                e.gitops_base_commit, "deployment", latest, record=(e.file, e.line))
         elif e.event == "rollback":
             running = _rollback(e, running, current, history)
         elif e.event != "deployment_opened_v1" or e.override:
@@ -201,7 +205,7 @@ def _rollback(e: Event, running: Running | None, current: dict[str, Deployment],
             rollback.failed = failed
     history.rollbacks.append(rollback)
     return Running(e.app, e.environment, e.version, e.at, e.strategy, e.source_repository, e.source_commit,
-                   e.gitops_base_commit, "rollback", None, rollback)
+                   e.gitops_base_commit, "rollback", None, rollback, record=(e.file, e.line))
 
 
 def _mark_promotions(deployments: list[Deployment]) -> None:

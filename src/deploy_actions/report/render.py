@@ -103,7 +103,8 @@ def as_json(history: History, incidents: Sequence[IncidentFile], period: dora.Pe
         "production": prod,
         "running": [{"app": r.app, "environment": r.environment, "version": r.version, "since": _t(r.since),
                      "strategy": r.strategy, "source_repository": r.source_repository,
-                     "source_commit": r.source_commit, "gitops_base_commit": r.gitops_base_commit, "via": r.via}
+                     "source_commit": r.source_commit, "gitops_commit": r.gitops_commit or None,
+                     "gitops_base_commit": r.gitops_base_commit, "via": r.via}
                     for r in history.running],
         "deployments": [_deployment(d) for d in touched],
         "counts": {
@@ -265,9 +266,9 @@ def markdown(report: Mapping[str, Any], chart_list: Sequence[charts.Chart],
     if report["warnings"]:
         out += [f"> **{len(report['warnings'])} record(s) left out**, see Warnings below.", ""]
     out += ["## What runs where", ""]
-    out += _table(["app", "environment", "version", "since", "strategy", "via", "source commit"],
+    out += _table(["app", "environment", "version", "since", "strategy", "via", "source commit", "GitOps commit"],
                   [[r["app"], r["environment"], r["version"], _when(r["since"]), r["strategy"], r["via"],
-                    (r["source_commit"] or "")[:12]] for r in report["running"]])
+                    (r["source_commit"] or "")[:12], (r["gitops_commit"] or "")[:12]] for r in report["running"]])
     out += _dora_section(report)
     out += _deployments_section(report)
     out += _incidents_section(report)
