@@ -508,10 +508,12 @@ class Demo:
         """The report of the day, read back from the GitOps repository's records alone."""
         s = self.story
         s.chapter("The operations report, from the records",
-                  "deploy-actions report clones the GitOps repository and reads every record the story wrote: what "
-                  "runs where, the deployments and the rollback, the incident, and the four DORA keys. No other "
-                  "source: no GitHub API here, so lead time counts from each build's first record.")
-        out = outputs(self.run("report", "--repository", "./gitops.git", "--since", "1d", "--production", ENVIRONMENT,
+                  "deploy-actions report reads every record the story wrote in a checkout of the GitOps repository "
+                  "(with its history, which names the GitOps commit behind what runs where): the deployments and "
+                  "the rollback, the incident, and the four DORA keys. No other source: no GitHub API here, so "
+                  "lead time counts from each build's first record.")
+        git(self.work, "clone", "-q", str(self.gitops_remote), str(self.work / "gitops-checkout"))
+        out = outputs(self.run("report", "--path", "gitops-checkout", "--since", "1d", "--production", ENVIRONMENT,
                                "--output-dir", "records/report", "--json"))
         s.say(f"Change failure rate {out['change-failure-rate']}, {out['warnings']} record(s) left out; the "
               "Markdown follows, with its Mermaid charts (the SVG files are in records/report/).")

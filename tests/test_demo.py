@@ -295,6 +295,8 @@ def test_the_demo_ends_with_its_operations_report(demo_run: tuple[Path, subproce
                                                             "value": 0.5, "failed": 1, "of": 2}
     assert [(r["from_version"], r["to_version"]) for r in data["rollbacks"]] == [("v1.4.0", "v1.3.0")]
     assert data["running"][0]["version"] == "v1.3.0" and data["running"][0]["via"] == "rollback"
+    facts = json.loads((work / "records" / "summary.json").read_text())
+    assert data["running"][0]["gitops_commit"] == facts["rollback_commit"]  # the commit that rolled back
     assert data["warnings"] == [] and len(data["incidents"]) == 1
     for text in ("### Operations report:", "#### DORA keys (production)", "```mermaid", "| v1.4.0 | v1.3.0 |",
                  "(records/report/deployments-per-day.svg)"):
