@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -85,6 +86,11 @@ class Story:
             return
         print("    " + text.rstrip().replace("\n", "\n    "), flush=True)
         self.markdown += [f"````{markdown_lang}", text.rstrip(), "````", ""]  # 4: the text may hold ``` fences
+
+    def embed(self, markdown: str) -> None:
+        """Markdown written by a command, made part of the report (its headings under this chapter's)."""
+        lines = [f"##{line}" if line.startswith("#") else line for line in markdown.rstrip().splitlines()]
+        self.markdown += [*lines, ""]
 
     def command(self, argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
                 expect: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
@@ -498,6 +504,25 @@ class Demo:
             s.show(incidents[-1].read_text(), "markdown")
             self.facts["incident"] = str(incidents[-1].relative_to(self.work))
 
+    def operations_report(self) -> None:
+        """The report of the day, read back from the GitOps repository's records alone."""
+        s = self.story
+        s.chapter("The operations report, from the records",
+                  "deploy-actions report reads every record the story wrote in a checkout of the GitOps repository "
+                  "(with its history, which names the GitOps commit behind what runs where): the deployments and "
+                  "the rollback, the incident, and the four DORA keys. No other source: no GitHub API here, so "
+                  "lead time counts from each build's first record.")
+        git(self.work, "clone", "-q", str(self.gitops_remote), str(self.work / "gitops-checkout"))
+        out = outputs(self.run("report", "--path", "gitops-checkout", "--since", "1d", "--production", ENVIRONMENT,
+                               "--output-dir", "records/report", "--json"))
+        s.say(f"Change failure rate {out['change-failure-rate']}, {out['warnings']} record(s) left out; the "
+              "Markdown follows, with its Mermaid charts (the SVG files are in records/report/).")
+        self.facts["report"] = {key: out[key] for key in ("deployment-frequency", "lead-time-hours",
+                                                          "change-failure-rate", "time-to-restore-hours", "warnings")}
+        markdown = (self.work / "records" / "report" / "report.md").read_text()
+        # Its links name the SVG files beside it; this report sits two folders up.
+        s.embed(re.sub(r"\]\(([\w.-]+\.svg)\)", r"](records/report/\1)", markdown))
+
     def copy_records(self) -> None:
         """deployments/*.jsonl and incidents/* from the GitOps repository, and what the reconciler did."""
         records = self.work / "records"
@@ -613,6 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise DemoFailed(f"the bad canary 1.4.0 was not rolled back: {demo.facts['canary']['1.4.0']['reason']}")
         demo.roll_back("1.4.0", good="1.3.0")
         demo.gitops_history()
+        demo.operations_report()
     except DemoFailed as err:
         print(f"\ndemo failed: {err}", file=sys.stderr)
         return 1

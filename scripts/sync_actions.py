@@ -46,6 +46,7 @@ BRANDING: dict[str, tuple[str, str]] = {
     "canary-monitor": ("bar-chart-2", "yellow"),
     "deployment": ("flag", "green"),
     "gate": ("shield", "red"),
+    "report": ("file-text", "blue"),
 }
 DEFAULT_BRANDING = ("package", "gray-dark")
 

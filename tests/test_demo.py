@@ -283,3 +283,22 @@ def test_reconciler_fetches_over_smart_http(git_http: GitHttpServer, git_repo: G
         reconciler.stop()
         stable.close()
     assert any("git-upload-pack" in line for line in git_http.requests)
+
+
+def test_the_demo_ends_with_its_operations_report(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    work, _ = demo_run
+    report = (work / "report.md").read_text()
+    section = report.split("The operations report, from the records", 1)[1]
+    data = json.loads((work / "records" / "report" / "report.json").read_text())
+    # The story: 1.3.0 concluded, 1.4.0 rolled back on the canary with the canary's reason.
+    assert data["dora"]["fleet"]["change_failure_rate"] == {**data["dora"]["fleet"]["change_failure_rate"],
+                                                            "value": 0.5, "failed": 1, "of": 2}
+    assert [(r["from_version"], r["to_version"]) for r in data["rollbacks"]] == [("v1.4.0", "v1.3.0")]
+    assert data["running"][0]["version"] == "v1.3.0" and data["running"][0]["via"] == "rollback"
+    facts = json.loads((work / "records" / "summary.json").read_text())
+    assert data["running"][0]["gitops_commit"] == facts["rollback_commit"]  # the commit that rolled back
+    assert data["warnings"] == [] and len(data["incidents"]) == 1
+    for text in ("### Operations report:", "#### DORA keys (production)", "```mermaid", "| v1.4.0 | v1.3.0 |",
+                 "(records/report/deployments-per-day.svg)"):
+        assert text in section
+    assert (work / "records" / "report" / "deployments-per-day.svg").is_file()

@@ -1,7 +1,7 @@
 """A local GitHub API for tests, held to GitHub's own OpenAPI description and GraphQL schema.
 
 `GitHubAPIFake` serves the endpoints `deploy_actions.github` uses (repository, releases,
-pull requests, their files and labels, deployments and their statuses; GraphQL for auto-merge) from in-memory state that
+pull requests, their files and labels, issues, commits, deployments and their statuses; GraphQL for auto-merge) from in-memory state that
 tests seed and inspect. Every JSON body it sends over REST is first validated against the
 response schema that GitHub publishes for that operation and status (npm `@octokit/openapi`):
 a body GitHub would never send is answered with a 500 and recorded in `problems`, which the
@@ -85,6 +85,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
+    ("GET", "/repos/{owner}/{repo}/issues"),
+    ("POST", "/repos/{owner}/{repo}/issues"),
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}"),
     ("GET", "/repos/{owner}/{repo}/deployments"),
     ("POST", "/repos/{owner}/{repo}/deployments"),
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"),
@@ -649,6 +653,28 @@ class FakePullRequest:
 
 
 @dataclass
+class FakeIssue:
+    """An issue (not a pull request; those share the numbers)."""
+
+    number: int
+    title: str
+    body: str | None
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    closed_at: str | None = None
+
+
+@dataclass
+class FakeCommit:
+    sha: str
+    message: str
+    committed_at: str  # the committer's date, as GitHub spells it: 2026-11-20T10:00:00Z
+    authored_at: str
+
+
+@dataclass
 class FakeDeploymentStatus:
     id: int
     state: str
@@ -756,8 +782,9 @@ WEB_URL = "https://github.com"
 class GitHubAPIFake:
     """GitHub's REST API for one repository (`repository`, default "org/app"), on loopback.
 
-    Seed with `seed_release` / `seed_pull_request` (and `allow_auto_merge`, the repository
-    setting); inspect `releases`, `pulls`, `deployments` (each with its `statuses`) and `requests`; inject failures with `fail_next`;
+    Seed with `seed_release` / `seed_pull_request` / `seed_issue` / `seed_commit` (and `allow_auto_merge`,
+    the repository setting); inspect `releases`, `pulls`, `issues`, `deployments` (each with its `statuses`)
+    and `requests`; inject failures with `fail_next`;
     corrupt a REST response on purpose with `tamper_next`. `problems` lists what the fake
     caught: bodies that fail GitHub's schema, requests to endpoints it does not implement,
     GraphQL documents GitHub would refuse and GraphQL fields the fake does not back.
@@ -824,6 +851,8 @@ class GitHubAPIFake:
             self.releases: list[FakeRelease] = []
             self.pulls: dict[int, FakePullRequest] = {}
             self.deployments: dict[int, FakeDeployment] = {}
+            self.issues: dict[int, FakeIssue] = {}
+            self.commits: dict[str, FakeCommit] = {}
             self.requests: list[RecordedRequest] = []
             self.problems: list[str] = []
             self.default_branch = "main"
@@ -903,6 +932,23 @@ class GitHubAPIFake:
                 pull.closed_at = pull.updated_at
             self.pulls[pull.number] = pull
             return pull
+
+    def seed_issue(self, title: str, *, body: str | None = "", labels: list[str] | None = None,
+                   state: str = "open") -> FakeIssue:
+        with self._lock:
+            issue = FakeIssue(number=next(self._numbers), title=title, body=body, labels=list(labels or []),
+                              state=state)
+            if state == "closed":
+                issue.closed_at = issue.updated_at
+            self.issues[issue.number] = issue
+            return issue
+
+    def seed_commit(self, sha: str, committed_at: str, *, message: str = "feat: a change",
+                    authored_at: str | None = None) -> FakeCommit:
+        with self._lock:
+            commit = FakeCommit(sha, message, committed_at, authored_at or committed_at)
+            self.commits[sha] = commit
+            return commit
 
     def release_for_tag(self, tag: str) -> FakeRelease | None:
         with self._lock:
@@ -1469,6 +1515,60 @@ class GitHubAPIFake:
                 pull.updated_at = _now()
         return _Answer(200, [self._label_json(name) for name in pull.labels])
 
+    def _list_issues(self, query: dict[str, str], path: str, **_: Any) -> _Answer:
+        # GitHub lists pull requests among the issues; `labels` is a comma-separated list, all required.
+        state = query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise _validation_failed({"resource": "Issue", "code": "invalid", "field": "state"})
+        wanted = {name.strip().casefold() for name in query.get("labels", "").split(",") if name.strip()}
+        found: list[tuple[int, Any]] = [(i.number, i) for i in self.issues.values()]
+        found += [(p.number, p) for p in self.pulls.values()]
+        items = [item for _n, item in sorted(found, key=lambda pair: pair[0], reverse=query.get("direction", "desc")
+                                             == "desc")
+                 if state in ("all", item.state) and wanted <= {label.casefold() for label in item.labels}]
+        chunk, links = self._paginate(items, query, path)
+        return _Answer(200, [self._issue_json(i) if isinstance(i, FakeIssue) else self._pull_as_issue_json(i)
+                             for i in chunk], links)
+
+    def _create_issue(self, body: dict[str, Any], **_: Any) -> _Answer:
+        title = body.get("title")
+        if not isinstance(title, str) or not title.strip():
+            raise _validation_failed({"resource": "Issue", "code": "missing_field", "field": "title"})
+        given = body.get("labels") or []
+        names = [i.get("name") if isinstance(i, dict) else i for i in given] if isinstance(given, list) else [None]
+        if not all(isinstance(name, str) and name.strip() for name in names):
+            raise _validation_failed({"resource": "Issue", "code": "invalid", "field": "labels"})
+        issue = FakeIssue(number=next(self._numbers), title=title, body=body.get("body"), labels=list(names))
+        self.issues[issue.number] = issue
+        return _Answer(201, self._issue_json(issue), {"Location": self._api(f"/repos/{self.repository}/issues/"
+                                                                            f"{issue.number}")})
+
+    def _update_issue(self, params: dict[str, str], body: dict[str, Any], **_: Any) -> _Answer:
+        number = params["issue_number"]
+        issue = self.issues.get(int(number)) if number.isdigit() else None
+        if issue is None:
+            raise _not_found()
+        if "state" in body:
+            if body["state"] not in ("open", "closed"):
+                raise _validation_failed({"resource": "Issue", "code": "invalid", "field": "state"})
+            issue.state = body["state"]
+            issue.closed_at = _now() if issue.state == "closed" else None
+        for key in ("title", "body"):
+            if key in body:
+                setattr(issue, key, body[key])
+        issue.updated_at = _now()
+        return _Answer(200, self._issue_json(issue))
+
+    def _get_commit(self, params: dict[str, str], **_: Any) -> _Answer:
+        ref = params["ref"]
+        matches = [c for sha, c in self.commits.items() if sha == ref or (len(ref) >= 7 and sha.startswith(ref))]
+        if len(matches) != 1:
+            if not matches:
+                raise _Answer(422, {"message": f"No commit found for SHA: {ref}",
+                                    "documentation_url": "https://docs.github.com/rest", "status": "422"})
+            raise _not_found()
+        return _Answer(200, self._commit_json(matches[0]))
+
     def _list_deployments(self, query: dict[str, str], path: str, **_: Any) -> _Answer:
         found = [
             d
@@ -1904,6 +2004,77 @@ class GitHubAPIFake:
             data["environment_url"] = status.environment_url
         return data
 
+    def _issue_base_json(self, number: int, title: str, body: str | None, labels: list[str], state: str,
+                         created_at: str, updated_at: str, closed_at: str | None) -> dict[str, Any]:
+        api = self._api(f"/repos/{self.repository}/issues/{number}")
+        return {
+            "id": int(_sha("issue", number)[:8], 16),
+            "node_id": f"I_{_sha('issue-node', number)[:14]}",
+            "url": api,
+            "repository_url": self._api(f"/repos/{self.repository}"),
+            "labels_url": f"{api}/labels{{/name}}",
+            "comments_url": f"{api}/comments",
+            "events_url": f"{api}/events",
+            "html_url": f"{WEB_URL}/{self.repository}/issues/{number}",
+            "number": number,
+            "state": state,
+            "state_reason": "completed" if state == "closed" else None,
+            "title": title,
+            "body": body,
+            "user": self._user_json(self.user),
+            "labels": [self._label_json(name) for name in labels],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "active_lock_reason": None,
+            "comments": 0,
+            "closed_at": closed_at,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "author_association": "CONTRIBUTOR",
+        }
+
+    def _issue_json(self, issue: FakeIssue) -> dict[str, Any]:
+        return self._issue_base_json(issue.number, issue.title, issue.body, issue.labels, issue.state,
+                                     issue.created_at, issue.updated_at, issue.closed_at)
+
+    def _pull_as_issue_json(self, pull: FakePullRequest) -> dict[str, Any]:
+        data = self._issue_base_json(pull.number, pull.title, pull.body, pull.labels, pull.state, pull.created_at,
+                                     pull.updated_at, pull.closed_at)
+        web = f"{WEB_URL}/{self.repository}/pull/{pull.number}"
+        data["html_url"] = web
+        data["pull_request"] = {"url": self._pull_api_url(pull), "html_url": web, "diff_url": f"{web}.diff",
+                                "patch_url": f"{web}.patch", "merged_at": None}
+        return data
+
+    def _commit_json(self, commit: FakeCommit) -> dict[str, Any]:
+        api = self._api(f"/repos/{self.repository}/commits/{commit.sha}")
+        person = {"name": "Test Author", "email": "author@example.com"}
+        return {
+            "url": api,
+            "sha": commit.sha,
+            "node_id": f"C_{_sha('commit', commit.sha)[:14]}",
+            "html_url": f"{WEB_URL}/{self.repository}/commit/{commit.sha}",
+            "comments_url": f"{api}/comments",
+            "commit": {
+                "url": self._api(f"/repos/{self.repository}/git/commits/{commit.sha}"),
+                "author": {**person, "date": commit.authored_at},
+                "committer": {**person, "date": commit.committed_at},
+                "message": commit.message,
+                "comment_count": 0,
+                "tree": {"sha": _sha("tree", commit.sha), "url": self._api(f"/repos/{self.repository}/git/trees/"
+                                                                           f"{_sha('tree', commit.sha)}")},
+                "verification": {"verified": False, "reason": "unsigned", "signature": None, "payload": None,
+                                 "verified_at": None},
+            },
+            "author": self._user_json("octocat"),
+            "committer": self._user_json("octocat"),
+            "parents": [],
+            "stats": {"additions": 1, "deletions": 0, "total": 1},
+            "files": [],
+        }
+
     def _label_json(self, name: str) -> dict[str, Any]:
         return {
             "id": int(_sha("label", name)[:8], 16),
@@ -1935,6 +2106,10 @@ _ROUTE_HANDLERS = {
     ("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/files"): "_list_pull_files",
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_list_issue_labels",
     ("POST", "/repos/{owner}/{repo}/issues/{issue_number}/labels"): "_add_issue_labels",
+    ("GET", "/repos/{owner}/{repo}/issues"): "_list_issues",
+    ("POST", "/repos/{owner}/{repo}/issues"): "_create_issue",
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"): "_update_issue",
+    ("GET", "/repos/{owner}/{repo}/commits/{ref}"): "_get_commit",
     ("GET", "/repos/{owner}/{repo}/deployments"): "_list_deployments",
     ("POST", "/repos/{owner}/{repo}/deployments"): "_create_deployment",
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"): "_get_deployment",

@@ -55,7 +55,7 @@ runs:
         DEST: ${{ inputs.path }}
       run: |
         set -euo pipefail
-        : "${DA_TEST_CHECKOUT_REMOTE:?the act harness passes the caller's remote here}"
+        : "${DA_TEST_CHECKOUT_REMOTE:?the act harness passes the remote of the caller here}"
         dest="$GITHUB_WORKSPACE/$DEST"
         mkdir -p "$dest"
         git clone --quiet --no-hardlinks "$DA_TEST_CHECKOUT_REMOTE" "$dest"

@@ -1,4 +1,5 @@
-"""The GitHub API: releases, pull requests and deployments, through PyGithub (REST; GraphQL for auto-merge).
+"""The GitHub API: releases, pull requests, issues, commits and deployments, through PyGithub (REST;
+GraphQL for auto-merge).
 
 The only module that talks to GitHub. PyGithub (and `requests` under it) is imported inside
 the methods, so commands that never call the API do not pay for loading it.
@@ -7,6 +8,7 @@ the methods, so commands that never call the API do not pay for loading it.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import re
 from collections.abc import Iterator
@@ -244,6 +246,36 @@ class GitHubClient:
             if isinstance(current, dict) and str(current.get("merge_method", "")).upper() == method:
                 return
             pull.enable_automerge(merge_method=method)
+
+    # -- issues and commits -----------------------------------------------------------------
+
+    def open_or_update_issue(self, title: str, body: str, labels: list[str]) -> tuple[str, bool]:
+        """The issue titled `title` (open or closed) carrying the first of `labels`: created with all of
+        `labels` when there is none, else its body updated when it differs (one issue, never two).
+        Returns (html_url, created)."""
+        names = [label.strip() for label in labels if label.strip()]
+        with self._calling(f"opening or updating issue {_truncate(title, 60)!r}"):
+            found = self._repository.get_issues(state="all", labels=names[:1]) if names else \
+                self._repository.get_issues(state="all")
+            for issue in found:
+                # The issues list holds pull requests too; only a real issue with this exact title is ours.
+                # (Asking for `pull_request` would cost a GET per issue: PyGithub completes a missing key.)
+                if "/pull/" not in str(issue.html_url) and issue.title == title:
+                    if (issue.body or "") != body:
+                        issue.edit(body=body)
+                    return str(issue.html_url), False
+            created = self._repository.create_issue(title=title, body=body, labels=names)
+            return str(created.html_url), True
+
+    def commit_time(self, sha: str) -> datetime.datetime | None:
+        """When `sha` was committed (the committer's date, as GitHub reports it), or None if GitHub
+        does not say."""
+        with self._calling(f"reading commit {sha[:12]}"):
+            commit = self._repository.get_commit(sha)
+            moment: Any = commit.commit.committer.date if commit.commit.committer is not None else None
+        if not isinstance(moment, datetime.datetime):
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
     # -- deployments ------------------------------------------------------------------------
 

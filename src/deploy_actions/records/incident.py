@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,3 +172,68 @@ def render(incident: Incident) -> str:
     if links:
         lines += ["## Links", "", *links, ""]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    """An incident record read back: what `render` wrote, plus what people add to the file later
+    (a `- **Severity**: …` line, a `| resolved | … |` or `| fixed | … |` timeline row for incidents
+    closed without a rollback, a `## Post-mortem` section)."""
+
+    app: str
+    environment: str
+    bad_version: str
+    good_version: str
+    reason: str
+    deployed_at: dt.datetime | None
+    detected_at: dt.datetime | None
+    restored_at: dt.datetime | None  # rolled back, resolved or fixed; None while it is open
+    severity: str = ""
+    postmortem: bool = False
+
+
+_FIELD = re.compile(r"^- \*\*(?P<name>[A-Za-z -]+)\*\*: ?(?P<value>.*)$")
+_ROW = re.compile(r"^\|\s*(?P<event>[^|]+?)\s*\|\s*(?P<time>[^|]+?)\s*\|\s*$")
+_POSTMORTEM = re.compile(r"^#{2,3}\s*post[- ]?mortem\b", re.IGNORECASE)
+_RESTORED = ("rolled back", "resolved", "fixed", "restored", "mitigated")
+
+
+def parse_record(text: str, relpath: str) -> IncidentRecord:
+    """An incident file as written by `render` (FileError naming `relpath` when it is not one).
+
+    A post-mortem counts as filed when the file has a `## Post-mortem` section with some text in it.
+    """
+    fields: dict[str, str] = {}
+    times: dict[str, dt.datetime | None] = {}
+    postmortem, in_postmortem = False, False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            in_postmortem = bool(_POSTMORTEM.match(line))
+            continue
+        if in_postmortem and line and not line.startswith("_"):
+            postmortem = True
+        field_match = _FIELD.match(line)
+        if field_match:
+            fields.setdefault(field_match["name"].strip().lower(), field_match["value"].strip())
+            continue
+        row = _ROW.match(line)
+        if row and row["event"] not in ("event", "---"):
+            event = row["event"].lower()
+            kind = next((k for k in ("deployed", "detected", *_RESTORED) if event.startswith(k)), "")
+            if kind:
+                times.setdefault("restored" if kind in _RESTORED else kind, _parse_when(row["time"]))
+    app = fields.get("app", "").split(" (", 1)[0].strip()
+    environment = fields.get("environment", "")
+    if not app or not environment:
+        missing = "App" if not app else "Environment"
+        raise FileError(f"is not an incident record: no '- **{missing}**:' line", file=relpath)
+    bad, _, good = fields.get("versions", "").partition("→")
+    return IncidentRecord(app, environment, bad.strip() if bad.strip() != "unknown" else "", good.strip(),
+                          fields.get("reason", ""), times.get("deployed"), times.get("detected"),
+                          times.get("restored"), fields.get("severity", ""), postmortem)
+
+
+def _parse_when(text: str) -> dt.datetime | None:
+    """'2026-11-22 10:15:00 UTC' as `_when` writes it (or ISO 8601); None for 'unknown'."""
+    return journal.parse_time(text.strip().removesuffix(" UTC").replace(" ", "T"))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from deploy_actions.errors import FileError
 
+_ISO_Z = sys.version_info >= (3, 11)  # fromisoformat reads a final Z as UTC
 _TEXT_FIELDS = ("event", "app", "environment", "version", "run_url")
 
 
@@ -58,6 +60,11 @@ def timestamp(moment: dt.datetime | None = None) -> str:
 
 def parse_time(text: str) -> dt.datetime | None:
     """A record's timestamp as an aware datetime, or None when it is not one."""
+    if len(text) == 20 and text[19] == "Z" and text[10] == "T":  # as `timestamp` writes it: the fast way
+        try:
+            return dt.datetime.fromisoformat(text if _ISO_Z else text[:19] + "+00:00")
+        except ValueError:
+            return None
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, AttributeError, TypeError):

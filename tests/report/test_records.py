@@ -1,0 +1,163 @@
+"""Reading the records back: every line is either an event or a warning naming its file and line,
+never dropped silently and never fatal; the builder writes what the real commands write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deploy_actions.report import records
+from deploy_actions.report.build import ReportOptions, make_report
+from tests.plugins.act import parse_github_output
+from tests.report.builder import Records, at
+
+MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: shop
+          image: ghcr.io/org/shop:v1
+"""
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+GOOD = json.dumps({"timestamp": "2026-11-18T10:00:00Z", "event": "bump", "app": "shop", "environment": "production",
+                   "version": "v1"}).encode()
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    (b"{not json", "is not JSON"),
+    (b"[1, 2]", "is a JSON list, not an object; left out"),
+    (b"\xff\xfe", "is not UTF-8 text; left out"),
+    (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","environment":"production","version":"v1"}',
+     "missing field 'app'; left out"),
+    (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"","environment":"production","version":"v1"}',
+     "empty field 'app'; left out"),
+    (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"shop","environment":"production","version":3}',
+     "non-text field 'version'; left out"),
+    (b'{"timestamp":"yesterday","event":"bump","app":"shop","environment":"production","version":"v1"}',
+     "timestamp 'yesterday' is not an ISO 8601 time; left out"),
+    (b'{"timestamp":"2026-11-18T10:00:00Z","event":"deploy","app":"shop","environment":"production","version":"v1"}',
+     "event 'deploy' is not one of bump, rollback, deployment_opened_v1"),
+    (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"shop","environment":"production","version":"v1",'
+     b'"override":"yes"}', "field 'override' is not true or false; left out"),
+    (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"shop","environment":"production","version":"v1",'
+     b'"reason":["a"]}', "field 'reason' is not text; left out"),
+])
+def test_a_bad_line_is_left_out_with_a_warning_naming_file_and_line(line, message):
+    warnings: list[records.LeftOut] = []
+    events = records.parse_lines(GOOD + b"\n\n" + line + b"\n" + GOOD + b"\n", "deployments/production.jsonl",
+                                 warnings)
+    assert [e.line for e in events] == [1, 4]  # the good lines around it still count
+    assert len(warnings) == 1 and warnings[0].file == "deployments/production.jsonl" and warnings[0].line == 3
+    assert message in warnings[0].message and "\n" not in warnings[0].message
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.binary(max_size=60), st.just(GOOD),
+                          st.dictionaries(st.sampled_from(["timestamp", "event", "app", "environment", "version",
+                                                           "override", "reason", "cause"]),
+                                          st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none()))
+                          .map(lambda d: json.dumps(d).encode())), max_size=12))
+def test_every_line_is_an_event_or_a_warning(lines):
+    data = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
+    warnings: list[records.LeftOut] = []
+    events = records.parse_lines(data, "d.jsonl", warnings)
+    nonempty = [n for n, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
+    assert sorted([e.line for e in events] + [w.line for w in warnings]) == nonempty
+
+
+def test_the_command_warns_for_each_record_left_out_and_still_reports(tmp_path):
+    r = Records()
+    r.opened(at("2026-11-18T10:00:00Z"), "shop", "production", "v1", source_commit="a" * 40)
+    r.bump(at("2026-11-18T10:01:00Z"), "shop", "production", "v1", source_commit="a" * 40)
+    r.line("production", b"garbage")
+    r.concluded(at("2026-11-18T10:30:00Z"), "shop", "production", "v1")
+    r.line("production", b'{"timestamp":"2026-11-18T11:00:00Z","event":"deployment_concluded_v1","app":"shop",'
+                         b'"environment":"production","version":"v7"}')
+    root = r.write(tmp_path / "g")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "GITHUB_ACTIONS": "true",
+           "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    env.pop("GITHUB_TOKEN", None)
+    (tmp_path / "output").touch()
+    (tmp_path / "summary").touch()
+    proc = subprocess.run([sys.executable, "-m", "deploy_actions", "report", "--path", str(root), "--since",
+                           "2026-11-16", "--until", "2026-11-23", "--output-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    # Records are written in order: the bad line is line 4 (after opened, bump, concluded), the orphan line 5.
+    assert "::warning title=record left out,file=deployments/production.jsonl,line=4::is not JSON" in proc.stdout
+    assert ("::warning title=record left out,file=deployments/production.jsonl,line=5::deployment_concluded_v1 of "
+            "shop v7 in production: no deployment of that version was opened before it; left out") in proc.stdout
+    summary = (tmp_path / "summary").read_text()
+    assert "2 record(s) left out" in summary and "| deployments/production.jsonl | 4 |" in summary
+    assert parse_github_output((tmp_path / "output").read_text())["warnings"] == "2"
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert data["dora"]["fleet"]["deployment_frequency"]["deployments"] == 1
+
+
+def test_builder_writes_the_fields_the_commands_write(tmp_path, make_git_repo):
+    """The real `deployment` and `gitops-bump` commands write the lines the builder imitates (same keys)."""
+    repo = make_git_repo("gitops")
+    gitops = repo.path
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    env.pop("GITHUB_ACTIONS", None)
+    record = gitops / "deployments" / "production.jsonl"
+    for event, extra in (("opened", ["--override", "--override-reason", "outage"]), ("shelved", [
+            "--cause", "window", "--reason", "late"]), ("resumed", []), ("concluded", [])):
+        subprocess.run([sys.executable, "-m", "deploy_actions", "deployment", "--event", event, "--app", "shop",
+                        "--environment", "production", "--version", "v1", "--record", str(record),
+                        "--source-commit", "a" * 40, "--previous-version", "v0", *extra], check=True, env=env,
+                       cwd=gitops, capture_output=True)
+    repo.commit("feat: shop", {"apps/shop/production/deployment.yaml": MANIFEST})
+    repo.push()
+    for tag, extra in (("v2", []), ("v1", ["--rollback", "--reason", "canary failed"])):
+        subprocess.run([sys.executable, "-m", "deploy_actions", "gitops-bump", "--path", "apps/shop/production",
+                        "--image", "ghcr.io/org/shop", "--tag", tag, "--environment", "production", "--app", "shop",
+                        "--verify-image", "false", "--source-commit", "b" * 40, *extra], check=True, env=env,
+                       cwd=gitops, capture_output=True)
+    real = [json.loads(line) for line in record.read_text().splitlines()]
+    built = Records()
+    when = at("2026-11-18T10:00:00Z")
+    built.opened(when, "shop", "production", "v1", source_commit="a" * 40, previous="v0", override_reason="outage")
+    built.shelved(when, "shop", "production", "v1", "window", "late")
+    built.resumed(when, "shop", "production", "v1")
+    built.concluded(when, "shop", "production", "v1")
+    built.bump(when, "shop", "production", "v2", "v1", "b" * 40)
+    built.rollback(when, "shop", "production", "v1", "v2", "canary failed")
+    ours = built.lines["production"]
+    for mine, theirs in zip(ours, real, strict=True):
+        assert set(mine) - {"supersedes"} == set(theirs) - {"supersedes"}, theirs["event"]
+        assert {k: mine.get(k) for k in ("event", "state", "from_state", "version")} == \
+            {k: theirs.get(k) for k in ("event", "state", "from_state", "version")}
+    assert [line["event"] for line in real][-2:] == ["bump", "rollback"]
+    report = make_report(ReportOptions(path=str(gitops), since="30d", output_dir=str(tmp_path / "out"))).report
+    assert report["warnings"] == [] and report["deployments"][0]["overrides"][0]["reason"] == "outage"
+    assert [r["from_version"] for r in report["rollbacks"]] == ["v2"] and len(report["incidents"]) == 1
+
+
+@FUZZ
+@given(st.lists(st.one_of(st.text(max_size=40), st.sampled_from([
+    "- **App**: shop", "- **Environment**: production", "- **Versions**: v2 → v1", "| detected | 2026-11-18 10:00:00 UTC |",
+    "| rolled back to v1 | unknown |", "| resolved | 2026-13-45 99:00:00 UTC |", "## Post-mortem", "_tbd_", "# Incident",
+])), max_size=12))
+def test_an_incident_file_is_read_or_refused_with_one_line(lines):
+    from deploy_actions.errors import FileError
+    from deploy_actions.records import incident
+
+    try:
+        found = incident.parse_record("\n".join(lines), "incidents/x.md")
+    except FileError as err:
+        assert "\n" not in err.message and err.file == "incidents/x.md"
+    else:
+        assert found.app and found.environment
