@@ -32,6 +32,9 @@ SPEC = CommandSpec(
                ""),
         Option("rollback", "Allow going back to an older tag (needs reason).", "false", kind="bool"),
         Option("reason", "Why: recorded in the commit message, trailers and the deployment record.", ""),
+        Option("allow-rolled-back", "Deploy a tag even though the records say it was rolled back in this "
+               "environment (or, promoting, in promote-from); needs reason. Recorded in the record and the "
+               "trailers.", "false", kind="bool"),
         Option("deny-tags", "Extra tag patterns to refuse (glob), one per line; latest, main, master, stable, "
                "edge and dev are always refused unless pinned by digest.", "", kind="lines"),
         Option("require-semver", "Refuse tags that are not semantic versions.", "false", kind="bool"),

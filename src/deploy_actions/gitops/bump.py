@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
-from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError
+from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError, RefusedError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
 from deploy_actions.gitops import policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
-from deploy_actions.records import incident, journal
+from deploy_actions.records import history, incident, journal
 
 if TYPE_CHECKING:
     from deploy_actions.gitops.manifests import ImageSite
@@ -49,6 +49,7 @@ class GitopsBumpOptions:
     promote_from: str = ""
     rollback: bool = False
     reason: str = ""
+    allow_rolled_back: bool = False
     deny_tags: tuple[str, ...] = ()
     require_semver: bool = False
     lint: bool = False
@@ -155,6 +156,11 @@ def _render(template: str, name: str, **values: str) -> str:
 def _validate(opts: GitopsBumpOptions) -> None:
     if opts.rollback and not opts.reason.strip():
         raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
+    if opts.allow_rolled_back and not opts.reason.strip():
+        raise InputError("reason", "", "why the rolled-back version may be deployed again "
+                         "(allow-rolled-back: true needs one)")
+    if opts.allow_rolled_back and opts.rollback:
+        raise InputError("allow-rolled-back", "true", "false with rollback: true (a rollback is never refused)")
     if opts.tag and opts.promote_from:
         raise InputError("promote-from", opts.promote_from, "either tag or promote-from, not both")
     if not opts.image and not opts.lint:
@@ -401,20 +407,47 @@ def _plan(ctx: _Context) -> _Plan:
             return _Plan((), replace(base, superseded=True, notes=(*base.notes, note)), "", superseded=True)
         raise InputError("tag", tag, f"a tag newer than the deployed {site.current.tag} ({site.relpath}:{site.line}); "
                          "a downgrade needs rollback: true and a reason")
+    overridden = _rolled_back_rule(ctx, tag)
+    if overridden is not None:
+        base = replace(base, findings=(*base.findings, Annotation(
+            "warning", f"{overridden.sentence()}; deploying it again (allow-rolled-back): "
+                       f"{history.neutral(opts.reason)}", title="Rolled-back version deployed again")))
     edits = list(update.edits)
     report = _incident_edit(ctx, previous)
-    record = _record_edit(ctx, previous, report.relpath if report else "")
+    record = _record_edit(ctx, previous, report.relpath if report else "", overridden)
     edits += [e for e in (record, report) if e is not None]
     files = tuple(sorted({e.relpath for e in edits}))
     values = dict(app=ctx.app, tag=tag, previous_tag=previous, environment=opts.environment,
                   image=ctx.image.short(), reason=opts.reason)
     template, name = ((opts.rollback_message, "rollback-message") if opts.rollback
                       else (opts.commit_message, "commit-message"))
-    message = _render(template, name, **values) + "\n\n" + _trailers(ctx, previous)
+    message = _render(template, name, **values) + "\n\n" + _trailers(ctx, previous, overridden)
     verb = "rolling back" if opts.rollback else "bumping"
     note = (f"{verb} {ctx.app}{_env_text(opts)} from {previous or 'nothing'} to {ctx.target.short()} "
             f"in {len(update.edits)} file(s)")
     return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message)
+
+
+def _rolled_back_rule(ctx: _Context, tag: str) -> history.RolledBack | None:
+    """Refuse a tag rolled back in the target environment (or, promoting, in the source one), read
+    from the records in the repository; the rollback overridden by allow-rolled-back, else None."""
+    opts = ctx.opts
+    if not opts.record or opts.rollback:  # a rollback is itself a person's decision, with its reason
+        return None
+    target = opts.environment or "default"
+    places = [(target, f"deploy it to {target} again")]
+    if opts.promote_from:
+        places.append((opts.promote_from, f"promote it from {opts.promote_from} to {target}"))
+    for environment, doing in places:
+        rel = _render(opts.record, "record", app=ctx.app, environment=environment)
+        mark = history.rolled_back(history.read(ctx.root, rel, ctx.app, environment), tag)
+        if mark is None:
+            continue
+        if not opts.allow_rolled_back:
+            raise RefusedError(f"{mark.sentence()}; refusing to {doing}. To override, set allow-rolled-back: "
+                               "true and a reason (both are recorded)")
+        return mark
+    return None
 
 
 def _landed_since(ctx: _Context) -> bool:
@@ -437,12 +470,15 @@ def _previous_tag(sites: tuple[ImageSite, ...]) -> str:
     return max(set(tags), key=tags.count)
 
 
-def _trailers(ctx: _Context, previous: str) -> str:
+def _trailers(ctx: _Context, previous: str, overridden: history.RolledBack | None) -> str:
     opts = ctx.opts
     lines = trailers(opts.source_repository, opts.source_commit, run_url(opts))
     lines.append(f"Previous-Tag: {previous or 'none'}")
     if opts.rollback:
         lines.append(f"Rollback-Reason: {' '.join(opts.reason.split())}")
+    if overridden is not None:
+        lines.append(f"Allow-Rolled-Back: {history.neutral(opts.reason)}")
+        lines.append(f"Rolled-Back-At: {journal.timestamp(overridden.at)}")
     return "\n".join(lines)
 
 
@@ -459,7 +495,8 @@ def _record_file(ctx: _Context) -> tuple[str, Path, bytes] | None:
     return rel, path, path.read_bytes() if path.exists() else b""
 
 
-def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit | None:
+def _record_edit(ctx: _Context, previous: str, incident_path: str,
+                 overridden: history.RolledBack | None) -> FileEdit | None:
     opts = ctx.opts
     found = _record_file(ctx)
     if found is None:
@@ -486,6 +523,10 @@ def _record_edit(ctx: _Context, previous: str, incident_path: str) -> FileEdit |
     }
     if opts.rollback:
         entry["reason"] = opts.reason
+    if overridden is not None:
+        entry["allow_rolled_back"] = True
+        entry["reason"] = opts.reason
+        entry["rolled_back_at"] = journal.timestamp(overridden.at)
     if incident_path:
         entry["incident"] = incident_path
     return FileEdit(path, rel, before, journal.append(before, entry))

@@ -20,7 +20,12 @@ _TEXT_FIELDS = ("event", "app", "environment", "version", "run_url")
 
 def parse(data: bytes, relpath: str) -> list[dict[str, Any]]:
     """Every record in `data`, in order; FileError naming `relpath` and the line when one is unreadable."""
-    records: list[dict[str, Any]] = []
+    return [record for _, record in numbered(data, relpath)]
+
+
+def numbered(data: bytes, relpath: str) -> list[tuple[int, dict[str, Any]]]:
+    """`parse`, each record with its line number (for errors about a field of it)."""
+    records: list[tuple[int, dict[str, Any]]] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -39,7 +44,7 @@ def parse(data: bytes, relpath: str) -> list[dict[str, Any]]:
         if wrong:
             raise FileError(f"field {wrong[0]!r} is not a string; fix or remove that line", file=relpath,
                             line=number)
-        records.append(record)
+        records.append((number, record))
     return records
 
 
