@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -62,6 +63,35 @@ def api_url_from(value: str | None) -> str:
         shown = parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url
         raise InputError("GITHUB_API_URL", shown, "an http(s) URL without credentials, e.g. https://api.github.com")
     return url
+
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
+_ENVIRONMENT = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+
+
+@dataclass(frozen=True)
+class RunApproval:
+    """One review of a run's pending deployment: who, approved or rejected, which environments."""
+
+    user: str
+    state: str  # approved or rejected
+    environments: tuple[str, ...]
+    comment: str
+
+    @classmethod
+    def from_json(cls, item: object) -> RunApproval | None:
+        """The review GitHub sent, or None when it is not shaped as the API describes."""
+        if not isinstance(item, dict):
+            return None
+        user, state, comment = item.get("user"), item.get("state"), item.get("comment")
+        login = user.get("login") if isinstance(user, dict) else None
+        environments = item.get("environments")
+        names = [e.get("name") for e in environments if isinstance(e, dict)] if isinstance(environments, list) else []
+        if not (isinstance(login, str) and _LOGIN.fullmatch(login) and state in ("approved", "rejected")
+                and isinstance(comment, str) and isinstance(environments, list) and len(names) == len(environments)
+                and all(isinstance(n, str) and _ENVIRONMENT.fullmatch(n) for n in names)):
+            return None
+        return cls(login, str(state), tuple(str(n) for n in names), comment)
 
 
 class GitHubClient:
@@ -294,6 +324,25 @@ class GitHubClient:
             deployment = self._repository.get_deployment(deployment_id)
             return [{"state": str(status.state), "description": str(status.description or "")}
                     for status in deployment.get_statuses()]
+
+    # -- environment approvals --------------------------------------------------------------
+
+    def run_approvals(self, run_id: int) -> list[RunApproval]:
+        """Who reviewed the pending deployments of workflow run `run_id` (environment protection
+        rules), oldest first; each answer checked before it is believed."""
+        with self._calling(f"reading the approvals of run {run_id}"):
+            _, data = self._client.requester.requestJsonAndCheck(
+                "GET", f"/repos/{self.repository}/actions/runs/{run_id}/approvals")
+        if not isinstance(data, list):
+            raise OperationError(f"GitHub API: the approvals of run {run_id} in {self.repository} are not a list")
+        found = []
+        for item in reversed(data):  # GitHub lists the newest first
+            approval = RunApproval.from_json(item)
+            if approval is None:
+                raise OperationError(f"GitHub API: an approval of run {run_id} in {self.repository} is not "
+                                     "{user.login, state, environments[].name, comment}")
+            found.append(approval)
+        return found
 
     # -- repository -------------------------------------------------------------------------
 

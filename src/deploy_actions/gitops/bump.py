@@ -444,8 +444,7 @@ def _rolled_back_rule(ctx: _Context, tag: str) -> history.RolledBack | None:
         if mark is None:
             continue
         if not opts.allow_rolled_back:
-            raise RefusedError(f"{mark.sentence()}; refusing to {doing}. To override, set allow-rolled-back: "
-                               "true and a reason (both are recorded)")
+            raise RefusedError(mark.refusal(doing))
         return mark
     return None
 

@@ -83,6 +83,11 @@ class RolledBack:
             text += f" (incident {self.incident})"
         return text
 
+    def refusal(self, doing: str) -> str:
+        """The one line that refuses to `doing` (e.g. "deploy it to production again")."""
+        return (f"{self.sentence()}; refusing to {doing}. To override, set allow-rolled-back: true and a reason "
+                "(both are recorded)")
+
 
 @dataclass(frozen=True)
 class Soak:
