@@ -8,6 +8,7 @@ Order of work: validate → clone (or open the local checkout) → read the reco
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
-from deploy_actions.records import github_mirror, journal, lifecycle
+from deploy_actions.records import github_mirror, history, journal, lifecycle
 
 ATTEMPTS = 20  # pushes re-applied on a moved branch before giving up
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -38,6 +39,7 @@ class DeploymentOptions:
     cause: str = ""
     override: bool = False
     override_reason: str = ""
+    approvals: str = ""
     repository: str = ""
     ref: str = "main"
     record: str = "deployments/{environment}.jsonl"
@@ -96,6 +98,7 @@ def validate(opts: DeploymentOptions) -> None:
                          "override)")
     if opts.override and not opts.override_reason.strip():
         raise InputError("override-reason", "", "the reason for the emergency override")
+    approvals(opts)
     if opts.github_deployments:
         if not (opts.github_token or opts.token):
             raise InputError("github-token", "", "a GitHub token for github-deployments: true")
@@ -106,6 +109,20 @@ def validate(opts: DeploymentOptions) -> None:
         if not opts.deployment_sha and not re.fullmatch(r"[0-9a-f]{40}", opts.source_commit):
             raise InputError("source-commit", opts.source_commit,
                              "the full commit SHA the image was built from (GitHub deploys a commit)")
+
+
+def approvals(opts: DeploymentOptions) -> tuple[history.Approval, ...]:
+    """The approvals input (gate's `approvals` output: a JSON list of {user, environment, comment})."""
+    if not opts.approvals.strip():
+        return ()
+    if opts.event not in ("opened", "resumed"):
+        raise InputError("approvals", opts.approvals, "no approvals unless event is opened or resumed (the "
+                         "approvals that let the deployment start)")
+    try:
+        return history.approvals_from(json.loads(opts.approvals))
+    except (ValueError, RecursionError):
+        raise InputError("approvals", opts.approvals, "a JSON list of {user, environment, comment}, as gate's "
+                         "approvals output") from None
 
 
 def record_event(opts: DeploymentOptions) -> DeploymentResult:
@@ -211,6 +228,9 @@ def _entry(opts: DeploymentOptions, git: Git, step: lifecycle.Step, records: lis
     if opts.override:
         entry["override"] = True
         entry["override_reason"] = opts.override_reason
+    given = approvals(opts)
+    if given:
+        entry["approvals"] = [a.as_json() for a in given]
     return entry
 
 
@@ -221,6 +241,7 @@ def _message(opts: DeploymentOptions, step: lifecycle.Step, entry: dict[str, Any
     lines.append(f"Deployment-Event: {step.transition.name}")
     if opts.reason:
         lines.append(f"Deployment-Reason: {' '.join(opts.reason.split())}")
+    lines += [f"Approved-by: {user}" for user in dict.fromkeys(a.user for a in approvals(opts))]
     return subject + "\n\n" + "\n".join(lines)
 
 

@@ -190,15 +190,23 @@ def _entry(number: int, record: Mapping[str, Any], rel: str) -> Entry:
     )
 
 
+def _approvals(value: object, bad: Any) -> tuple[Approval, ...]:
+    try:
+        return approvals_from(value)
+    except ValueError:
+        raise bad("approvals", "a list of {user, environment, comment}") from None
+
+
 def _incident(value: str, bad: Any) -> str:
     if ".." in value.split("/"):
         raise bad("incident", "a path inside the repository")
     return value
 
 
-def _approvals(value: object, bad: Any) -> tuple[Approval, ...]:
+def approvals_from(value: object) -> tuple[Approval, ...]:
+    """A list of {user, environment, comment} as Approvals; ValueError when it is not one."""
     if not isinstance(value, list):
-        raise bad("approvals", "a list of {user, environment, comment}")
+        raise ValueError("not a list")
     found = []
     for item in value:
         user = item.get("user") if isinstance(item, dict) else None
@@ -206,7 +214,7 @@ def _approvals(value: object, bad: Any) -> tuple[Approval, ...]:
         comment = item.get("comment", "") if isinstance(item, dict) else None
         if not (isinstance(user, str) and _LOGIN.match(user) and isinstance(environment, str)
                 and (not environment or _NAME.match(environment)) and isinstance(comment, str)):
-            raise bad("approvals", "a list of {user, environment, comment}")
+            raise ValueError("not {user, environment, comment}")
         found.append(Approval(user, environment, neutral(comment)))
     return tuple(found)
 
