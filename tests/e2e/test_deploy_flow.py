@@ -400,6 +400,7 @@ permissions: {{}}
 jobs:
   deploy:
     permissions:
+      actions: read
       contents: read
       deployments: write
       packages: read
