@@ -224,3 +224,20 @@ def test_approvals_that_are_not_the_gates_list_are_refused_before_anything_is_wr
                               "--approvals", given)
     assert code == 2 and "input 'approvals'" in err
     assert run_git(gitops["bare"], "rev-parse", "main") == head
+
+
+def test_a_concluded_record_names_its_verification_evidence_as_run_links(gitops, capsys, monkeypatch):
+    for event in ("opened",):
+        assert deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", event)[0] == 0
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "concluded",
+                              "--evidence", f"smoke-test={RUN}\ncanary={RUN}#summary")
+    assert code == 0, err
+    assert records(gitops["bare"])[-1]["evidence"] == {"smoke-test": RUN, "canary": RUN + "#summary"}
+
+
+@pytest.mark.parametrize("line", ["smoke-test=/home/runner/work/_temp/smoke-report.json", "smoke-test",
+                                  "=https://x.example/runs/1", "smoke test=https://x.example/runs/1"])
+def test_evidence_that_is_not_a_link_is_refused(gitops, capsys, monkeypatch, line):
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "concluded",
+                              "--evidence", line)
+    assert code == 2 and "input 'evidence'" in err and "a run link" in err

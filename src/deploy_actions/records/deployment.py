@@ -40,6 +40,7 @@ class DeploymentOptions:
     override: bool = False
     override_reason: str = ""
     approvals: str = ""
+    evidence: tuple[str, ...] = ()
     repository: str = ""
     ref: str = "main"
     record: str = "deployments/{environment}.jsonl"
@@ -99,6 +100,7 @@ def validate(opts: DeploymentOptions) -> None:
     if opts.override and not opts.override_reason.strip():
         raise InputError("override-reason", "", "the reason for the emergency override")
     approvals(opts)
+    evidence(opts)
     if opts.github_deployments:
         if not (opts.github_token or opts.token):
             raise InputError("github-token", "", "a GitHub token for github-deployments: true")
@@ -123,6 +125,20 @@ def approvals(opts: DeploymentOptions) -> tuple[history.Approval, ...]:
     except (ValueError, RecursionError):
         raise InputError("approvals", opts.approvals, "a JSON list of {user, environment, comment}, as gate's "
                          "approvals output") from None
+
+
+def evidence(opts: DeploymentOptions) -> dict[str, str]:
+    """The evidence input: one `name=URL` per line (smoke-test=https://…/runs/41), links a person can open."""
+    found: dict[str, str] = {}
+    for line in opts.evidence:
+        name, sep, url = (part.strip() for part in line.partition("="))
+        if not sep or not _NAME.match(name) or not history.is_url(url):
+            raise InputError("evidence", line, "name=URL lines, e.g. smoke-test=https://github.com/org/app/actions/"
+                             "runs/41 (a run link, not a path on a runner)")
+        found[name] = url
+    if found and opts.event != "concluded":
+        raise InputError("evidence", opts.evidence[0], "no evidence unless event is concluded")
+    return found
 
 
 def record_event(opts: DeploymentOptions) -> DeploymentResult:
@@ -231,6 +247,9 @@ def _entry(opts: DeploymentOptions, git: Git, step: lifecycle.Step, records: lis
     given = approvals(opts)
     if given:
         entry["approvals"] = [a.as_json() for a in given]
+    links = evidence(opts)
+    if links:
+        entry["evidence"] = links
     return entry
 
 
