@@ -401,8 +401,9 @@ jobs:
   deploy:
     permissions:
       actions: read
-      contents: read
+      contents: write
       deployments: write
+      issues: write
       packages: read
     uses: org/deploy-actions/.github/workflows/deploy.yml@v1
     with:

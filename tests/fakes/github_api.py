@@ -90,6 +90,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"),
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
     ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals"),
+    ("GET", "/repos/{owner}/{repo}/issues"),
+    ("POST", "/repos/{owner}/{repo}/issues"),
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
     ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
 )
 # GitHub documents its error body ("Basic Error") on most operations but not for every status
@@ -684,6 +688,18 @@ class FakeDeployment:
 
 
 @dataclass
+class FakeIssue:
+    number: int
+    title: str
+    body: str | None
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    closed_at: str | None = None
+
+
+@dataclass
 class FakeApproval:
     """One review of a run's pending deployment (environment protection rules)."""
 
@@ -836,6 +852,7 @@ class GitHubAPIFake:
             self.pulls: dict[int, FakePullRequest] = {}
             self.deployments: dict[int, FakeDeployment] = {}
             self.approvals: dict[int, list[FakeApproval]] = {}  # run id → reviews, oldest first
+            self.issues: dict[int, FakeIssue] = {}  # issues proper; pull requests live in `pulls`
             self.requests: list[RecordedRequest] = []
             self.problems: list[str] = []
             self.default_branch = "main"
@@ -1563,6 +1580,46 @@ class GitHubAPIFake:
     # pagination, as GitHub does it: ?per_page (default 30, at most 100) and ?page, with a
     # Link header naming next/last (and prev/first when not on the first page)
 
+    def _list_issues(self, query: dict[str, str], path: str, **_: Any) -> _Answer:
+        state = query.get("state", "open")
+        wanted = [name for name in query.get("labels", "").split(",") if name]
+        found = [i for i in sorted(self.issues.values(), key=lambda i: i.number, reverse=True)  # newest first
+                 if state in ("all", i.state) and all(name in i.labels for name in wanted)]
+        items, links = self._paginate(found, query, path)
+        return _Answer(200, [self._issue_json(i) for i in items], links)
+
+    def _create_issue(self, body: dict[str, Any], **_: Any) -> _Answer:
+        if not isinstance(body.get("title"), str) or not body["title"]:
+            raise _validation_failed({"resource": "Issue", "code": "missing_field", "field": "title"})
+        labels = body.get("labels") or []
+        if not isinstance(labels, list) or not all(isinstance(name, str) for name in labels):
+            raise _validation_failed({"resource": "Issue", "code": "invalid", "field": "labels"})
+        issue = FakeIssue(next(self._numbers), body["title"], body.get("body"), list(dict.fromkeys(labels)))
+        self.issues[issue.number] = issue
+        return _Answer(201, self._issue_json(issue))
+
+    def _issue(self, params: dict[str, str]) -> FakeIssue:
+        number = params["issue_number"]
+        if not number.isdigit() or int(number) not in self.issues:
+            raise _not_found()
+        return self.issues[int(number)]
+
+    def _get_issue(self, params: dict[str, str], **_: Any) -> _Answer:
+        return _Answer(200, self._issue_json(self._issue(params)))
+
+    def _update_issue(self, params: dict[str, str], body: dict[str, Any], **_: Any) -> _Answer:
+        issue = self._issue(params)
+        for key in ("title", "body"):
+            if key in body:
+                setattr(issue, key, body[key])
+        if "labels" in body:
+            issue.labels = list(dict.fromkeys(body["labels"]))
+        if body.get("state") in ("open", "closed"):
+            issue.state = body["state"]
+            issue.closed_at = _now() if issue.state == "closed" else None
+        issue.updated_at = _now()
+        return _Answer(200, self._issue_json(issue))
+
     def _list_run_approvals(self, params: dict[str, str], **_: Any) -> _Answer:
         if not params["run_id"].isdigit():
             raise _not_found()
@@ -1929,6 +1986,35 @@ class GitHubAPIFake:
             data["environment_url"] = status.environment_url
         return data
 
+    def _issue_json(self, issue: FakeIssue) -> dict[str, Any]:
+        api = self._api(f"/repos/{self.repository}/issues/{issue.number}")
+        return {
+            "id": int(_sha("issue", issue.number)[:8], 16),
+            "node_id": f"I_{_sha('issue-node', issue.number)[:14]}",
+            "url": api,
+            "repository_url": self._api(f"/repos/{self.repository}"),
+            "labels_url": f"{api}/labels{{/name}}",
+            "comments_url": f"{api}/comments",
+            "events_url": f"{api}/events",
+            "html_url": f"{WEB_URL}/{self.repository}/issues/{issue.number}",
+            "number": issue.number,
+            "state": issue.state,
+            "title": issue.title,
+            "body": issue.body,
+            "user": self._user_json(self.user),
+            "labels": [self._label_json(name) for name in issue.labels],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "active_lock_reason": None,
+            "comments": 0,
+            "closed_at": issue.closed_at,
+            "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
+            "author_association": "CONTRIBUTOR",
+        }
+
     def _approval_json(self, review: FakeApproval) -> dict[str, Any]:
         def environment(name: str) -> dict[str, Any]:
             env_id = int(_sha("environment", name)[:6], 16)
@@ -1977,6 +2063,10 @@ _ROUTE_HANDLERS = {
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"): "_get_deployment",
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_list_deployment_statuses",
     ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals"): "_list_run_approvals",
+    ("GET", "/repos/{owner}/{repo}/issues"): "_list_issues",
+    ("POST", "/repos/{owner}/{repo}/issues"): "_create_issue",
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"): "_get_issue",
+    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"): "_update_issue",
     ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_create_deployment_status",
 }
 assert set(_ROUTE_HANDLERS) == set(OPERATIONS), "every served route needs its schema indexed"

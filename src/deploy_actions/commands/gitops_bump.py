@@ -70,6 +70,16 @@ SPEC = CommandSpec(
                "report); its verdicts or failed checks go in the incident record.", ""),
         Option("detected-at", "When the problem was detected, ISO 8601, for the incident timeline (default: now).",
                ""),
+        Option("post-mortem", "After a rollback is pushed: open the post-mortem issue (runbook template, due in "
+               "48 h, linked both ways with the incident record) and add a line to the rolled-back version's "
+               "release notes. auto: in production environments.", "auto", kind="choice",
+               choices=("auto", "true", "false")),
+        Option("post-mortem-repository", "owner/name where the post-mortem issue opens and the release is "
+               "(default: source-repository).", ""),
+        Option("post-mortem-labels", "Labels of the post-mortem issue, one per line.", "post-mortem\nincident",
+               kind="lines"),
+        Option("github-token", "Token for the post-mortem issue and the release notes (default: token).", "",
+               secret=True),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
         Option("github-repository", "owner/name of the GitOps repository on GitHub, for pull requests "
                "(default: from repository).", ""),

@@ -176,6 +176,42 @@ class GitHubClient:
                 return None
             raise
 
+    def append_to_release(self, tag: str, line: str) -> str | None:
+        """Add `line` at the end of the notes of `tag`'s release (once: a rerun adds nothing);
+        the release's html_url, or None when the tag has no release."""
+        with self._calling(f"adding a line to release {tag}"):
+            release = self._release_for_tag(tag)
+            if release is None:
+                return None
+            body = release.body or ""
+            if line not in body:
+                text = f"{body.rstrip()}\n\n{line}\n" if body.strip() else f"{line}\n"
+                release = release.update_release(name=release.name or tag, message=text, draft=release.draft,
+                                                 prerelease=release.prerelease)
+            return str(release.html_url)
+
+    # -- issues -----------------------------------------------------------------------------
+
+    def open_issue(self, title: str, body: str, labels: list[str]) -> tuple[str, int, bool]:
+        """Open an issue, or find the open one with this title and the first label (a rerun opens
+        no second one); (html_url, number, created)."""
+        with self._calling(f"opening issue {_truncate(title, 60)!r}"):
+            found = self._repository.get_issues(state="open", labels=labels[:1]) if labels else \
+                self._repository.get_issues(state="open")
+            for issue in found:
+                if issue.title == title and issue.pull_request is None:
+                    return str(issue.html_url), int(issue.number), False
+            created = self._repository.create_issue(title, body=body, labels=labels)
+            return str(created.html_url), int(created.number), True
+
+    def issue_body(self, number: int) -> str:
+        with self._calling(f"reading issue #{number}"):
+            return str(self._repository.get_issue(number).body or "")
+
+    def set_issue_body(self, number: int, body: str) -> None:
+        with self._calling(f"updating issue #{number}"):
+            self._repository.get_issue(number).edit(body=body)
+
     # -- pull requests ----------------------------------------------------------------------
 
     def open_or_update_pull_request(self, head: str, base: str, title: str, body: str) -> tuple[str, bool]:

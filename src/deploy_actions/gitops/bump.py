@@ -19,12 +19,19 @@ from typing import TYPE_CHECKING
 from deploy_actions import actions_runtime
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
-from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError, RefusedError
+from deploy_actions.errors import (
+    EXIT_CHECK_FAILED,
+    DeployActionsError,
+    FileError,
+    InputError,
+    OperationError,
+    RefusedError,
+)
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
 from deploy_actions.gitops import policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
-from deploy_actions.records import history, incident, journal
+from deploy_actions.records import github_mirror, history, incident, journal, post_mortem
 
 if TYPE_CHECKING:
     from deploy_actions.gitops.manifests import ImageSite
@@ -70,6 +77,10 @@ class GitopsBumpOptions:
     incident: str = "incidents/{timestamp}-{app}.md"
     evidence: str = ""
     detected_at: str = ""
+    post_mortem: str = "auto"
+    post_mortem_repository: str = ""
+    post_mortem_labels: tuple[str, ...] = ("post-mortem", "incident")
+    github_token: str = ""
     strategy: str = "rolling"
     source_repository: str = ""
     source_commit: str = ""
@@ -362,7 +373,10 @@ def _apply_with_retries(ctx: _Context, findings: list[Annotation]) -> GitopsBump
             return _pull_request(ctx, result, sha)
         try:
             if push_head(ctx.git, opts.ref, attempt=attempt, attempts=attempts):
-                return replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
+                result = replace(result, notes=(*result.notes, f"pushed {sha[:12]} to {opts.ref}"))
+                if planned.incident is not None and _wants_post_mortem(opts):
+                    return _after_rollback(ctx, planned, result, sha)
+                return result
         except ProtectedBranchError:
             if opts.on_protected == "pull-request":
                 note = f"{opts.ref} is protected; proposing a pull request instead"
@@ -378,6 +392,8 @@ class _Plan:
     result: GitopsBumpResult
     message: str
     superseded: bool = False
+    incident: incident.Incident | None = None  # the rollback's, for the post-mortem
+    incident_path: str = ""
 
 
 def _plan(ctx: _Context) -> _Plan:
@@ -413,7 +429,8 @@ def _plan(ctx: _Context) -> _Plan:
             "warning", f"{overridden.sentence()}; deploying it again (allow-rolled-back): "
                        f"{history.neutral(opts.reason)}", title="Rolled-back version deployed again")))
     edits = list(update.edits)
-    report = _incident_edit(ctx, previous)
+    facts = _incident(ctx, previous)
+    report = _incident_edit(ctx, facts) if facts is not None else None
     record = _record_edit(ctx, previous, report.relpath if report else "", overridden)
     edits += [e for e in (record, report) if e is not None]
     files = tuple(sorted({e.relpath for e in edits}))
@@ -425,7 +442,8 @@ def _plan(ctx: _Context) -> _Plan:
     verb = "rolling back" if opts.rollback else "bumping"
     note = (f"{verb} {ctx.app}{_env_text(opts)} from {previous or 'nothing'} to {ctx.target.short()} "
             f"in {len(update.edits)} file(s)")
-    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message)
+    return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message,
+                 incident=facts, incident_path=report.relpath if report else "")
 
 
 def _rolled_back_rule(ctx: _Context, tag: str) -> history.RolledBack | None:
@@ -531,30 +549,99 @@ def _record_edit(ctx: _Context, previous: str, incident_path: str,
     return FileEdit(path, rel, before, journal.append(before, entry))
 
 
-def _incident_edit(ctx: _Context, previous: str) -> FileEdit | None:
-    """The incident record of a rollback (incident: empty turns it off)."""
+def _incident(ctx: _Context, previous: str) -> incident.Incident | None:
+    """The facts of a rollback's incident (incident: empty turns the record off)."""
     opts, facts = ctx.opts, ctx.rollback
     if facts is None or not opts.incident:
         return None
-    rel = _render(opts.incident, "incident", app=ctx.app, environment=opts.environment or "default",
-                  timestamp=incident.file_stamp(facts.at))
-    path = inside_repo(ctx.root, rel, "incident")
-    before = path.read_bytes() if path.exists() else b""
     found = _record_file(ctx)
     try:
-        history = journal.parse(found[2], found[0]) if found else []
+        history_lines = journal.parse(found[2], found[0]) if found else []
     except FileError as err:  # a rollback must not wait on a damaged record: the time is just unknown
         actions_runtime.log(f"incident record: deployed-at unknown ({err})")
-        history = []
-    facts_text = incident.render(incident.Incident(
+        history_lines = []
+    return incident.Incident(
         app=ctx.app, environment=opts.environment or "default", bad_version=previous,
         good_version=ctx.target.tag or "", reason=opts.reason, rolled_back_at=facts.at,
         detected_at=facts.detected_at,
-        deployed_at=incident.deployed_at(history, ctx.app, opts.environment or "default", previous),
+        deployed_at=incident.deployed_at(history_lines, ctx.app, opts.environment or "default", previous),
         image=ctx.image.short(), source_repository=opts.source_repository, source_commit=opts.source_commit,
         run_url=run_url(opts), evidence=facts.evidence,
-        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com")))
-    return FileEdit(path, rel, before, facts_text.encode("utf-8"))
+        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"))
+
+
+def _incident_edit(ctx: _Context, facts: incident.Incident) -> FileEdit:
+    """The incident record of a rollback, in the same commit."""
+    rel = _render(ctx.opts.incident, "incident", app=ctx.app, environment=facts.environment,
+                  timestamp=incident.file_stamp(facts.rolled_back_at))
+    path = inside_repo(ctx.root, rel, "incident")
+    before = path.read_bytes() if path.exists() else b""
+    return FileEdit(path, rel, before, incident.render(facts).encode("utf-8"))
+
+
+def _wants_post_mortem(opts: GitopsBumpOptions) -> bool:
+    if opts.post_mortem == "auto":
+        return github_mirror.is_production(opts.environment)
+    return opts.post_mortem == "true"
+
+
+def _after_rollback(ctx: _Context, plan: _Plan, result: GitopsBumpResult, sha: str) -> GitopsBumpResult:
+    """The post-mortem issue (linked both ways with the incident record) and the release-notes line.
+    The rollback has landed: anything failing here is a warning with what to do by hand."""
+    from deploy_actions.github import GitHubClient
+
+    opts, facts, rel = ctx.opts, plan.incident, plan.incident_path
+    assert facts is not None and ctx.git is not None
+    url = _blob_url(opts, sha, rel)
+    try:
+        client = GitHubClient(opts.post_mortem_repository or opts.source_repository, opts.github_token or opts.token)
+        try:
+            issue_url, _, created = client.open_issue(post_mortem.title(facts), post_mortem.issue_body(facts, rel, url),
+                                                      list(opts.post_mortem_labels))
+            release = client.append_to_release(facts.bad_version, post_mortem.release_line(facts, rel, url))
+        finally:
+            client.close()
+        linked = _link_post_mortem(ctx, rel, issue_url, facts)
+    except DeployActionsError as err:
+        warning = Annotation("warning", f"post-mortem not filed: {history.neutral(err.message)}; open it by hand "
+                             f"from the incident record {rel}", title="Post-mortem not filed")
+        return replace(result, findings=(*result.findings, warning))
+    notes = [f"{'opened' if created else 'found'} post-mortem {issue_url}, due {history.when(post_mortem.due(facts))}"]
+    notes.append(f"release {facts.bad_version}: rollback noted in its release notes" if release
+                 else f"release {facts.bad_version}: no GitHub release to note the rollback in")
+    if linked:
+        notes.append(f"linked the post-mortem from {rel} ({linked[:12]})")
+    return replace(result, notes=(*result.notes, *notes))
+
+
+def _blob_url(opts: GitopsBumpOptions, sha: str, rel: str) -> str:
+    """The incident record on GitHub, at the commit that wrote it ("" when the repository is not on GitHub)."""
+    try:
+        repository = _github_repository(opts)
+    except InputError:
+        return ""
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return f"{server}/{repository}/blob/{sha}/{rel}"
+
+
+def _link_post_mortem(ctx: _Context, rel: str, issue_url: str, facts: incident.Incident) -> str:
+    """A forward commit naming the post-mortem issue in the incident record; its sha ("" when
+    the record already names it)."""
+    git, opts = ctx.git, ctx.opts
+    assert git is not None
+    attempts = max(1, opts.max_attempts or 1)
+    for attempt in range(1, attempts + 1):
+        path = inside_repo(ctx.root, rel, "incident")
+        before = path.read_bytes() if path.exists() else b""
+        after = post_mortem.link_in_record(before.decode("utf-8", "replace"), issue_url, facts).encode("utf-8")
+        if after == before:
+            return ""
+        write_edits([FileEdit(path, rel, before, after)])
+        sha = commit_paths(git, [rel], f"docs(incident): post-mortem for {ctx.app} {facts.bad_version}\n\n"
+                           f"Post-Mortem: {issue_url}", user_name=opts.git_user_name, user_email=opts.git_user_email)
+        if push_head(git, opts.ref, attempt=attempt, attempts=attempts):
+            return sha
+    raise AssertionError("unreachable")
 
 
 def _pull_request(ctx: _Context, result: GitopsBumpResult, sha: str) -> GitopsBumpResult:
