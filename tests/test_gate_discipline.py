@@ -174,3 +174,21 @@ def test_a_local_checkout_is_read_too(tmp_path, capsys, monkeypatch):
     code, out, _ = gate(capsys, monkeypatch, "unused", "--gitops-repository", str(work), "--environment",
                         "production", "--version", "1.3.0")
     assert code == 1 and out["failed"] == "rolled-back"
+
+
+def test_soak_wait_waits_for_a_soak_under_way_then_passes(records, git_http, capsys, monkeypatch):
+    url = records({"staging": [record("2026-11-23T11:59:58Z", "deployment_concluded_v1", "v1.3.0")]})
+    base = ("--gitops-repository", url, "--environment", "production", "--version", "1.3.0", "--require",
+            "soak: staging 3s")
+    code, out, _ = gate(capsys, monkeypatch, git_http.token, *base)
+    assert code == 1 and out["soak-left"] == 1
+    code, out, err = gate(capsys, monkeypatch, git_http.token, *base, "--soak-wait", "10s")
+    assert code == 0, err
+    assert "soak: waiting 1s" in err and out["soak-left"] == 0
+
+
+def test_soak_wait_never_waits_for_a_soak_that_has_not_started(records, git_http, capsys, monkeypatch):
+    url = records({"staging": [record("2026-11-23T11:00:00Z", "bump", "v1.3.0")]})
+    code, out, err = gate(capsys, monkeypatch, git_http.token, "--gitops-repository", url, "--environment",
+                          "production", "--version", "1.3.0", "--require", "soak: staging 3s", "--soak-wait", "1h")
+    assert code == 1 and "waiting" not in err and "has not concluded in staging" in checks(out)["soak"][1]

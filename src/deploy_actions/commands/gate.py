@@ -38,6 +38,8 @@ SPEC = CommandSpec(
                "(concluded in staging at least 24h ago, no rollback there since; reads gitops-repository), "
                "'approvals 2' (at least 2 distinct people approved this run's deployment to environment).", "",
                kind="lines"),
+        Option("soak-wait", "Wait up to this long for a soak under way to complete (e.g. 20m), then check again; "
+               "0: report the time left and fail.", "0", kind="duration"),
         Option("version", "The version to deploy, e.g. 1.3.0 or v1.3.0 (needed by every check).", ""),
         Option("tag-prefix", "Prefix of release tags: the release tag is tag-prefix + version.", "v"),
         Option("repo", "Path of the code checkout whose changelog and tags are checked.", "."),

@@ -96,6 +96,7 @@ class CheckResult:
     detail: str
     file: str | None = None
     line: int | None = None
+    waiting: bool = False  # fails only because time must pass (a soak under way)
 
     def as_json(self) -> dict[str, object]:
         return {"check": self.check, "ok": self.ok, "detail": self.detail}

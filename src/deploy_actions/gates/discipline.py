@@ -76,7 +76,7 @@ def soak_check(entries: Sequence[history.Entry], version: str, need: Requirement
     if not soak.ok:
         ready = history.when(soak.concluded_at + dt.timedelta(seconds=need.seconds))
         return CheckResult("soak", False, f"{version} {since} ({ago} ago); {history.duration_text(soak.left)} of "
-                           f"its {needed} soak left, ready at {ready}"), soak.left
+                           f"its {needed} soak left, ready at {ready}", waiting=True), soak.left
     return CheckResult("soak", True, f"{version} {since}, {ago} ago ({needed} needed), no rollback there since"), 0.0
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deploy_actions import actions_runtime
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, DeployActionsError, InputError
+from deploy_actions.records.history import duration_text
 
 if TYPE_CHECKING:
     from deploy_actions.gates import CheckResult, GateDecision, Requirement
@@ -61,6 +64,13 @@ def evaluate(options: dict[str, Any]) -> Outcome:
     soak_left = 0.0
     if reads_records:
         found, soak_left = _record_checks(required, release, options, moment)
+        if 0 < soak_left <= options["soak_wait"] and _only_waiting(found):
+            # The soak only needs time: wait for it here, then read the records again (a rollback
+            # meanwhile still counts).
+            actions_runtime.log(f"soak: waiting {duration_text(soak_left)} (soak-wait)")
+            time.sleep(soak_left)
+            moment += dt.timedelta(seconds=soak_left)
+            found, soak_left = _record_checks(required, release, options, moment)
         checklist += found
     approvals: list[RunApproval] = []
     for need in (r for r in required if r.name == "approvals"):
@@ -115,6 +125,12 @@ def _record_checks(required: tuple[Requirement, ...], release: _Release, options
         found.append(check)
         left = max(left, wait)
     return found, left
+
+
+def _only_waiting(found: list[CheckResult]) -> bool:
+    """Whether every failed record check is a soak that has started and only needs time."""
+    failed = [c for c in found if not c.ok]
+    return bool(failed) and all(c.check == "soak" and c.waiting for c in failed)
 
 
 def _run_approvals(options: dict[str, Any]) -> list[RunApproval]:
@@ -339,8 +355,6 @@ def _summary(moment: dt.datetime, decision: GateDecision, checklist: list[CheckR
             out.append(f"- [{box}] **{check.check}**: {check.detail}{note}")
         out.append("")
     if soak_left:
-        from deploy_actions.records.history import duration_text
-
         out += [f"**Soak time left: {duration_text(soak_left)}.** A scheduled re-run after that passes this check.",
                 ""]
     return "\n".join(out)
