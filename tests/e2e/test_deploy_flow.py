@@ -545,7 +545,7 @@ def test_the_hotfix_lane_and_a_rolled_back_version_staying_out(world: World) -> 
     common = {"image": world.image, "tag": tag, "freeze": freeze}
     soak = "soak: staging 30s"
     lane = world.code / ".github/workflows/hotfix-lane.yml"
-    lane.write_text(with_report(HOTFIX_CALLER + HOTFIX_JOB.format(
+    lane.write_text(with_report(HOTFIX_CALLER.format() + HOTFIX_JOB.format(
         name="staging", needs="", environment="staging", smoke=world.services["staging"].url + "/health", more="",
         **common) + HOTFIX_JOB.format(
         name="production", needs="    needs: staging\n    if: needs.staging.outputs.outcome == 'concluded'\n",
@@ -595,7 +595,7 @@ def test_the_hotfix_lane_and_a_rolled_back_version_staying_out(world: World) -> 
     world.reconciler.wait_for("production", "1.2.0", timeout=30)
 
     again = world.code / ".github/workflows/redeploy.yml"
-    again.write_text(with_report(HOTFIX_CALLER + HOTFIX_JOB.format(
+    again.write_text(with_report(HOTFIX_CALLER.format() + HOTFIX_JOB.format(
         name="production", needs="", environment="production", smoke=world.services["production"].url + "/health",
         more="", **common), "production", ("allowed", "outcome", "state", "reason")))
     before = world.git(world.gitops_bare, "rev-parse", "main")
