@@ -41,14 +41,20 @@ def test_soak_counts_from_the_last_conclusion_and_says_how_much_is_left():
     assert history.soak(found, "v2", "staging", 10 * 3600, NOW).ok
 
 
-def test_a_rollback_after_the_conclusion_breaks_the_soak_until_the_next_conclusion():
+def test_a_rollback_of_it_after_the_conclusion_breaks_the_soak_until_the_next_conclusion():
     records = [line("2026-11-21T00:00:00Z", "deployment_concluded_v1", "v2"),
-               line("2026-11-22T00:00:00Z", "rollback", "v2", previous_version="v3", reason="v3 broke")]
+               line("2026-11-22T00:00:00Z", "rollback", "v1", previous_version="v2", reason="v2 broke")]
     soak = history.soak(checked(*records), "v2", "staging", 3600, NOW)
-    assert not soak.ok and soak.broken_by is not None and soak.broken_by.version == "v3"
+    assert not soak.ok and soak.broken_by is not None and soak.broken_by.reason == "v2 broke"
     again = history.soak(checked(*records, line("2026-11-23T10:00:00Z", "deployment_concluded_v1", "v2")),
                          "v2", "staging", 3600, NOW)
     assert again.ok
+
+
+def test_a_rollback_to_it_from_a_newer_version_leaves_its_soak_alone():
+    records = [line("2026-11-21T00:00:00Z", "deployment_concluded_v1", "v2"),
+               line("2026-11-22T00:00:00Z", "rollback", "v2", previous_version="v3", reason="v3 broke")]
+    assert history.soak(checked(*records), "v2", "staging", 3600, NOW).ok
 
 
 def test_a_version_never_concluded_has_the_whole_soak_left():

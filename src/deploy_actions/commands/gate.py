@@ -35,7 +35,7 @@ SPEC = CommandSpec(
         Option("require", "Pre-deploy checks that must hold, one per line: changelog (an entry for version), "
                "tag (the release tag exists, locally or on origin), image (image:tag is in the registry), "
                "rollback-plan (the entry has a filled-in ### Rollback Plan section), 'soak: staging 24h' "
-               "(concluded in staging at least 24h ago, no rollback there since; reads gitops-repository), "
+               "(concluded in staging at least 24h ago, not rolled back there since; reads gitops-repository), "
                "'approvals 2' (at least 2 distinct people approved this run's deployment to environment).", "",
                kind="lines"),
         Option("soak-wait", "Wait up to this long for a soak under way to complete (e.g. 20m), then check again; "

@@ -58,8 +58,8 @@ def rolled_back_check(entries: Sequence[history.Entry], version: str, environmen
 
 def soak_check(entries: Sequence[history.Entry], version: str, need: Requirement,
                now: dt.datetime) -> tuple[CheckResult, float]:
-    """The version concluded in `need.environment` at least `need.seconds` ago with no rollback
-    there since; with the seconds still to wait (0 when it has soaked)."""
+    """The version concluded in `need.environment` at least `need.seconds` ago and was not rolled
+    back there since; with the seconds still to wait (0 when it has soaked)."""
     soak = history.soak(entries, version, need.environment, need.seconds, now)
     needed = history.duration_text(need.seconds)
     where = need.environment
@@ -69,15 +69,15 @@ def soak_check(entries: Sequence[history.Entry], version: str, need: Requirement
     since = f"concluded in {where} {history.when(soak.concluded_at)}"
     if soak.broken_by is not None:
         broke = soak.broken_by
-        return CheckResult("soak", False, f"{version} {since}, but a rollback there on {history.when(broke.at)} "
-                           f"({broke.version}: {broke.reason or 'no reason recorded'}) broke its soak; conclude it "
-                           f"in {where} again and let it soak {needed}"), soak.left
+        return CheckResult("soak", False, f"{version} {since}, but was rolled back there on "
+                           f"{history.when(broke.at)} ({broke.reason or 'no reason recorded'}), which broke its "
+                           f"soak; conclude it in {where} again and let it soak {needed}"), soak.left
     ago = history.duration_text(soak.soaked)
     if not soak.ok:
         ready = history.when(soak.concluded_at + dt.timedelta(seconds=need.seconds))
         return CheckResult("soak", False, f"{version} {since} ({ago} ago); {history.duration_text(soak.left)} of "
                            f"its {needed} soak left, ready at {ready}", waiting=True), soak.left
-    return CheckResult("soak", True, f"{version} {since}, {ago} ago ({needed} needed), no rollback there since"), 0.0
+    return CheckResult("soak", True, f"{version} {since}, {ago} ago ({needed} needed), not rolled back since"), 0.0
 
 
 def distinct_approvers(approvals: Sequence[RunApproval], environment: str) -> list[str]:

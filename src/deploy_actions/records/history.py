@@ -248,16 +248,17 @@ def rolled_back(history: Sequence[Entry], version: str) -> RolledBack | None:
 
 def soak(history: Sequence[Entry], version: str, environment: str, needed: float, now: dt.datetime) -> Soak:
     """How long `version` has soaked: since its last conclusion in the environment, and broken by
-    any rollback there since (every rollback opens an incident; the clock restarts at the next
-    conclusion of the version)."""
+    a rollback of it there since (the rollback opens its incident; the clock restarts at the next
+    conclusion). A rollback *to* it, away from a newer version, leaves its soak alone: it is the
+    known-good version then."""
     concluded: Entry | None = None
     broken: RolledBack | None = None
     for entry in history:
         if entry.event == CONCLUDED and entry.version == version:
             concluded, broken = entry, None
-        elif entry.event == ROLLBACK and concluded is not None and broken is None:
-            broken = RolledBack(entry.previous_version or "a version", entry.environment, entry.at, entry.reason,
-                                entry.incident, entry.run_url)
+        elif (entry.event == ROLLBACK and entry.previous_version == version and concluded is not None
+              and broken is None):
+            broken = RolledBack(version, entry.environment, entry.at, entry.reason, entry.incident, entry.run_url)
     if concluded is None:
         return Soak(version, environment, needed, None, 0.0)
     soaked = max(0.0, (now - concluded.at).total_seconds())
