@@ -364,12 +364,15 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     # Its GitHub Deployments live in org/gitops, on the GitOps commit the run started from; there,
     # GITHUB_TOKEN is also what pushes to the repository (the git server's token).
     with GitHubAPIFake(world.github.schemas, repository="org/gitops", token=world.git_http.token) as gitops_api:
+        for person in ("sentinel", "service-owner"):  # production's required reviewers (act's run id is 1)
+            gitops_api.seed_approval(1, person, "production")
         promote = world.run(world.gitops, world.gitops / ".github/workflows/promote.yml", "workflow_dispatch",
                             checkout=world.gitops_bare, github=gitops_api,
                             inputs={"app": "app", **calendar_override(REPO_ROOT / "workflows/gitops-promote.yml",
                                                                       "promote")},
                             variables={"IMAGE_PREFIX": f"{world.registry.host}/org",
-                                       "PRODUCTION_HEALTH_URL": world.services["production"].url + "/health"})
+                                       "PRODUCTION_HEALTH_URL": world.services["production"].url + "/health",
+                                       "STAGING_SOAK": "10s"})  # the starter's 24h, shortened for the test
         problems = gitops_api.take_problems()
     assert not problems, problems
 
@@ -380,6 +383,8 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     production = world.records("production")
     assert [(r["event"], r.get("state")) for r in production if str(r["event"]).startswith("deployment_")] == [
         ("deployment_opened_v1", "active"), ("deployment_concluded_v1", "concluded")], production
+    opened = next(r for r in production if r["event"] == "deployment_opened_v1")
+    assert [a["user"] for a in opened["approvals"]] == ["sentinel", "service-owner"], opened
     # Provenance survives the promotion: the code commit, not the GitOps repository's own.
     assert {r["source_commit"] for r in production} == {good_commit}, production
     promoted = world.git(world.gitops_bare, "log", "-1", "--format=%B", "main", "--", "apps/app/production")
