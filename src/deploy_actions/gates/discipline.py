@@ -80,20 +80,20 @@ def soak_check(entries: Sequence[history.Entry], version: str, need: Requirement
     return CheckResult("soak", True, f"{version} {since}, {ago} ago ({needed} needed), not rolled back since"), 0.0
 
 
-def distinct_approvers(approvals: Sequence[RunApproval], environment: str) -> list[str]:
-    """The people who approved the run's deployment to `environment`, once each, in order."""
-    people: list[str] = []
-    for approval in approvals:
-        if approval.state == "approved" and (not environment or environment in approval.environments) \
-                and approval.user not in people:
-            people.append(approval.user)
-    return people
+def approvals_for(approvals: Sequence[RunApproval], environment: str) -> list[RunApproval]:
+    """The approvals (not rejections) of the run's deployment to `environment` (any, when empty)."""
+    return [a for a in approvals if a.state == "approved" and (not environment or environment in a.environments)]
 
 
-def approvals_check(approvals: Sequence[RunApproval], environment: str, need: Requirement) -> CheckResult:
+def distinct_approvers(approved: Sequence[RunApproval]) -> list[str]:
+    """The people behind `approved`, once each, in order."""
+    return list(dict.fromkeys(a.user for a in approved))
+
+
+def approvals_check(approved: Sequence[RunApproval], environment: str, need: Requirement) -> CheckResult:
     """At least `need.count` distinct people approved this run's deployment to `environment`
     (GitHub lets one approval satisfy a protection rule; the runbook may ask for more)."""
-    people = distinct_approvers(approvals, environment)
+    people = distinct_approvers(approved)
     named = ", ".join(people) or "nobody"
     target = f" to {environment}" if environment else ""
     if len(people) >= need.count:

@@ -14,17 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deploy_actions import actions_runtime
+from deploy_actions import actions_runtime, gates
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, DeployActionsError, InputError
+from deploy_actions.gates import CheckResult, GateDecision, Requirement, discipline
 from deploy_actions.records.history import duration_text
 
 if TYPE_CHECKING:
-    from deploy_actions.gates import CheckResult, GateDecision, Requirement
     from deploy_actions.git import Git
     from deploy_actions.github import RunApproval
     from deploy_actions.gitops.image_ref import ImageRef
     from deploy_actions.release.changelog import Changelog
+
 
 @dataclass(frozen=True)
 class _Release:
@@ -40,8 +41,6 @@ class _Release:
 
 
 def evaluate(options: dict[str, Any]) -> Outcome:
-    from deploy_actions import gates
-
     tz = gates.zone(options["timezone"])
     if options["now"]:
         try:
@@ -72,24 +71,19 @@ def evaluate(options: dict[str, Any]) -> Outcome:
             moment += dt.timedelta(seconds=soak_left)
             found, soak_left = _record_checks(required, release, options, moment)
         checklist += found
-    approvals: list[RunApproval] = []
-    for need in (r for r in required if r.name == "approvals"):
-        approvals = _run_approvals(options)
-        from deploy_actions.gates.discipline import approvals_check
-
-        checklist.append(approvals_check(approvals, options["environment"], need))
+    approved: list[RunApproval] = []
+    need = next((r for r in required if r.name == "approvals"), None)  # parse_require keeps one
+    if need is not None:
+        approved = discipline.approvals_for(_run_approvals(options), options["environment"])
+        checklist.append(discipline.approvals_check(approved, options["environment"], need))
     decision = gates.decide(moment, freezes, windows, emergency=options["emergency"], reason=options["reason"],
                             checklist=checklist)
-    from deploy_actions.gates.discipline import distinct_approvers
-
-    approved = [a for a in approvals if a.state == "approved"
-                and (not options["environment"] or options["environment"] in a.environments)]
     outputs = {"allowed": decision.allowed, "reason": decision.reason, "override": decision.override,
                "closed-by": decision.closed_by, "checklist": [c.as_json() for c in checklist],
                "failed": ",".join(decision.failed), "soak-left": int(soak_left + 0.999),
                "approvals": json.dumps([{"user": a.user, "environment": options["environment"], "comment": a.comment}
                                         for a in approved]),
-               "approved-by": ",".join(distinct_approvers(approvals, options["environment"]))}
+               "approved-by": ",".join(discipline.distinct_approvers(approved))}
     # A closed gate is a failed check unless fail: false asks only to be told; a checklist that
     # does not hold is never only a report.
     failing = not decision.allowed and (options["fail"] or bool(decision.failed))
@@ -102,8 +96,6 @@ def evaluate(options: dict[str, Any]) -> Outcome:
 def _record_checks(required: tuple[Requirement, ...], release: _Release, options: dict[str, Any],
                    moment: dt.datetime) -> tuple[list[CheckResult], float]:
     """Rolled-back (whenever the GitOps repository is given) and soak, from one read of the records."""
-    from deploy_actions.gates import discipline
-
     repository: str = options["gitops_repository"]
     environment: str = options["environment"]
     app: str = options["app"]
@@ -236,8 +228,6 @@ def _shown(path: str) -> str:
 
 def _run_checks(required: tuple[str, ...], release: _Release, options: dict[str, Any]) -> list[CheckResult]:
     """Every named check, in the order named; one failing does not stop the others."""
-    from deploy_actions import gates
-
     changelog: Changelog | CheckResult | None = None
     if release.changelog_path is not None:
         changelog = _read_changelog(release.changelog_path, release.changelog_shown)
@@ -262,7 +252,6 @@ def _run_checks(required: tuple[str, ...], release: _Release, options: dict[str,
 
 def _read_changelog(path: Path, shown: str) -> Changelog | CheckResult:
     """The parsed changelog, or a failed check saying why it cannot be read."""
-    from deploy_actions.gates import CheckResult
     from deploy_actions.release.changelog import read_changelog
 
     if not path.is_file():
@@ -276,7 +265,6 @@ def _read_changelog(path: Path, shown: str) -> Changelog | CheckResult:
 
 def _tag_check(git: Git, tag: str) -> CheckResult:
     """The tag exists here, or on origin: a shallow checkout without tags still passes."""
-    from deploy_actions.gates import CheckResult
     from deploy_actions.git import GitError
 
     ref = f"refs/tags/{tag}"
@@ -298,7 +286,6 @@ def _tag_check(git: Git, tag: str) -> CheckResult:
 
 def _image_check(image: ImageRef, username: str, password: str) -> CheckResult:
     from deploy_actions.errors import OperationError
-    from deploy_actions.gates import CheckResult
     from deploy_actions.gitops.registry import RegistryClient
 
     try:
