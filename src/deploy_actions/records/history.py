@@ -141,7 +141,8 @@ def read(root: Path, rel: str, app: str, environment: str) -> list[Entry]:
     path = inside_repo(root, rel, "record")
     if not path.is_file():
         return []
-    return entries(journal.numbered(path.read_bytes(), rel), rel, app, environment)
+    with open(path, "rb") as lines:  # streamed: a year of a fleet's records is never held at once
+        return entries(journal.numbered(lines, rel), rel, app, environment)
 
 
 def entries(lines: Iterable[tuple[int, Mapping[str, Any]]], rel: str, app: str, environment: str) -> list[Entry]:
