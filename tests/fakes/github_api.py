@@ -1,7 +1,8 @@
 """A local GitHub API for tests, held to GitHub's own OpenAPI description and GraphQL schema.
 
 `GitHubAPIFake` serves the endpoints `deploy_actions.github` uses (repository, releases,
-pull requests, their files and labels, deployments and their statuses; GraphQL for auto-merge) from in-memory state that
+pull requests, their files and labels, deployments and their statuses, issues, a run's
+environment approvals; GraphQL for auto-merge) from in-memory state that
 tests seed and inspect. Every JSON body it sends over REST is first validated against the
 response schema that GitHub publishes for that operation and status (npm `@octokit/openapi`):
 a body GitHub would never send is answered with a 500 and recorded in `problems`, which the
@@ -93,7 +94,6 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("GET", "/repos/{owner}/{repo}/issues"),
     ("POST", "/repos/{owner}/{repo}/issues"),
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
-    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"),
     ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
 )
 # GitHub documents its error body ("Basic Error") on most operations but not for every status
@@ -1598,27 +1598,12 @@ class GitHubAPIFake:
         self.issues[issue.number] = issue
         return _Answer(201, self._issue_json(issue))
 
-    def _issue(self, params: dict[str, str]) -> FakeIssue:
+    def _get_issue(self, params: dict[str, str], **_: Any) -> _Answer:
+        # PyGithub completes an issue from the list (its pull_request field) with this GET.
         number = params["issue_number"]
         if not number.isdigit() or int(number) not in self.issues:
             raise _not_found()
-        return self.issues[int(number)]
-
-    def _get_issue(self, params: dict[str, str], **_: Any) -> _Answer:
-        return _Answer(200, self._issue_json(self._issue(params)))
-
-    def _update_issue(self, params: dict[str, str], body: dict[str, Any], **_: Any) -> _Answer:
-        issue = self._issue(params)
-        for key in ("title", "body"):
-            if key in body:
-                setattr(issue, key, body[key])
-        if "labels" in body:
-            issue.labels = list(dict.fromkeys(body["labels"]))
-        if body.get("state") in ("open", "closed"):
-            issue.state = body["state"]
-            issue.closed_at = _now() if issue.state == "closed" else None
-        issue.updated_at = _now()
-        return _Answer(200, self._issue_json(issue))
+        return _Answer(200, self._issue_json(self.issues[int(number)]))
 
     def _list_run_approvals(self, params: dict[str, str], **_: Any) -> _Answer:
         if not params["run_id"].isdigit():
@@ -2066,7 +2051,6 @@ _ROUTE_HANDLERS = {
     ("GET", "/repos/{owner}/{repo}/issues"): "_list_issues",
     ("POST", "/repos/{owner}/{repo}/issues"): "_create_issue",
     ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"): "_get_issue",
-    ("PATCH", "/repos/{owner}/{repo}/issues/{issue_number}"): "_update_issue",
     ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_create_deployment_status",
 }
 assert set(_ROUTE_HANDLERS) == set(OPERATIONS), "every served route needs its schema indexed"

@@ -204,14 +204,6 @@ class GitHubClient:
             created = self._repository.create_issue(title, body=body, labels=labels)
             return str(created.html_url), int(created.number), True
 
-    def issue_body(self, number: int) -> str:
-        with self._calling(f"reading issue #{number}"):
-            return str(self._repository.get_issue(number).body or "")
-
-    def set_issue_body(self, number: int, body: str) -> None:
-        with self._calling(f"updating issue #{number}"):
-            self._repository.get_issue(number).edit(body=body)
-
     # -- pull requests ----------------------------------------------------------------------
 
     def open_or_update_pull_request(self, head: str, base: str, title: str, body: str) -> tuple[str, bool]:
