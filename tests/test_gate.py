@@ -69,7 +69,8 @@ def test_emergency_override_needs_a_reason_and_is_reported(capsys):
                  "--reason", "security fix", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out == {"allowed": True, "override": True, "reason": out["reason"], "closed-by": "",
-                                 "checklist": [], "failed": ""}
+                                 "checklist": [], "failed": "", "soak-left": 0, "approvals": "[]",
+                                 "approved-by": ""}
     assert "emergency override of freeze 12-24..12-26: security fix" == out["reason"]
 
 
@@ -173,7 +174,7 @@ def checklist(out: dict) -> dict[str, bool]:
     ((), ()),
 ])
 def test_require_names_checks_in_order_once_each(lines, expected):
-    assert gates.parse_require(lines) == expected
+    assert tuple(r.name for r in gates.parse_require(lines)) == expected
 
 
 def test_an_unknown_check_is_one_line_listing_the_valid_names(capsys):
@@ -194,7 +195,7 @@ def test_any_require_text_parses_or_is_an_input_error(lines):
     except InputError as err:
         assert "input 'require'" in str(err) and "\n" not in str(err)
     else:
-        assert set(names) <= set(gates.CHECKS) and len(names) == len(set(names))
+        assert {r.name for r in names} <= set(gates.CHECKS) and len(names) == len(set(names))
 
 
 # changelog and rollback plan: pure checks over the parsed file
@@ -412,7 +413,7 @@ def test_the_summary_ticks_what_holds(git_repo, registry, tmp_path):
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = (tmp_path / "summary").read_text()
-    for name in gates.CHECKS:
+    for name in gates.RELEASE_CHECKS:
         assert f"- [x] **{name}**" in summary
     outputs = (tmp_path / "output").read_text()
     document = outputs.split("checklist<<", 1)[1].split("\n", 1)[1].split("\n", 1)[0]
@@ -520,8 +521,10 @@ def test_the_cli_exits_0_open_and_1_closed_with_json_outputs(git_repo, registry,
     proc = run_cli(git_repo.path, env, *args)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"allowed", "reason", "override", "closed-by", "checklist", "failed"}
-    assert out["allowed"] is True and out["closed-by"] == "" and checklist(out) == dict.fromkeys(gates.CHECKS, True)
+    assert set(out) == {"allowed", "reason", "override", "closed-by", "checklist", "failed", "soak-left", "approvals",
+                        "approved-by"}
+    assert out["allowed"] is True and out["closed-by"] == "" and \
+        checklist(out) == dict.fromkeys(gates.RELEASE_CHECKS, True)
     assert all(set(item) == {"check", "ok", "detail"} for item in out["checklist"])
     proc = run_cli(git_repo.path, env, *args, "--freeze", "12-24..12-26", "--now", "2026-12-24T09:00")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr

@@ -52,6 +52,13 @@ class FileError(DeployActionsError):
     """A file the user pointed us at is missing, unreadable or not in the expected shape."""
 
 
+class RefusedError(DeployActionsError):
+    """A rule of the runbook refused the operation (a rolled-back version, say); the message says
+    which rule, why, and how to get past it."""
+
+    exit_code = EXIT_CHECK_FAILED
+
+
 class OperationError(DeployActionsError):
     """Something outside our control failed (git push rejected, API error, registry down)."""
 

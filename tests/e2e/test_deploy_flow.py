@@ -364,12 +364,15 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     # Its GitHub Deployments live in org/gitops, on the GitOps commit the run started from; there,
     # GITHUB_TOKEN is also what pushes to the repository (the git server's token).
     with GitHubAPIFake(world.github.schemas, repository="org/gitops", token=world.git_http.token) as gitops_api:
+        for person in ("sentinel", "service-owner"):  # production's required reviewers (act's run id is 1)
+            gitops_api.seed_approval(1, person, "production")
         promote = world.run(world.gitops, world.gitops / ".github/workflows/promote.yml", "workflow_dispatch",
                             checkout=world.gitops_bare, github=gitops_api,
                             inputs={"app": "app", **calendar_override(REPO_ROOT / "workflows/gitops-promote.yml",
                                                                       "promote")},
                             variables={"IMAGE_PREFIX": f"{world.registry.host}/org",
-                                       "PRODUCTION_HEALTH_URL": world.services["production"].url + "/health"})
+                                       "PRODUCTION_HEALTH_URL": world.services["production"].url + "/health",
+                                       "STAGING_SOAK": "10s"})  # the starter's 24h, shortened for the test
         problems = gitops_api.take_problems()
     assert not problems, problems
 
@@ -380,6 +383,8 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     production = world.records("production")
     assert [(r["event"], r.get("state")) for r in production if str(r["event"]).startswith("deployment_")] == [
         ("deployment_opened_v1", "active"), ("deployment_concluded_v1", "concluded")], production
+    opened = next(r for r in production if r["event"] == "deployment_opened_v1")
+    assert [a["user"] for a in opened["approvals"]] == ["sentinel", "service-owner"], opened
     # Provenance survives the promotion: the code commit, not the GitOps repository's own.
     assert {r["source_commit"] for r in production} == {good_commit}, production
     promoted = world.git(world.gitops_bare, "log", "-1", "--format=%B", "main", "--", "apps/app/production")
@@ -400,8 +405,10 @@ permissions: {{}}
 jobs:
   deploy:
     permissions:
-      contents: read
+      actions: read
+      contents: write
       deployments: write
+      issues: write
       packages: read
     uses: org/deploy-actions/.github/workflows/deploy.yml@v1
     with:
@@ -486,3 +493,134 @@ def test_a_failed_smoke_test_rolls_back_with_the_checks_in_the_incident(world: W
     (deployment,) = world.github.deployments.values()
     assert deployment.states == ["in_progress", "failure"]
     world.reconciler.wait_for("staging", "1.2.0", timeout=30)
+
+
+HOTFIX_JOB = """\
+  {name}:
+{needs}    permissions:
+      actions: read
+      contents: write
+      deployments: write
+      issues: write
+      packages: read
+    uses: org/deploy-actions/.github/workflows/deploy.yml@v1
+    with:
+      app: app
+      image: {image}
+      tag: {tag}
+      tag-prefix: hotfix-v
+      environment: {environment}
+      gitops-repository: org/gitops
+      smoke-url: {smoke}
+      smoke-timeout: 60s
+      freeze: {freeze}
+      require: |
+        tag
+        image
+{more}      emergency: ${{{{ inputs.emergency }}}}
+      reason: ${{{{ inputs.reason }}}}
+      allow-rolled-back: ${{{{ inputs.allow-rolled-back }}}}
+    secrets:
+      gitops-token: ${{{{ secrets.GITOPS_TOKEN }}}}
+"""
+
+HOTFIX_CALLER = """\
+name: hotfix lane
+on:
+  workflow_dispatch:
+    inputs:
+      emergency: {{type: boolean, default: false}}
+      reason: {{default: ""}}
+      allow-rolled-back: {{type: boolean, default: false}}
+permissions: {{}}
+jobs:
+"""
+
+
+def test_the_hotfix_lane_and_a_rolled_back_version_staying_out(world: World) -> None:
+    """A hotfix goes through a freeze to staging, soaks there (shortly), reaches production with
+    two approvals on the record; rolled back there by a person, it is refused on the next deploy,
+    then accepted with allow-rolled-back and a reason."""
+    tag = "hotfix-v1.2.1"
+    world.git(world.code, "tag", "-a", tag, "-m", tag)
+    world.git(world.code, "push", "-q", str(world.code_bare), tag)
+    world.registry.push("org/app", tag)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    freeze = f"{today - dt.timedelta(days=1)}..{today + dt.timedelta(days=1)}"
+    common = {"image": world.image, "tag": tag, "freeze": freeze}
+    soak = "soak: staging 30s"
+    lane = world.code / ".github/workflows/hotfix-lane.yml"
+    lane.write_text(with_report(HOTFIX_CALLER.format() + HOTFIX_JOB.format(
+        name="staging", needs="", environment="staging", smoke=world.services["staging"].url + "/health", more="",
+        **common) + HOTFIX_JOB.format(
+        name="production", needs="    needs: staging\n    if: needs.staging.outputs.outcome == 'concluded'\n",
+        environment="production", smoke=world.services["production"].url + "/health",
+        more=f"        {soak}\n      soak-wait: 120s\n      approvals: 2\n", **common),
+        "production", ("allowed", "outcome", "state", "reason")))
+    # The production environment's required reviewers approved this run (act's run id is 1), one of
+    # them twice: two distinct people, as the runbook asks.
+    world.github.seed_approval(1, "sentinel", "production", comment="checked the diff")
+    world.github.seed_approval(1, "sentinel", "production", comment="again")
+    world.github.seed_approval(1, "service-owner", "production")
+    emergency = {"emergency": "true", "reason": "SSO login loop, CVE-2026-0001"}
+
+    lane_run = world.run(world.code, lane, "workflow_dispatch", checkout=world.code_bare, inputs=emergency)
+
+    assert lane_run.ok, lane_run.report
+    out = lane_run.record()
+    assert (out["allowed"], out["outcome"], out["state"]) == ("true", "concluded", "concluded"), lane_run.report
+    assert world.services["production"].version == tag
+    staging = [r for r in world.records("staging") if r["version"] == tag]
+    production = [r for r in world.records("production") if r["version"] == tag]
+    concluded = next(r for r in staging if r["event"] == "deployment_concluded_v1")
+    opened = next(r for r in production if r["event"] == "deployment_opened_v1")
+    assert (opened["override"], opened["override_reason"]) == (True, "SSO login loop, CVE-2026-0001")  # the freeze
+    soaked = dt.datetime.fromisoformat(opened["timestamp"]) - dt.datetime.fromisoformat(concluded["timestamp"])
+    assert soaked >= dt.timedelta(seconds=30), (concluded, opened)  # promoted only after the short soak
+    assert [a["user"] for a in opened["approvals"]] == ["sentinel", "sentinel", "service-owner"]
+    message = world.git(world.gitops_bare, "log", "-1", "--format=%B", "--grep=production: opened", "main")
+    assert "Approved-by: sentinel\nApproved-by: service-owner" in message, message
+    assert concluded["evidence"]["smoke-test"].endswith("/org/app/actions/runs/1")
+
+    # A person rolls production back by hand: the same forward commit the workflows make.
+    import os
+
+    from deploy_actions.cli import main
+
+    saved = {k: os.environ.get(k) for k in ("GITHUB_TOKEN", "GITHUB_SERVER_URL")}
+    os.environ.update(GITHUB_TOKEN=world.git_http.token, GITHUB_SERVER_URL=f"http://127.0.0.1:{world.git_http.port}")
+    try:
+        assert main(["gitops-bump", "--repository", "org/gitops", "--image", world.image, "--tag", "v1.2.0",
+                     "--path", "apps/app/production", "--app", "app", "--environment", "production",
+                     "--rollback", "--reason", "SSO users logged out every minute", "--verify-image", "false",
+                     "--post-mortem", "false"]) == 0
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    world.reconciler.wait_for("production", "1.2.0", timeout=30)
+
+    again = world.code / ".github/workflows/redeploy.yml"
+    again.write_text(with_report(HOTFIX_CALLER.format() + HOTFIX_JOB.format(
+        name="production", needs="", environment="production", smoke=world.services["production"].url + "/health",
+        more="", **common), "production", ("allowed", "outcome", "state", "reason")))
+    before = world.git(world.gitops_bare, "rev-parse", "main")
+
+    refused = world.run(world.code, again, "workflow_dispatch", checkout=world.code_bare, inputs=emergency)
+
+    assert not refused.ok, refused.report
+    assert f"{tag} was rolled back in production on " in refused.log, refused.report
+    assert "because SSO users logged out every minute" in refused.log and "allow-rolled-back: true" in refused.log
+    assert world.git(world.gitops_bare, "rev-parse", "main") == before, "refused before anything was written"
+
+    accepted = world.run(world.code, again, "workflow_dispatch", checkout=world.code_bare,
+                         inputs={**emergency, "allow-rolled-back": "true",
+                                 "reason": "root cause was the session store; fixed there"})
+
+    assert accepted.ok, accepted.report
+    assert accepted.record()["outcome"] == "concluded", accepted.report
+    bump = next(r for r in reversed(world.records("production")) if r["event"] == "bump")
+    assert (bump["version"], bump["allow_rolled_back"]) == (tag, True)
+    assert bump["reason"] == "root cause was the session store; fixed there"
+    message = world.git(world.gitops_bare, "log", "-1", "--format=%B", "--grep=^chore: Bump app to " + tag, "main")
+    assert "Allow-Rolled-Back: root cause was the session store; fixed there" in message
+    world.reconciler.wait_for("production", tag, timeout=30)

@@ -1,7 +1,8 @@
 """A local GitHub API for tests, held to GitHub's own OpenAPI description and GraphQL schema.
 
 `GitHubAPIFake` serves the endpoints `deploy_actions.github` uses (repository, releases,
-pull requests, their files and labels, issues, commits, deployments and their statuses; GraphQL for auto-merge) from in-memory state that
+pull requests, their files and labels, issues, commits, deployments and their statuses, a run's
+environment approvals; GraphQL for auto-merge) from in-memory state that
 tests seed and inspect. Every JSON body it sends over REST is first validated against the
 response schema that GitHub publishes for that operation and status (npm `@octokit/openapi`):
 a body GitHub would never send is answered with a 500 and recorded in `problems`, which the
@@ -93,6 +94,8 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("POST", "/repos/{owner}/{repo}/deployments"),
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"),
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
+    ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals"),
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"),
     ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"),
 )
 # GitHub documents its error body ("Basic Error") on most operations but not for every status
@@ -708,6 +711,16 @@ class FakeDeployment:
         return [status.state for status in self.statuses]
 
 
+@dataclass
+class FakeApproval:
+    """One review of a run's pending deployment (environment protection rules)."""
+
+    user: str
+    environments: list[str]
+    state: str = "approved"  # or "rejected"
+    comment: str = ""
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
@@ -853,6 +866,7 @@ class GitHubAPIFake:
             self.deployments: dict[int, FakeDeployment] = {}
             self.issues: dict[int, FakeIssue] = {}
             self.commits: dict[str, FakeCommit] = {}
+            self.approvals: dict[int, list[FakeApproval]] = {}  # run id → reviews, oldest first
             self.requests: list[RecordedRequest] = []
             self.problems: list[str] = []
             self.default_branch = "main"
@@ -949,6 +963,12 @@ class GitHubAPIFake:
             commit = FakeCommit(sha, message, committed_at, authored_at or committed_at)
             self.commits[sha] = commit
             return commit
+
+    def seed_approval(self, run_id: int, user: str, *environments: str, state: str = "approved",
+                      comment: str = "") -> None:
+        """A person reviewed run `run_id`'s pending deployment to `environments`."""
+        with self._lock:
+            self.approvals.setdefault(run_id, []).append(FakeApproval(user, list(environments), state, comment))
 
     def release_for_tag(self, tag: str) -> FakeRelease | None:
         with self._lock:
@@ -1645,6 +1665,22 @@ class GitHubAPIFake:
     # pagination, as GitHub does it: ?per_page (default 30, at most 100) and ?page, with a
     # Link header naming next/last (and prev/first when not on the first page)
 
+    def _get_issue(self, params: dict[str, str], **_: Any) -> _Answer:
+        # PyGithub completes an issue from the list (its pull_request field) with this GET.
+        number = params["issue_number"]
+        if number.isdigit() and int(number) in self.issues:
+            return _Answer(200, self._issue_json(self.issues[int(number)]))
+        if number.isdigit() and int(number) in self.pulls:
+            return _Answer(200, self._pull_as_issue_json(self.pulls[int(number)]))
+        raise _not_found()
+
+    def _list_run_approvals(self, params: dict[str, str], **_: Any) -> _Answer:
+        if not params["run_id"].isdigit():
+            raise _not_found()
+        # GitHub answers with the whole list, newest first, unpaginated.
+        reviews = list(reversed(self.approvals.get(int(params["run_id"]), [])))
+        return _Answer(200, [self._approval_json(review) for review in reviews])
+
     def _paginate(self, items: list[Any], query: dict[str, str], path: str) -> tuple[list[Any], dict[str, str]]:
         per_page = _positive(query.get("per_page"), 30)
         per_page = min(per_page, 100)
@@ -2075,6 +2111,18 @@ class GitHubAPIFake:
             "files": [],
         }
 
+    def _approval_json(self, review: FakeApproval) -> dict[str, Any]:
+        def environment(name: str) -> dict[str, Any]:
+            env_id = int(_sha("environment", name)[:6], 16)
+            return {"id": env_id, "node_id": f"EN_{_sha('environment-node', name)[:14]}", "name": name,
+                    "url": self._api(f"/repos/{self.repository}/environments/{quote(name)}"),
+                    "html_url": f"{WEB_URL}/{self.repository}/deployments/activity_log?environments_filter="
+                                f"{quote(name)}",
+                    "created_at": "2026-01-01T00:00:00Z", "updated_at": _now()}
+
+        return {"environments": [environment(name) for name in review.environments], "state": review.state,
+                "user": self._user_json(review.user), "comment": review.comment}
+
     def _label_json(self, name: str) -> dict[str, Any]:
         return {
             "id": int(_sha("label", name)[:8], 16),
@@ -2114,6 +2162,8 @@ _ROUTE_HANDLERS = {
     ("POST", "/repos/{owner}/{repo}/deployments"): "_create_deployment",
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}"): "_get_deployment",
     ("GET", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_list_deployment_statuses",
+    ("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/approvals"): "_list_run_approvals",
+    ("GET", "/repos/{owner}/{repo}/issues/{issue_number}"): "_get_issue",
     ("POST", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"): "_create_deployment_status",
 }
 assert set(_ROUTE_HANDLERS) == set(OPERATIONS), "every served route needs its schema indexed"

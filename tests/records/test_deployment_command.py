@@ -200,3 +200,44 @@ def test_a_local_checkout_without_origin_is_committed_only(tmp_path, capsys, mon
     assert code == 0, err
     assert out["commit-sha"] == run_git(repo, "rev-parse", "HEAD")
     assert run_git(repo, "show", "--name-only", "--format=", "HEAD") == "records/dev.jsonl"
+
+
+def test_the_approvals_go_in_the_record_and_the_trailers(gitops, capsys, monkeypatch):
+    given = json.dumps([{"user": "sentinel", "environment": "production", "comment": "ok\n::error::x"},
+                        {"user": "service-owner", "environment": "production", "comment": ""},
+                        {"user": "sentinel", "environment": "production", "comment": "twice"}])
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "opened",
+                              "--approvals", given)
+    assert code == 0, err
+    opened = records(gitops["bare"])[-1]
+    assert [a["user"] for a in opened["approvals"]] == ["sentinel", "service-owner", "sentinel"]
+    assert opened["approvals"][0]["comment"] == "ok ::error::x"  # one line, never a workflow command
+    message = run_git(gitops["bare"], "log", "-1", "--format=%B", "main")
+    assert message.count("Approved-by: sentinel") == 1 and "Approved-by: service-owner" in message
+
+
+@pytest.mark.parametrize("given", ['[{"user": "a b"}]', "{}", "not json", '[{"user": "ok", "environment": "../x"}]'])
+def test_approvals_that_are_not_the_gates_list_are_refused_before_anything_is_written(gitops, capsys, monkeypatch,
+                                                                                      given):
+    head = run_git(gitops["bare"], "rev-parse", "main")
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "opened",
+                              "--approvals", given)
+    assert code == 2 and "input 'approvals'" in err
+    assert run_git(gitops["bare"], "rev-parse", "main") == head
+
+
+def test_a_concluded_record_names_its_verification_evidence_as_run_links(gitops, capsys, monkeypatch):
+    for event in ("opened",):
+        assert deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", event)[0] == 0
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "concluded",
+                              "--evidence", f"smoke-test={RUN}\ncanary={RUN}#summary")
+    assert code == 0, err
+    assert records(gitops["bare"])[-1]["evidence"] == {"smoke-test": RUN, "canary": RUN + "#summary"}
+
+
+@pytest.mark.parametrize("line", ["smoke-test=/home/runner/work/_temp/smoke-report.json", "smoke-test",
+                                  "=https://x.example/runs/1", "smoke test=https://x.example/runs/1"])
+def test_evidence_that_is_not_a_link_is_refused(gitops, capsys, monkeypatch, line):
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "concluded",
+                              "--evidence", line)
+    assert code == 2 and "input 'evidence'" in err and "a run link" in err

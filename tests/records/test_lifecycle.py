@@ -101,3 +101,23 @@ def test_the_opened_record_of_the_current_run_is_kept_for_later_events():
     current = fold(records, "app", "prod", "v1.0.0")
     assert current.opened is not None and current.opened["github_deployment_id"] == 7
     assert current.last is records[-1]
+
+
+@pytest.mark.parametrize("ended", [("opened", "concluded"), ("opened", "shelved")])
+def test_a_version_a_rollback_took_out_opens_again_as_a_new_run(ended):
+    rollback = {"event": "rollback", "app": "app", "environment": "prod", "version": "v0.9.0",
+                "previous_version": "v1.0.0"}
+    records = [rec(e) for e in ended] + [rollback]
+    current = fold(records, "app", "prod", "v1.0.0")
+    assert current.rolled_back and current.state in (State.CONCLUDED, State.PAUSED)
+    step = decide(current, "opened", "https://github.com/org/app/actions/runs/2")
+    assert step.write and step.before is State.PENDING
+    if ended[-1] == "shelved":  # the rollback does not end what the same deploy still records
+        assert decide(current, "resumed", RUN).write
+    records.append(rec("opened", run_url="https://github.com/org/app/actions/runs/2"))
+    assert not fold(records, "app", "prod", "v1.0.0").rolled_back
+
+
+def test_without_a_rollback_a_concluded_version_still_cannot_open_again():
+    with pytest.raises(InputError, match="it has concluded"):
+        decide(state_after("opened", "concluded"), "opened", "https://github.com/org/app/actions/runs/2")

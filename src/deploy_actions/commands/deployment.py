@@ -32,6 +32,10 @@ SPEC = CommandSpec(
         Option("override", "An emergency gate override opened (or resumed) this deployment (needs "
                "override-reason).", "false", kind="bool"),
         Option("override-reason", "Why the gate was overridden.", ""),
+        Option("approvals", "Who approved the deployment (gate's approvals output: a JSON list of {user, "
+               "environment, comment}); written to the record and as Approved-by: trailers.", ""),
+        Option("evidence", "What verified a concluded deployment, one name=URL per line, e.g. smoke-test=<run "
+               "link>, canary=<run link>; written to the record.", "", kind="lines"),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: the local "
                "checkout holding the record file.", "", kind="path"),
         Option("ref", "Branch of the GitOps repository to commit to.", "main", kind="ref"),

@@ -36,6 +36,9 @@ SPEC = CommandSpec(
                ""),
         Option("rollback", "Allow going back to an older tag (needs reason).", "false", kind="bool"),
         Option("reason", "Why: recorded in the commit message, trailers and the deployment record.", ""),
+        Option("allow-rolled-back", "Deploy a tag even though the records say it was rolled back in this "
+               "environment (or, promoting, in promote-from); needs reason. Recorded in the record and the "
+               "trailers.", "false", kind="bool"),
         Option("deny-tags", "Extra tag patterns to refuse (glob), one per line; latest, main, master, stable, "
                "edge and dev are always refused unless pinned by digest.", "", kind="lines"),
         Option("require-semver", "Refuse tags that are not semantic versions.", "false", kind="bool"),
@@ -73,6 +76,16 @@ SPEC = CommandSpec(
                "report); its verdicts or failed checks go in the incident record.", "", kind="path"),
         Option("detected-at", "When the problem was detected, ISO 8601, for the incident timeline (default: now).",
                ""),
+        Option("post-mortem", "After a rollback is pushed: open the post-mortem issue (runbook template, due in "
+               "48 h, linked both ways with the incident record) and add a line to the rolled-back version's "
+               "release notes. auto: in production environments.", "auto", kind="choice",
+               choices=("auto", "true", "false")),
+        Option("post-mortem-repository", "owner/name where the post-mortem issue opens and the release is "
+               "(default: source-repository).", "", kind="repository"),
+        Option("post-mortem-labels", "Labels of the post-mortem issue, one per line.", "post-mortem\nincident",
+               kind="lines"),
+        Option("github-token", "Token for the post-mortem issue and the release notes (default: token).", "",
+               secret=True),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling",
                kind="line"),
         Option("github-repository", "owner/name of the GitOps repository on GitHub, for pull requests "

@@ -12,6 +12,7 @@ import datetime
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -64,6 +65,35 @@ def api_url_from(value: str | None) -> str:
         shown = parts._replace(netloc=parts.hostname or "").geturl() if parts.username else url
         raise InputError("GITHUB_API_URL", shown, "an http(s) URL without credentials, e.g. https://api.github.com")
     return url
+
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
+_ENVIRONMENT = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+
+
+@dataclass(frozen=True)
+class RunApproval:
+    """One review of a run's pending deployment: who, approved or rejected, which environments."""
+
+    user: str
+    state: str  # approved or rejected
+    environments: tuple[str, ...]
+    comment: str
+
+    @classmethod
+    def from_json(cls, item: object) -> RunApproval | None:
+        """The review GitHub sent, or None when it is not shaped as the API describes."""
+        if not isinstance(item, dict):
+            return None
+        user, state, comment = item.get("user"), item.get("state"), item.get("comment")
+        login = user.get("login") if isinstance(user, dict) else None
+        environments = item.get("environments")
+        names = [e.get("name") for e in environments if isinstance(e, dict)] if isinstance(environments, list) else []
+        if not (isinstance(login, str) and _LOGIN.fullmatch(login) and state in ("approved", "rejected")
+                and isinstance(comment, str) and isinstance(environments, list) and len(names) == len(environments)
+                and all(isinstance(n, str) and _ENVIRONMENT.fullmatch(n) for n in names)):
+            return None
+        return cls(login, str(state), tuple(str(n) for n in names), comment)
 
 
 class GitHubClient:
@@ -147,6 +177,34 @@ class GitHubClient:
             if exc.status == 404:
                 return None
             raise
+
+    def append_to_release(self, tag: str, line: str) -> str | None:
+        """Add `line` at the end of the notes of `tag`'s release (once: a rerun adds nothing);
+        the release's html_url, or None when the tag has no release."""
+        with self._calling(f"adding a line to release {tag}"):
+            release = self._release_for_tag(tag)
+            if release is None:
+                return None
+            body = release.body or ""
+            if line not in body:
+                text = f"{body.rstrip()}\n\n{line}\n" if body.strip() else f"{line}\n"
+                release = release.update_release(name=release.name or tag, message=text, draft=release.draft,
+                                                 prerelease=release.prerelease)
+            return str(release.html_url)
+
+    # -- issues -----------------------------------------------------------------------------
+
+    def open_issue(self, title: str, body: str, labels: list[str]) -> tuple[str, int, bool]:
+        """Open an issue, or find the open one with this title and the first label (a rerun opens
+        no second one); (html_url, number, created)."""
+        with self._calling(f"opening issue {_truncate(title, 60)!r}"):
+            found = self._repository.get_issues(state="open", labels=labels[:1]) if labels else \
+                self._repository.get_issues(state="open")
+            for issue in found:
+                if issue.title == title and issue.pull_request is None:
+                    return str(issue.html_url), int(issue.number), False
+            created = self._repository.create_issue(title, body=body, labels=labels)
+            return str(created.html_url), int(created.number), True
 
     # -- pull requests ----------------------------------------------------------------------
 
@@ -337,6 +395,25 @@ class GitHubClient:
             deployment = self._repository.get_deployment(deployment_id)
             return [{"state": str(status.state), "description": str(status.description or "")}
                     for status in deployment.get_statuses()]
+
+    # -- environment approvals --------------------------------------------------------------
+
+    def run_approvals(self, run_id: int) -> list[RunApproval]:
+        """Who reviewed the pending deployments of workflow run `run_id` (environment protection
+        rules), oldest first; each answer checked before it is believed."""
+        with self._calling(f"reading the approvals of run {run_id}"):
+            _, data = self._client.requester.requestJsonAndCheck(
+                "GET", f"/repos/{self.repository}/actions/runs/{run_id}/approvals")
+        if not isinstance(data, list):
+            raise OperationError(f"GitHub API: the approvals of run {run_id} in {self.repository} are not a list")
+        found = []
+        for item in reversed(data):  # GitHub lists the newest first
+            approval = RunApproval.from_json(item)
+            if approval is None:
+                raise OperationError(f"GitHub API: an approval of run {run_id} in {self.repository} is not "
+                                     "{user.login, state, environments[].name, comment}")
+            found.append(approval)
+        return found
 
     # -- repository -------------------------------------------------------------------------
 

@@ -26,12 +26,20 @@ from typing import TYPE_CHECKING
 from deploy_actions import actions_runtime, untrusted
 from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
-from deploy_actions.errors import EXIT_CHECK_FAILED, FileError, InputError, OperationError
+from deploy_actions.errors import (
+    EXIT_CHECK_FAILED,
+    DeployActionsError,
+    FileError,
+    InputError,
+    OperationError,
+    RefusedError,
+)
 from deploy_actions.files import FileEdit, Undo, inside_repo, write_edits
 from deploy_actions.git import (
     Git,
     Landed,
     ProtectedBranchError,
+    commit_edits,
     commit_written,
     push_reapplied,
     push_timeout,
@@ -40,7 +48,7 @@ from deploy_actions.git import (
 )
 from deploy_actions.gitops import batch, policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
-from deploy_actions.records import incident, journal
+from deploy_actions.records import github_mirror, history, incident, journal, post_mortem
 
 if TYPE_CHECKING:
     from deploy_actions.gitops.manifests import ImageSite, Pins
@@ -67,6 +75,7 @@ class GitopsBumpOptions:
     promote_from: str = ""
     rollback: bool = False
     reason: str = ""
+    allow_rolled_back: bool = False
     deny_tags: tuple[str, ...] = ()
     require_semver: bool = False
     lint: bool = False
@@ -89,6 +98,10 @@ class GitopsBumpOptions:
     incident: str = "incidents/{timestamp}-{app}.md"
     evidence: str = ""
     detected_at: str = ""
+    post_mortem: str = "auto"
+    post_mortem_repository: str = ""
+    post_mortem_labels: tuple[str, ...] = ("post-mortem", "incident")
+    github_token: str = ""
     strategy: str = "rolling"
     source_repository: str = ""
     source_commit: str = ""
@@ -186,6 +199,11 @@ def _validate(opts: GitopsBumpOptions, entries: Sequence[batch.BatchEntry]) -> N
         return
     if opts.rollback and not opts.reason.strip():
         raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
+    if opts.allow_rolled_back and not opts.reason.strip():
+        raise InputError("reason", "", "why the rolled-back version may be deployed again "
+                         "(allow-rolled-back: true needs one)")
+    if opts.allow_rolled_back and opts.rollback:
+        raise InputError("allow-rolled-back", "true", "false with rollback: true (a rollback is never refused)")
     if opts.tag and opts.promote_from:
         raise InputError("promote-from", opts.promote_from, "either tag or promote-from, not both")
     if not opts.image and not opts.lint:
@@ -499,9 +517,11 @@ def _apply_with_retries(ctxs: Sequence[_Context], findings: list[Annotation], *,
     """Plan, write and commit every context's change on the tip, and push it (re-planned on a moved tip)."""
     opts, git = ctxs[0].opts, ctxs[0].git
     committed: list[GitopsBumpResult] = []
+    planned: list[_Plan] = []
 
     def attempt() -> tuple[GitopsBumpResult, bool]:
         plans, undo = _plan_all(ctxs)
+        planned[:] = plans
         result = _combined(ctxs, plans, findings, in_batch)
         paths = sorted({f for p in plans for f in p.result.files})
         if not paths or opts.mode == "none" or git is None:
@@ -526,7 +546,9 @@ def _apply_with_retries(ctxs: Sequence[_Context], findings: list[Annotation], *,
         return _pull_request(ctxs[0], result, result.commit_sha)
     if landed.pushes:
         tries = f" ({landed.pushes} pushes: other pipelines landed first)" if landed.pushes > 1 else ""
-        return replace(result, notes=(*result.notes, f"pushed {result.commit_sha[:12]} to {opts.ref}{tries}"))
+        result = replace(result, notes=(*result.notes, f"pushed {result.commit_sha[:12]} to {opts.ref}{tries}"))
+        if not in_batch and planned and planned[0].incident is not None and _wants_post_mortem(opts):
+            return _after_rollback(ctxs[0], planned[0], result, result.commit_sha)
     return result
 
 
@@ -602,6 +624,8 @@ class _Plan:
     message: str
     superseded: bool = False
     record: FileEdit | None = None  # the record file with this plan's line: see _Tip
+    incident: incident.Incident | None = None  # the rollback's, for the post-mortem
+    incident_path: str = ""
 
 
 def _plan(ctx: _Context, tip: _Tip) -> _Plan:
@@ -632,21 +656,48 @@ def _plan(ctx: _Context, tip: _Tip) -> _Plan:
             return _Plan((), replace(base, superseded=True, notes=(*base.notes, note)), "", superseded=True)
         raise InputError("tag", tag, f"a tag newer than the deployed {site.current.tag} ({site.relpath}:{site.line}); "
                          "a downgrade needs rollback: true and a reason")
+    overridden = _rolled_back_rule(ctx, tag)
+    if overridden is not None:
+        base = replace(base, findings=(*base.findings, Annotation(
+            "warning", f"{overridden.sentence()}; deploying it again (allow-rolled-back): "
+                       f"{history.neutral(opts.reason)}", title="Rolled-back version deployed again")))
     edits = list(update.edits)
-    report = _incident_edit(ctx, previous)
-    record = _record_edit(ctx, tip, previous, report.relpath if report else "")
+    facts = _incident(ctx, previous)
+    report = _incident_edit(ctx, facts) if facts is not None else None
+    record = _record_edit(ctx, tip, previous, report.relpath if report else "", overridden)
     edits += [report] if report is not None else []
     files = tuple(sorted({e.relpath for e in (*edits, *([record] if record else []))}))
     values = dict(app=ctx.app, tag=tag, previous_tag=previous, environment=opts.environment,
                   image=ctx.image.short(), reason=opts.reason)
     template, name = ((opts.rollback_message, "rollback-message") if opts.rollback
                       else (opts.commit_message, "commit-message"))
-    message = _render(template, name, **values) + "\n\n" + _trailers(ctx, previous)
+    message = _render(template, name, **values) + "\n\n" + _trailers(ctx, previous, overridden)
     verb = "rolling back" if opts.rollback else "bumping"
     note = (f"{verb} {ctx.app}{_env_text(opts)} from {previous or 'nothing'} to {ctx.target.short()} "
             f"in {len(update.edits)} file(s)")
     return _Plan(tuple(edits), replace(base, changed=True, files=files, notes=(*base.notes, note)), message,
-                 record=record)
+                 record=record, incident=facts, incident_path=report.relpath if report else "")
+
+
+def _rolled_back_rule(ctx: _Context, tag: str) -> history.RolledBack | None:
+    """Refuse a tag rolled back in the target environment (or, promoting, in the source one), read
+    from the records in the repository; the rollback overridden by allow-rolled-back, else None."""
+    opts = ctx.opts
+    if not opts.record or opts.rollback:  # a rollback is itself a person's decision, with its reason
+        return None
+    target = opts.environment or "default"
+    places = [(target, f"deploy it to {target} again")]
+    if opts.promote_from:
+        places.append((opts.promote_from, f"promote it from {opts.promote_from} to {target}"))
+    for environment, doing in places:
+        rel = _render(opts.record, "record", app=ctx.app, environment=environment)
+        mark = history.rolled_back(history.read(ctx.root, rel, ctx.app, environment), tag)
+        if mark is None:
+            continue
+        if not opts.allow_rolled_back:
+            raise RefusedError(mark.refusal(doing))
+        return mark
+    return None
 
 
 def _landed_since(ctx: _Context) -> bool:
@@ -669,12 +720,15 @@ def _previous_tag(sites: tuple[ImageSite, ...]) -> str:
     return max(set(tags), key=tags.count)
 
 
-def _trailers(ctx: _Context, previous: str) -> str:
+def _trailers(ctx: _Context, previous: str, overridden: history.RolledBack | None) -> str:
     opts = ctx.opts
     lines = trailers(opts.source_repository, opts.source_commit, run_url(opts))
     lines.append(f"Previous-Tag: {previous or 'none'}")
     if opts.rollback:
         lines.append(f"Rollback-Reason: {' '.join(opts.reason.split())}")
+    if overridden is not None:
+        lines.append(f"Allow-Rolled-Back: {history.neutral(opts.reason)}")
+        lines.append(f"Rolled-Back-At: {journal.timestamp(overridden.at)}")
     return "\n".join(lines)
 
 
@@ -691,7 +745,8 @@ def _record_file(ctx: _Context) -> tuple[str, Path, bytes] | None:
     return rel, path, path.read_bytes() if path.exists() else b""
 
 
-def _record_edit(ctx: _Context, tip: _Tip, previous: str, incident_path: str) -> FileEdit | None:
+def _record_edit(ctx: _Context, tip: _Tip, previous: str, incident_path: str,
+                 overridden: history.RolledBack | None) -> FileEdit | None:
     opts = ctx.opts
     found = _record_file(ctx)
     if found is None:
@@ -720,35 +775,108 @@ def _record_edit(ctx: _Context, tip: _Tip, previous: str, incident_path: str) ->
     }
     if opts.rollback:
         entry["reason"] = opts.reason
+    if overridden is not None:
+        entry["allow_rolled_back"] = True
+        entry["reason"] = opts.reason
+        entry["rolled_back_at"] = journal.timestamp(overridden.at)
     if incident_path:
         entry["incident"] = incident_path
     return FileEdit(path, rel, before, journal.append(before, entry))
 
 
-def _incident_edit(ctx: _Context, previous: str) -> FileEdit | None:
-    """The incident record of a rollback (incident: empty turns it off)."""
+def _incident(ctx: _Context, previous: str) -> incident.Incident | None:
+    """The facts of a rollback's incident (incident: empty turns the record off)."""
     opts, facts = ctx.opts, ctx.rollback
     if facts is None or not opts.incident:
         return None
-    rel = _render(opts.incident, "incident", app=ctx.app, environment=opts.environment or "default",
-                  timestamp=incident.file_stamp(facts.at))
-    path = inside_repo(ctx.root, rel, "incident")
-    before = path.read_bytes() if path.exists() else b""
     found = _record_file(ctx)
     try:
-        history = journal.parse(found[2], found[0]) if found else []
+        history_lines = journal.parse(found[2], found[0]) if found else []
     except FileError as err:  # a rollback must not wait on a damaged record: the time is just unknown
         actions_runtime.log(f"incident record: deployed-at unknown ({err})")
-        history = []
-    facts_text = incident.render(incident.Incident(
+        history_lines = []
+    return incident.Incident(
         app=ctx.app, environment=opts.environment or "default", bad_version=previous,
         good_version=ctx.target.tag or "", reason=opts.reason, rolled_back_at=facts.at,
         detected_at=facts.detected_at,
-        deployed_at=incident.deployed_at(history, ctx.app, opts.environment or "default", previous),
+        deployed_at=incident.deployed_at(history_lines, ctx.app, opts.environment or "default", previous),
         image=ctx.image.short(), source_repository=opts.source_repository, source_commit=opts.source_commit,
         run_url=run_url(opts), evidence=facts.evidence,
-        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com")))
-    return FileEdit(path, rel, before, facts_text.encode("utf-8"))
+        server_url=os.environ.get("GITHUB_SERVER_URL", "https://github.com"))
+
+
+def _incident_edit(ctx: _Context, facts: incident.Incident) -> FileEdit:
+    """The incident record of a rollback, in the same commit."""
+    rel = _render(ctx.opts.incident, "incident", app=ctx.app, environment=facts.environment,
+                  timestamp=incident.file_stamp(facts.rolled_back_at))
+    path = inside_repo(ctx.root, rel, "incident")
+    before = path.read_bytes() if path.exists() else b""
+    return FileEdit(path, rel, before, incident.render(facts).encode("utf-8"))
+
+
+def _wants_post_mortem(opts: GitopsBumpOptions) -> bool:
+    if opts.post_mortem == "auto":
+        return github_mirror.is_production(opts.environment)
+    return opts.post_mortem == "true"
+
+
+def _after_rollback(ctx: _Context, plan: _Plan, result: GitopsBumpResult, sha: str) -> GitopsBumpResult:
+    """The post-mortem issue (linked both ways with the incident record) and the release-notes line.
+    The rollback has landed: anything failing here is a warning with what to do by hand."""
+    from deploy_actions.github import GitHubClient
+
+    opts, facts, rel = ctx.opts, plan.incident, plan.incident_path
+    assert facts is not None and ctx.git is not None
+    url = _blob_url(opts, sha, rel)
+    try:
+        client = GitHubClient(opts.post_mortem_repository or opts.source_repository, opts.github_token or opts.token)
+        try:
+            issue_url, _, created = client.open_issue(post_mortem.title(facts), post_mortem.issue_body(facts, rel, url),
+                                                      list(opts.post_mortem_labels))
+            release = client.append_to_release(facts.bad_version, post_mortem.release_line(facts, rel, url))
+        finally:
+            client.close()
+        linked = _link_post_mortem(ctx, rel, issue_url, facts)
+    except DeployActionsError as err:
+        warning = Annotation("warning", f"post-mortem not filed: {history.neutral(err.message)}; open it by hand "
+                             f"from the incident record {rel}", title="Post-mortem not filed")
+        return replace(result, findings=(*result.findings, warning))
+    notes = [f"{'opened' if created else 'found'} post-mortem {issue_url}, due {history.when(post_mortem.due(facts))}"]
+    notes.append(f"release {facts.bad_version}: rollback noted in its release notes" if release
+                 else f"release {facts.bad_version}: no GitHub release to note the rollback in")
+    if linked:
+        notes.append(f"linked the post-mortem from {rel} ({linked[:12]})")
+    return replace(result, notes=(*result.notes, *notes))
+
+
+def _blob_url(opts: GitopsBumpOptions, sha: str, rel: str) -> str:
+    """The incident record on GitHub, at the commit that wrote it ("" when the repository is not on GitHub)."""
+    try:
+        repository = _github_repository(opts)
+    except InputError:
+        return ""
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    return f"{server}/{repository}/blob/{sha}/{rel}"
+
+
+def _link_post_mortem(ctx: _Context, rel: str, issue_url: str, facts: incident.Incident) -> str:
+    """A forward commit naming the post-mortem issue in the incident record; its sha ("" when
+    the record already names it)."""
+    git, opts = ctx.git, ctx.opts
+    assert git is not None
+
+    def attempt() -> tuple[str, bool]:
+        path = inside_repo(ctx.root, rel, "incident")
+        before = path.read_bytes() if path.exists() else b""
+        after = post_mortem.link_in_record(before.decode("utf-8", "replace"), issue_url, facts).encode("utf-8")
+        if after == before:
+            return "", False
+        sha = commit_edits(git, [FileEdit(path, rel, before, after)],
+                           f"docs(incident): post-mortem for {ctx.app} {facts.bad_version}\n\nPost-Mortem: {issue_url}",
+                           user_name=opts.git_user_name, user_email=opts.git_user_email)
+        return sha, True
+
+    return push_reapplied(git, opts.ref, attempt, timeout=push_timeout(opts.push_timeout)).value
 
 
 def _pull_request(ctx: _Context, result: GitopsBumpResult, sha: str) -> GitopsBumpResult:

@@ -8,6 +8,7 @@ Order of work: validate → clone (or open the local checkout) → read the reco
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from deploy_actions.git import (
     temporary_clone,
     trailers,
 )
-from deploy_actions.records import github_mirror, journal, lifecycle
+from deploy_actions.records import github_mirror, history, journal, lifecycle
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
@@ -45,6 +46,8 @@ class DeploymentOptions:
     cause: str = ""
     override: bool = False
     override_reason: str = ""
+    approvals: str = ""
+    evidence: tuple[str, ...] = ()
     repository: str = ""
     ref: str = "main"
     push_timeout: float | None = None
@@ -105,6 +108,8 @@ def validate(opts: DeploymentOptions) -> None:
                          "override)")
     if opts.override and not opts.override_reason.strip():
         raise InputError("override-reason", "", "the reason for the emergency override")
+    approvals(opts)
+    evidence(opts)
     if opts.github_deployments:
         if not (opts.github_token or opts.token):
             raise InputError("github-token", "", "a GitHub token for github-deployments: true")
@@ -115,6 +120,34 @@ def validate(opts: DeploymentOptions) -> None:
         if not opts.deployment_sha and not re.fullmatch(r"[0-9a-f]{40}", opts.source_commit):
             raise InputError("source-commit", opts.source_commit,
                              "the full commit SHA the image was built from (GitHub deploys a commit)")
+
+
+def approvals(opts: DeploymentOptions) -> tuple[history.Approval, ...]:
+    """The approvals input (gate's `approvals` output: a JSON list of {user, environment, comment})."""
+    if not opts.approvals.strip():
+        return ()
+    if opts.event not in ("opened", "resumed"):
+        raise InputError("approvals", opts.approvals, "no approvals unless event is opened or resumed (the "
+                         "approvals that let the deployment start)")
+    try:
+        return history.approvals_from(json.loads(opts.approvals))
+    except (ValueError, RecursionError):
+        raise InputError("approvals", opts.approvals, "a JSON list of {user, environment, comment}, as gate's "
+                         "approvals output") from None
+
+
+def evidence(opts: DeploymentOptions) -> dict[str, str]:
+    """The evidence input: one `name=URL` per line (smoke-test=https://…/runs/41), links a person can open."""
+    found: dict[str, str] = {}
+    for line in opts.evidence:
+        name, sep, url = (part.strip() for part in line.partition("="))
+        if not sep or not _NAME.match(name) or not history.is_url(url):
+            raise InputError("evidence", line, "name=URL lines, e.g. smoke-test=https://github.com/org/app/actions/"
+                             "runs/41 (a run link, not a path on a runner)")
+        found[name] = url
+    if found and opts.event != "concluded":
+        raise InputError("evidence", opts.evidence[0], "no evidence unless event is concluded")
+    return found
 
 
 def record_event(opts: DeploymentOptions) -> DeploymentResult:
@@ -220,6 +253,12 @@ def _entry(opts: DeploymentOptions, git: Git, step: lifecycle.Step, records: lis
     if opts.override:
         entry["override"] = True
         entry["override_reason"] = opts.override_reason
+    given = approvals(opts)
+    if given:
+        entry["approvals"] = [a.as_json() for a in given]
+    links = evidence(opts)
+    if links:
+        entry["evidence"] = links
     return entry
 
 
@@ -230,6 +269,7 @@ def _message(opts: DeploymentOptions, step: lifecycle.Step, entry: dict[str, Any
     lines.append(f"Deployment-Event: {step.transition.name}")
     if opts.reason:
         lines.append(f"Deployment-Reason: {' '.join(opts.reason.split())}")
+    lines += [f"Approved-by: {user}" for user in dict.fromkeys(a.user for a in approvals(opts))]
     return subject + "\n\n" + "\n".join(lines)
 
 

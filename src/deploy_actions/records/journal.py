@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from deploy_actions.errors import FileError
@@ -22,8 +22,13 @@ _TEXT_FIELDS = ("event", "app", "environment", "version", "run_url")
 
 def parse(data: bytes, relpath: str) -> list[dict[str, Any]]:
     """Every record in `data`, in order; FileError naming `relpath` and the line when one is unreadable."""
-    records: list[dict[str, Any]] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    return [record for _, record in numbered(data.split(b"\n"), relpath)]
+
+
+def numbered(lines: Iterable[bytes], relpath: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`parse` over lines (a file opened in binary streams them), each record with its line
+    number (for errors about a field of it), one at a time."""
+    for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
@@ -41,8 +46,7 @@ def parse(data: bytes, relpath: str) -> list[dict[str, Any]]:
         if wrong:
             raise FileError(f"field {wrong[0]!r} is not a string; fix or remove that line", file=relpath,
                             line=number)
-        records.append(record)
-    return records
+        yield number, record
 
 
 def append(before: bytes, record: Mapping[str, object]) -> bytes:

@@ -8,7 +8,9 @@ the record file, in order:
 Opening another version of the same app and environment supersedes the one deployed before
 (whatever its state): the new `deployment_opened_v1` record names that version in
 `supersedes`, and the superseded deployment's run ends there. Its records stay as they are;
-a later opening of that version (a rollback to it) starts a new run from pending.
+a later opening of that version (a rollback to it) starts a new run from pending. So does
+opening a version again after a rollback took it out (its run, paused or concluded, is over:
+deploying it again is `allow-rolled-back`'s business, decided before the deployment opens).
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Deployment:
     state: State = State.PENDING
     last: Mapping[str, object] | None = None  # the last lifecycle record of the current run
     opened: Mapping[str, object] | None = None  # the record that opened the current run
+    rolled_back: bool = False  # a rollback took this version out after the run's last event
 
 
 def is_event(record: Mapping[str, object]) -> bool:
@@ -77,8 +80,14 @@ def fold(records: Iterable[Mapping[str, object]], app: str, environment: str, ve
     """The deployment's state after `records` (other apps', bump records and the like are skipped)."""
     current = Deployment(app, environment, version)
     for record in records:
+        if record.get("app") != app or record.get("environment") != environment:
+            continue
+        if record.get("event") == "rollback" and record.get("previous_version") == version \
+                and record.get("version") != version and current.state is not State.PENDING:
+            current = Deployment(app, environment, version, current.state, current.last, current.opened, True)
+            continue
         transition = BY_NAME.get(str(record.get("event")))
-        if transition is None or record.get("app") != app or record.get("environment") != environment:
+        if transition is None:
             continue
         if record.get("version") == version:
             opened = record if transition.event == "opened" else current.opened
@@ -113,6 +122,8 @@ def decide(current: Deployment, event: str, run_url: str) -> Step:
     state it leads to is a rerun: nothing to write.
     """
     transition = TRANSITIONS[event]
+    if event == "opened" and current.rolled_back and current.state in (State.PAUSED, State.CONCLUDED):
+        return Step(transition, State.PENDING, write=True)  # rolled back: a new run of this version
     if current.state is transition.target and current.last is not None \
             and current.last.get("event") == transition.name and current.last.get("run_url", "") == run_url:
         return Step(transition, current.state, write=False)

@@ -1,6 +1,10 @@
 """Deploy-time policy: freeze periods, deploy windows, the pre-deploy checklist and the
 emergency override.
 
+This module holds the pure decisions; `checklist` checks the release (changelog, tag, image),
+`discipline` what the records and the run say (rolled-back versions, soak time, approvals), and
+`gate` runs them all for the `gate` command.
+
 Pure decisions over a moment in time and over check results; the `gate` command feeds them the
 clock, the inputs, and what it found in the changelog, the repository and the registry.
 The runbook's examples: no deploys Dec 24–26 and Dec 31–Jan 2; no deploys on Fridays after 15:00.
@@ -24,7 +28,8 @@ from deploy_actions.errors import InputError
 if TYPE_CHECKING:
     from deploy_actions.release.changelog import Changelog, Section
 
-CHECKS = ("changelog", "tag", "image", "rollback-plan")
+RELEASE_CHECKS = ("changelog", "tag", "image", "rollback-plan")  # about the release itself
+CHECKS = (*RELEASE_CHECKS, "soak", "approvals")  # and about the records and the run
 WAIVABLE = frozenset({"changelog", "rollback-plan"})  # paperwork; a missing artifact is never waived
 _ROLLBACK_TITLE = re.compile(r"\broll[\s-]?backs?\b", re.IGNORECASE)
 
@@ -65,6 +70,24 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """One line of `require`: a check name, and the arguments of `soak` and `approvals`."""
+
+    name: str
+    environment: str = ""  # soak: where the version must have soaked
+    seconds: float = 0.0  # soak: how long
+    count: int = 0  # approvals: how many distinct people
+
+    @property
+    def text(self) -> str:
+        if self.name == "soak":
+            from deploy_actions.records.history import duration_text
+
+            return f"soak: {self.environment} {duration_text(self.seconds)}"
+        return f"approvals {self.count}" if self.name == "approvals" else self.name
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """One item of the pre-deploy checklist: whether it holds, in words, and where to look."""
 
@@ -73,6 +96,7 @@ class CheckResult:
     detail: str
     file: str | None = None
     line: int | None = None
+    waiting: bool = False  # fails only because time must pass (a soak under way)
 
     def as_json(self) -> dict[str, object]:
         return {"check": self.check, "ok": self.ok, "detail": self.detail}
@@ -139,19 +163,48 @@ def zone(name: str) -> ZoneInfo:
         raise InputError("timezone", name, "an IANA time zone such as Europe/Berlin or UTC") from None
 
 
-def parse_require(lines: Iterable[str]) -> tuple[str, ...]:
-    """The checks named in `require` (one per line, or separated by commas), in order, once each."""
-    names: list[str] = []
-    for line in lines:
-        for word in re.split(r"[,\s]+", line):
-            name = word.strip().lower()
-            if not name:
-                continue
-            if name not in CHECKS:
-                raise InputError("require", word, "check names, one per line: " + ", ".join(CHECKS))
-            if name not in names:
-                names.append(name)
-    return tuple(names)
+def parse_require(lines: Iterable[str]) -> tuple[Requirement, ...]:
+    """The checks named in `require` (one per line, or separated by commas), in order, once each.
+
+    `soak: staging 24h` takes an environment and a duration, `approvals 2` a count (the colon
+    is optional); a later `soak` for the same environment, or `approvals`, replaces the earlier.
+    """
+    from deploy_actions.commands.spec import parse_duration
+
+    words = [w for line in lines for w in re.split(r"[,\s]+", line) if w.strip()]
+    found: list[Requirement] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        name = word.strip().lower().rstrip(":")
+        i += 1
+        if name not in CHECKS:
+            raise InputError("require", word, "check names, one per line: " + ", ".join(CHECKS)
+                             + " (soak: ENVIRONMENT DURATION, approvals COUNT)")
+        item = Requirement(name)
+        if name == "soak":
+            args = words[i:i + 2]
+            i += 2
+            expected = "soak: ENVIRONMENT DURATION, e.g. soak: staging 24h"
+            if len(args) < 2 or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", args[0]):
+                raise InputError("require", " ".join(["soak:", *args]), expected)
+            try:
+                seconds = parse_duration("require", args[1])
+            except InputError:
+                raise InputError("require", f"soak: {' '.join(args)}", expected) from None
+            item = Requirement(name, environment=args[0], seconds=seconds)
+        elif name == "approvals":
+            arg = words[i] if i < len(words) else ""
+            i += 1
+            if not arg.isdigit() or not 1 <= int(arg) <= 20:
+                raise InputError("require", f"approvals {arg}".strip(), "approvals COUNT, 1 to 20, e.g. approvals 2")
+            item = Requirement(name, count=int(arg))
+        if name in ("soak", "approvals"):  # a later one replaces the earlier
+            found = [r for r in found if (r.name, r.environment) != (item.name, item.environment)]
+            found.append(item)
+        elif item not in found:
+            found.append(item)
+    return tuple(found)
 
 
 def changelog_entry_check(changelog: Changelog, version: str) -> CheckResult:
