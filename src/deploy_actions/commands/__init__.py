@@ -42,11 +42,12 @@ def _load() -> dict[str, CommandSpec]:
         gate,
         gitops_bump,
         smoke_test,
+        traffic,
         version_bump,
     )
 
     specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC, smoke_test.SPEC, canary_monitor.SPEC,
-             gate.SPEC, deployment.SPEC]
+             gate.SPEC, deployment.SPEC, traffic.SPEC]
     return {spec.name: spec for spec in specs}
 
 

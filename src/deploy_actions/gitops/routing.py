@@ -27,7 +27,7 @@ from deploy_actions.gitops import classify
 from deploy_actions.gitops.repo_files import read_file, yaml_files
 from deploy_actions.gitops.shapes import gateway_api, istio, nginx_ingress, pod_specs, replicas, service_selector, smi
 from deploy_actions.gitops.shapes.occurrence import Document, Finding, Loc, parse_ref
-from deploy_actions.gitops.shapes.traffic import Backend, Selector, Split
+from deploy_actions.gitops.shapes.traffic import Backend, Selector, Split, object_name
 from deploy_actions.gitops.yaml_splice import Change, SetValue, YamlSyntaxError, YamlText
 
 # Routers first: only where none holds the app's split do replica counts carry it.
@@ -62,6 +62,8 @@ class WeightPlan:
     edits: tuple[FileEdit, ...]  # one per changed file, only the weights differ
     splits: tuple[SplitChange, ...]  # every split of the app, in file order
     findings: tuple[Finding, ...] = ()
+    canary_tag: str = ""  # what the workloads named like the canary and stable backends run, when found
+    stable_tag: str = ""
 
     @property
     def previous(self) -> float:
@@ -132,7 +134,8 @@ def _where(scope: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- weights
 
 
-def plan_weight(root: Path, scope: Sequence[str], *, canary: str, stable: str, weight: int) -> WeightPlan:
+def plan_weight(root: Path, scope: Sequence[str], *, canary: str, stable: str, weight: int,
+                image: str = "") -> WeightPlan:
     """The edits that give `canary` `weight` percent of the traffic it shares with `stable`, in
     every split of the scope that holds both (routers), or in their replicas (no router). Writes
     nothing; a second run plans no edit. InputError/FileError (file and line) when it cannot be
@@ -150,7 +153,8 @@ def plan_weight(root: Path, scope: Sequence[str], *, canary: str, stable: str, w
         changes = [_replica_change(files, canary, stable, weight, scope)]
     edits = _apply(files, f"the canary's weight to {weight}%")
     _check_weights(edits, changes, canary, stable)
-    return WeightPlan(tuple(edits), tuple(changes), tuple(findings))
+    return WeightPlan(tuple(edits), tuple(changes), tuple(findings), _workload_tag(files, _called(canary), image),
+                      _workload_tag(files, _called(stable), image))
 
 
 def _pair(split: Split, canary: str, stable: str, relpath: str) -> tuple[Backend | None, Backend | None]:
@@ -317,14 +321,25 @@ def plan_slot(root: Path, scope: Sequence[str], *, service: str, preview: str, s
 def _slot_tag(files: list[_File], live: Selector, slot: str, image: str) -> str:
     """The tag run by the workload whose pod labels match the Service's selector with `slot`."""
     wanted = {**dict(live.selector), live.label: slot}
+
+    def matches(doc: Loc) -> bool:
+        labels = doc.dig("spec", "template", "metadata", "labels")
+        have = {k: v.text for k, v in labels.pairs() if k is not None} if labels is not None else {}
+        return labels is not None and all(have.get(k) == v for k, v in wanted.items())
+
+    return _workload_tag(files, matches, image)
+
+
+def _called(name: str) -> Callable[[Loc], bool]:
+    return lambda doc: object_name(doc) == name
+
+
+def _workload_tag(files: list[_File], matches: Callable[[Loc], bool], image: str) -> str:
+    """The tag of `image` (of the first container, without one) in the first workload `matches` accepts."""
     target = parse_ref(image) if image else None
     for f in files:
         for doc in f.documents():
-            labels = doc.root.dig("spec", "template", "metadata", "labels")
-            if labels is None or not classify.is_object(doc.root):
-                continue
-            have = {k: v.text for k, v in labels.pairs() if k is not None}
-            if any(have.get(k) != v for k, v in wanted.items()):
+            if not classify.is_object(doc.root) or not matches(doc.root):
                 continue
             for container in pod_specs.containers(doc.root):
                 image_loc = container.get("image")
