@@ -41,13 +41,14 @@ def _load() -> dict[str, CommandSpec]:
         deployment,
         gate,
         gitops_bump,
+        rollout,
         smoke_test,
         traffic,
         version_bump,
     )
 
     specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC, smoke_test.SPEC, canary_monitor.SPEC,
-             gate.SPEC, deployment.SPEC, traffic.SPEC]
+             gate.SPEC, deployment.SPEC, traffic.SPEC, rollout.SPEC]
     return {spec.name: spec for spec in specs}
 
 
