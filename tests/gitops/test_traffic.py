@@ -164,7 +164,11 @@ def test_a_failed_stage_shifts_back_to_zero_with_the_reason_and_an_incident(gito
 
 
 def test_blue_green_switch_and_switch_back(gitops, capsys, monkeypatch):
-    code, out, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "green")
+    head = git(gitops["bare"], "rev-parse", "main")
+    code, out, _ = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "idle", "--mode", "none")
+    assert code == 0 and (out["slot"], out["previous-slot"], out["commit-sha"]) == ("green", "blue", "")
+    assert git(gitops["bare"], "rev-parse", "main") == head  # a dry run: the clone's edits went with it
+    code, out, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "idle")
     assert code == 0, err
     assert (out["slot"], out["previous-slot"], out["idle-slot"], out["tag"], out["previous-tag"]) == (
         "green", "blue", "blue", "v1.5.0", "v1.4.0")

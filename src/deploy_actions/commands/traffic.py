@@ -19,7 +19,8 @@ SPEC = CommandSpec(
         Option("app", "Application name, for names, messages and records.", "", required=True),
         Option("weight", "Canary: its share of the traffic it shares with stable, in percent (0-100). Only the "
                "canary's and stable's weights change, and their sum stays.", "", kind="int"),
-        Option("slot", "Blue/green: the slot the live Service should select (one of slots).", ""),
+        Option("slot", "Blue/green: the slot the live Service should select (one of slots), or idle: the one it "
+               "does not select now (with mode: none, a dry run that only reports the slots).", ""),
         Option("environment", "Environment (dev, staging, production…), for paths, messages and records.", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: edit the "
                "local checkout that holds path.", ""),

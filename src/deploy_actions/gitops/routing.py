@@ -34,6 +34,7 @@ from deploy_actions.gitops.yaml_splice import Change, SetValue, YamlSyntaxError,
 ROUTERS: tuple[Callable[[Document], Iterator[Split]], ...] = (
     gateway_api.splits, istio.splits, smi.splits, nginx_ingress.splits)
 WORKLOADS = replicas.splits
+IDLE = "idle"  # the slot the live Service does not select, as a `slot` to switch to
 
 
 @dataclass(frozen=True)
@@ -275,9 +276,10 @@ def _check_weights(edits: list[FileEdit], changes: list[SplitChange], canary: st
 def plan_slot(root: Path, scope: Sequence[str], *, service: str, preview: str, slot: str, slots: Sequence[str],
               label: str = "", image: str = "") -> SlotPlan:
     """The edits that make the live Service `service` select `slot` (and the preview Service, when
-    there is one, the slot it leaves). Writes nothing; a second run plans no edit."""
-    if slot not in slots:
-        raise InputError("slot", slot, "one of " + ", ".join(slots))
+    there is one, the slot it leaves). `slot` IDLE is the first slot the live Service does not
+    select. Writes nothing; a second run plans no edit."""
+    if slot not in (*slots, IDLE):
+        raise InputError("slot", slot, "one of " + ", ".join(slots) + f" (or {IDLE})")
     findings: list[Finding] = []
     files = _files(root, scope, [service, *slots], findings)
     found: dict[str, list[tuple[_File, Selector]]] = {service: [], preview: []}
@@ -294,6 +296,8 @@ def plan_slot(root: Path, scope: Sequence[str], *, service: str, preview: str, s
         raise FileError(f"the Services named {service!r} under {_where(scope)} select different slots; narrow the "
                         "path to one environment", file=live[0][0].relpath, line=live[0][1].at.line)
     previous = live[0][1].value
+    if slot == IDLE:
+        slot = next(s for s in slots if s != previous)
     for f, sel in live:
         if sel.value != slot:
             f.changes.append(SetValue(sel.at.node, sel.at.path, slot, sel.at.key))

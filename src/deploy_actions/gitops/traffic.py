@@ -22,7 +22,7 @@ from deploy_actions.errors import FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import Git, ProtectedBranchError, commit_paths, push_head, temporary_clone, trailers
 from deploy_actions.gitops.bump import _local_root, _render, _scope
-from deploy_actions.gitops.routing import SlotPlan, WeightPlan, plan_slot, plan_weight
+from deploy_actions.gitops.routing import IDLE, SlotPlan, WeightPlan, plan_slot, plan_weight
 from deploy_actions.records import incident, journal
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -123,8 +123,10 @@ class _Rollback:
 
 def _slots(opts: TrafficOptions) -> tuple[str, ...]:
     slots = tuple(s.strip() for s in opts.slots.split(",") if s.strip())
-    if len(slots) < 2 or len(set(slots)) != len(slots) or not all(_SLOT.match(s) for s in slots):
-        raise InputError("slots", opts.slots, "two or more distinct label values, comma-separated (blue,green)")
+    if (len(slots) < 2 or len(set(slots)) != len(slots) or not all(_SLOT.match(s) for s in slots)
+            or IDLE in slots):
+        raise InputError("slots", opts.slots, f"two or more distinct label values but {IDLE}, comma-separated "
+                         "(blue,green)")
     return slots
 
 
@@ -159,8 +161,10 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
     if opts.mode not in ("push", "commit", "none"):
         raise InputError("mode", opts.mode, "one of push, commit, none")
     slots = _slots(opts)
-    if opts.slot and opts.slot not in slots:
-        raise InputError("slot", opts.slot, "one of the slots: " + ", ".join(slots))
+    if opts.slot and opts.slot not in (*slots, IDLE):
+        raise InputError("slot", opts.slot, f"one of the slots: {', '.join(slots)}, or {IDLE} (the one not live)")
+    if opts.slot == IDLE and opts.rollback:
+        raise InputError("slot", opts.slot, "the slot to switch back to, by name, for a rollback")
     if opts.canary_steps and opts.weight:
         planned = steps(opts.canary_steps)
         if opts.weight not in planned:
@@ -252,7 +256,7 @@ def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, s
         note = (f"{slot_plan.service}{env}: {slot_plan.previous} ({slot_plan.previous_tag or '?'}) → "
                 f"{slot_plan.slot} ({slot_plan.tag or '?'})"
                 + (f"; preview {slot_plan.preview} → {result.idle_slot}" if slot_plan.preview else ""))
-        values = {"slot": opts.slot, "tag": slot_plan.tag or "untagged", "previous_slot": slot_plan.previous}
+        values = {"slot": slot_plan.slot, "tag": slot_plan.tag or "untagged", "previous_slot": slot_plan.previous}
         template, name = ((opts.rollback_message, "rollback-message") if opts.rollback
                           else (opts.switch_message, "switch-message"))
         edits, findings = slot_plan.edits, slot_plan.findings
