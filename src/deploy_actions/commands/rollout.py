@@ -40,6 +40,7 @@ SPEC = CommandSpec(
         Output("stage-alpha", "The alpha each judged stage used."),
         Output("commit-sha", "The last GitOps commit."),
         Output("report", "Path of the rollout's JSON report, when report is set."),
+        Output("evidence", "Path of the last judged stage's canary-monitor report (a rollback's evidence)."),
     ),
 )
 

@@ -54,6 +54,7 @@ class RolloutResult:
             "stage-alpha": f"{self.stage_alpha:g}",
             "commit-sha": self.commit_sha,
             "report": self.report,
+            "evidence": next((s.report for s in reversed(self.stages) if s.report), ""),
         }
 
     def outcome(self) -> Outcome:
