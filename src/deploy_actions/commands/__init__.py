@@ -45,10 +45,11 @@ def _load() -> dict[str, CommandSpec]:
         smoke_test,
         traffic,
         version_bump,
+        watch,
     )
 
     specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC, smoke_test.SPEC, canary_monitor.SPEC,
-             gate.SPEC, deployment.SPEC, traffic.SPEC, rollout.SPEC]
+             gate.SPEC, deployment.SPEC, traffic.SPEC, rollout.SPEC, watch.SPEC]
     return {spec.name: spec for spec in specs}
 
 
