@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -57,7 +57,8 @@ class Reconciler:
     """
 
     def __init__(self, remote: str, branch: str, image: str,
-                 workloads: Mapping[str, tuple[str, Workload]], interval: float = 0.5) -> None:
+                 workloads: Mapping[str, tuple[str, Workload]], interval: float = 0.5,
+                 on_revision: Callable[[Path], object] | None = None) -> None:
         parsed = ImageRef.parse(image)
         if parsed.tag or parsed.digest:
             raise ValueError(f"image {image!r}: give the repository only (e.g. ghcr.io/org/app), not a tag")
@@ -66,6 +67,7 @@ class Reconciler:
         self.image = parsed
         self.workloads = dict(workloads)
         self.interval = interval
+        self.on_revision = on_revision  # e.g. demo.router.Router.apply: traffic follows each commit
         self.events: list[Event] = []
         self.revision: str | None = None  # the GitOps commit last reconciled
         self.last_error: str | None = None
@@ -158,6 +160,8 @@ class Reconciler:
                 self._running[name] = version
                 self.events.append((dt.datetime.now(dt.timezone.utc), name, version, commit))
                 self._changed.notify_all()
+        if self.on_revision is not None:
+            self.on_revision(git.root)
         with self._changed:
             self.revision = commit
             self._changed.notify_all()

@@ -132,6 +132,17 @@ def _where(scope: Sequence[str]) -> str:
     return "/".join(scope) or "the repository"
 
 
+def routed(root: Path, scope: Sequence[str], needle: str, slots: Sequence[str] = ()) -> tuple[list[Split],
+                                                                                                list[Selector]]:
+    """Every router split and slot selector in scope (in files that mention `needle`), as they read
+    now: what a router configured from the repository would do."""
+    files = _files(root, scope, [needle], [])
+    docs = [doc for f in files for doc in f.documents()]
+    splits = [split for doc in docs for shape in ROUTERS for split in shape(doc)]
+    selectors = [sel for doc in docs for sel in service_selector.selectors(doc, slots)] if slots else []
+    return splits, selectors
+
+
 # --------------------------------------------------------------------------- weights
 
 
