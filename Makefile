@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 WORKFLOW_FILES := $(wildcard .github/workflows/*.yml workflows/*.yml)
 ACTION_FILES := $(wildcard */action.yml action.yml)
 
-.PHONY: test lint unit demo bench clean
+.PHONY: test lint unit demo demo-progressive bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint unit
 
 demo: $(BIN)/.installed
 	$(BIN)/python -m demo
+
+demo-progressive: $(BIN)/.installed
+	$(BIN)/python -m demo.progressive
 
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py

@@ -141,8 +141,22 @@ http {{
     def _reload(self) -> None:
         if self._proc is None:
             raise RouterError("the router is not running")
+        old = self._workers()
         self._proc.send_signal(signal.SIGHUP)
         self._wait_for(self.revision)
+        # The old workers finish their requests and exit; until then one may still take a connection.
+        deadline = time.monotonic() + 10
+        while old & self._workers() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def _workers(self) -> set[int]:
+        """nginx's worker processes now (the master's children)."""
+        assert self._proc is not None
+        try:
+            text = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children").read_text()
+        except OSError:
+            return set()
+        return {int(pid) for pid in text.split()}
 
     def _wait_for(self, revision: int, timeout: float = 10.0) -> None:
         """Until nginx answers with `revision` (a reload takes effect when new workers start)."""
