@@ -51,6 +51,9 @@ class Reconciler:
     `service.set_version(tag without a leading "v")` whenever the tag pinned for `image` changes
     (None when the manifest is gone or pins no tag).
 
+    `on_revision(checkout)`, when given, is called after each new commit is applied (the demo's
+    router reconfigures itself from the checkout's routing resources there).
+
     `.events` lists every change it applied as (UTC time, workload, version, GitOps commit).
     A pass that fails (the remote is unreachable, a manifest is malformed or pins two tags) changes
     nothing and is kept in `.last_error`; the next pass tries again, as a controller would.
