@@ -49,13 +49,18 @@ def test_a_bad_canary_stops_at_its_first_stage_and_goes_back_to_zero(gitops, cap
     good = http_service({"/": [Phase(Reply(200, body="ok"))]})
     bad = http_service({"/": [Phase(Reply(500, body="boom"))]})
     code, out, err = run_rollout(capsys, monkeypatch, gitops, bad.url(), good.url(), "--report",
-                                 str(tmp_path / "rollout.json"), "--fail-on-rollback", "true")
+                                 str(tmp_path / "rollout.json"), "--fail-on-rollback", "true", "--image",
+                                 "ghcr.io/acme/shop", "--canary-path", "apps/{app}/{environment}/canary.yaml")
     assert code == 1, err
     assert (out["decision"], out["stage"], out["weight"]) == ("rollback", 1, 0)
     subjects = git(gitops["bare"], "log", "--format=%s", "-3").splitlines()
     assert subjects[1:] == ["chore: Shift shop canary to 10% in production", "seed"]
     assert subjects[0].startswith("fix: Shift shop canary back to 0% due to stage 1/5 at 10%: ")
     assert git(gitops["bare"], "show", "main:apps/shop/production/route.yaml") == ROUTE
+    # the weight and the canary's image go back in that one commit
+    assert "image: ghcr.io/acme/shop:v1.4.0" in git(gitops["bare"], "show", "main:apps/shop/production/canary.yaml")
+    assert sorted(git(gitops["bare"], "show", "--format=", "--name-only", "main").split())[:2] == [
+        "apps/shop/production/canary.yaml", "apps/shop/production/route.yaml"]
     last = records(gitops["bare"], "production")[-1]
     assert (last["event"], last["stage"], last["weight"]) == ("rollback", 0, 0) and last["incident"]
 

@@ -195,6 +195,7 @@ def test_blue_green_switch_and_switch_back(gitops, capsys, monkeypatch):
     (("--weight", "0", "--rollback", "true"), "input 'reason'"),
     (("--slot", "purple"), "input 'slot': got 'purple'"),
     (("--weight", "10", "--canary", "{nope}"), "input 'canary'"),
+    (("--weight", "10", "--canary-path", "apps/shop/production"), "input 'canary-path'"),
     (("--weight", "10", "--canary", "shop-canary-x"), "input 'canary': got 'shop-canary-x'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_is_pushed(gitops, capsys, monkeypatch, args, message):

@@ -41,6 +41,7 @@ class TrafficOptions:
     canary: str = "{app}-canary"
     stable: str = "{app}"
     canary_steps: str = ""
+    canary_path: str = ""
     service: str = "{app}"
     preview_service: str = "{app}-preview"
     slots: str = "blue,green"
@@ -155,6 +156,9 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
         raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
     if opts.rollback and opts.weight not in (None, 0):
         raise InputError("weight", str(opts.weight), "0 for a canary rollback (its share goes back to none)")
+    if opts.canary_path and not (opts.rollback and opts.weight == 0 and opts.image):
+        raise InputError("canary-path", opts.canary_path, "no canary-path unless a canary rollback (rollback: true, "
+                         "weight 0) with image: its image goes back to the stable's tag in the same commit")
     if opts.evidence and not opts.rollback:
         raise InputError("evidence", opts.evidence, "no evidence unless rollback: true (it goes in the incident "
                          "record)")
@@ -247,7 +251,7 @@ def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, s
         values = {"weight": str(opts.weight), "tag": plan.canary_tag, "previous_weight": str(_percent(plan.previous))}
         template, name = ((opts.abort_message, "abort-message") if opts.rollback
                           else (opts.commit_message, "commit-message"))
-        edits, findings = plan.edits, plan.findings
+        edits, findings = plan.edits + _canary_back(opts, root, plan), plan.findings
         bad, good = plan.canary_tag, plan.stable_tag
     else:
         slot_plan = plan_slot(root, scope, service=_named(opts, "service"), preview=_named(opts, "preview-service"),
@@ -275,6 +279,33 @@ def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, s
                       *([f"Rollback-Reason: {' '.join(opts.reason.split())}"] if opts.rollback else [])])
     changed = replace(result, changed=True, files=tuple(sorted(e.relpath for e in files)), notes=(note,))
     return _Planned(tuple(files), changed, message + ("\n\n" + body if body else ""))
+
+
+def _canary_back(opts: TrafficOptions, root: Path, plan: WeightPlan) -> tuple[FileEdit, ...]:
+    """With canary-path, a canary rollback also pins the stable's tag in the canary's workload, in
+    the same commit as its weight going back to 0 (gitops-bump's planning, the same byte-exact edits)."""
+    if not opts.canary_path:
+        return ()
+    from deploy_actions.gitops import manifests
+    from deploy_actions.gitops.image_ref import ImageRef, ImageRefError
+
+    if not plan.stable_tag:
+        raise InputError("stable", _named(opts, "stable"), f"a workload of that name pinning {opts.image} (its tag "
+                         "is what the canary goes back to)")
+    try:
+        image = ImageRef.parse(opts.image)
+    except ImageRefError as err:
+        raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
+    scope = _render(opts.canary_path, "canary-path", app=opts.app, environment=opts.environment)
+    inside_repo(root, scope, "canary-path")
+    update = manifests.plan_image_update(root, [scope], image.with_tag(plan.stable_tag, None))
+    if not update.sites:
+        raise InputError("canary-path", opts.canary_path, f"a folder where {image.short()} is pinned")
+    clash = {e.relpath for e in update.edits} & {e.relpath for e in plan.edits}
+    if clash:
+        raise FileError("holds both the canary's weight and its image; shift the weight back first, then roll "
+                        "the image back with gitops-bump", file=sorted(clash)[0])
+    return update.edits
 
 
 def _weight_result(opts: TrafficOptions, plan: WeightPlan) -> TrafficResult:
