@@ -10,7 +10,7 @@ from deploy_actions.commands.spec import CommandSpec, Option, Output
 
 SPEC = CommandSpec(
     name="watch",
-    description="Watch a service after a rolling deploy: error rate above 5 % for 2 minutes, p99 above 5 times "
+    description="Watch a service after a rolling deploy: error rate above 5 percent for 2 minutes, p99 above 5 times "
                 "its own p99 before the deploy (or a week earlier) for 5 minutes, or more than half its instances "
                 "down decides rollback; a quiet window passes; no data holds.",
     run="deploy_actions.commands.watch:run",
