@@ -346,3 +346,32 @@ def test_a_slot_not_in_the_slots_or_a_service_without_one_is_bad_input(tmp_path:
         plan_slot(root, [], service="shop", preview="", slot="purple", slots=("blue", "green"))
     with pytest.raises(InputError, match="input 'service': got 'cart'"):
         plan_slot(root, [], service="cart", preview="", slot="green", slots=("blue", "green"))
+
+
+_SCALARS = st.one_of(st.integers(-5, 300).map(str), st.sampled_from(["", "~", "'30'", '"50"', "1.5", "0x1F", "true",
+                                                                     "[1]", "{a: 1}", "&a 10", "!!str 20", "1e2"]),
+                     st.text("0123456789abc-. ", max_size=6))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stable=_SCALARS, canary=_SCALARS, annotation=_SCALARS, weight=st.integers(0, 100))
+def test_odd_values_in_weights_are_read_or_refused_never_a_crash(tmp_path_factory: pytest.TempPathFactory,
+                                                                 stable: str, canary: str, annotation: str,
+                                                                 weight: int) -> None:
+    files = {
+        "route.yaml": f"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: app}}\nspec:\n"
+                      f"  rules:\n  - backendRefs:\n    - name: app\n      weight: {stable}\n"
+                      f"    - name: app-canary\n      weight: {canary}\n",
+        "ingress.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web-canary\n"
+                        "  annotations:\n    nginx.ingress.kubernetes.io/canary: 'true'\n"
+                        f"    nginx.ingress.kubernetes.io/canary-weight: {annotation}\n",
+    }
+    root = seed(tmp_path_factory.mktemp("odd"), files)
+    for canary_name, stable_name in (("app-canary", "app"), ("web-canary", "web")):
+        try:
+            plan = plan_weight(root, [], canary=canary_name, stable=stable_name, weight=weight)
+        except (InputError, FileError):
+            continue
+        for edit in plan.edits:  # whatever was planned reads back as YAML with the asked share
+            yaml_splice.compose(edit.after.decode())
+        assert all(change.canary[1] * 100 == change.total * weight for change in plan.splits)
