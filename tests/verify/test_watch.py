@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 from deploy_actions.cli import main
-from deploy_actions.records import journal
+from deploy_actions.records import incident, journal
 from tests.plugins.http_services import Phase, Reply
 
 FAST = ["--interval", "1s", "--rate-window", "5s", "--baseline-window", "5s", "--json"]
@@ -47,6 +47,8 @@ def test_errors_above_5_percent_for_the_sustain_time_roll_back(lab, capsys, tmp_
     doc = json.loads(report.read_text())
     assert doc["verdicts"][0]["verdict"] == "fail" and doc["verdicts"][0]["breached_seconds"] >= 2
     assert len(doc["looks"]) >= 3  # breached at the first look, decided only once it lasted 2 s
+    evidence = incident.read_evidence(str(report))  # what a rollback's incident record shows
+    assert evidence.headline == out["reason"] and evidence.rows[0][0] == "error-rate"
 
 
 def _scripted_prometheus(http_service, deployed: float, p99_before: float, p99_after: float):
