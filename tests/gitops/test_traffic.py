@@ -4,7 +4,9 @@ the record and (for rollbacks) the incident record in the same commit."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -214,3 +216,17 @@ def test_local_checkout_mode_none_edits_only_the_files(tmp_path, capsys):
     assert code == 0 and out["files"] == ["route.yaml"] and out["commit-sha"] == ""
     assert (tmp_path / "co/route.yaml").read_text() == ROUTE.replace("weight: 100", "weight: 10").replace(
         "weight: 0 ", "weight: 90 ")
+
+
+def test_concurrent_moves_land_one_after_the_other(gitops):
+    """A shift and a switch pushed at once: the one that finds the branch moved plans again on the new tip."""
+    env = {**os.environ, "GITHUB_TOKEN": gitops["token"], "PYTHONPATH": os.pathsep.join(sys.path)}
+    common = ["--repository", gitops["url"], "--app", "shop", "--path", "apps/{app}/{environment}"]
+    moves = [["--environment", "production", "--weight", "30"], ["--environment", "staging", "--slot", "green"]]
+    procs = [subprocess.Popen([sys.executable, "-m", "deploy_actions", "traffic", *common, *move], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for move in moves]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], results
+    subjects = git(gitops["bare"], "log", "--format=%s", "-3").splitlines()
+    assert sorted(subjects[:2]) == ["chore: Shift shop canary to 30% in production",
+                                    "chore: Switch shop to green (v1.5.0) in staging"] and subjects[2] == "seed"
