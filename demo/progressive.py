@@ -174,13 +174,14 @@ class Progressive:
         out = self.rollout("v1.4.0")
         if out["decision"] != "promote":
             raise DemoFailed(f"the good release was not promoted: {out['reason']}")
+        self._settle()
         s.say(f"through the router now: {sample(self.prod.url)}")
         s.step("Promote: the stable gets v1.4.0, and the canary's weight goes back to 0")
         self.bump(f"{PROD}/stable.yaml", "v1.4.0", "--strategy", "canary")
         self.reconciler.wait_for("stable", "1.4.0", timeout=30)
         self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
                  "--path", PROD, "--weight", "0")
-        self.reconciler.wait_for("stable", "1.4.0", timeout=30)
+        self._settle()
         self.router_history()
 
         s.chapter("A bad release is stopped at its first stage",
@@ -191,6 +192,7 @@ class Progressive:
         self.bump(f"{PROD}/canary.yaml", "v1.4.0", "--rollback", "true", "--reason", str(out["reason"]),
                   "--evidence", str(out["evidence"]))
         self.reconciler.wait_for("canary", "1.4.0", timeout=30)
+        self._settle()
         self.router_history()
         s.say(f"through the router now: {sample(self.prod.url)}")
 

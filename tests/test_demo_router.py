@@ -90,3 +90,4 @@ def test_the_progressive_demo_tells_its_story_to_the_end(tmp_path: Path):
     assert history[-2:] == ["chore: Switch shop to green (v1.4.0) in staging",
                             "fix: Switch shop back to blue (v1.3.0) due to the demo switches back"]
     assert "after it green 20; after the switch back blue 20" in proc.stdout
+    assert "through the router now: canary 50" in proc.stdout  # all of it, once the 100 % commit is applied
