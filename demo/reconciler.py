@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -51,13 +51,17 @@ class Reconciler:
     `service.set_version(tag without a leading "v")` whenever the tag pinned for `image` changes
     (None when the manifest is gone or pins no tag).
 
+    `on_revision(checkout)`, when given, is called after each new commit is applied (the demo's
+    router reconfigures itself from the checkout's routing resources there).
+
     `.events` lists every change it applied as (UTC time, workload, version, GitOps commit).
     A pass that fails (the remote is unreachable, a manifest is malformed or pins two tags) changes
     nothing and is kept in `.last_error`; the next pass tries again, as a controller would.
     """
 
     def __init__(self, remote: str, branch: str, image: str,
-                 workloads: Mapping[str, tuple[str, Workload]], interval: float = 0.5) -> None:
+                 workloads: Mapping[str, tuple[str, Workload]], interval: float = 0.5,
+                 on_revision: Callable[[Path], object] | None = None) -> None:
         parsed = ImageRef.parse(image)
         if parsed.tag or parsed.digest:
             raise ValueError(f"image {image!r}: give the repository only (e.g. ghcr.io/org/app), not a tag")
@@ -66,6 +70,7 @@ class Reconciler:
         self.image = parsed
         self.workloads = dict(workloads)
         self.interval = interval
+        self.on_revision = on_revision  # e.g. demo.router.Router.apply: traffic follows each commit
         self.events: list[Event] = []
         self.revision: str | None = None  # the GitOps commit last reconciled
         self.last_error: str | None = None
@@ -158,6 +163,8 @@ class Reconciler:
                 self._running[name] = version
                 self.events.append((dt.datetime.now(dt.timezone.utc), name, version, commit))
                 self._changed.notify_all()
+        if self.on_revision is not None:
+            self.on_revision(git.root)
         with self._changed:
             self.revision = commit
             self._changed.notify_all()

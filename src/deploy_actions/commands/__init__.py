@@ -43,12 +43,15 @@ def _load() -> dict[str, CommandSpec]:
         gitops_bump,
         hotfix,
         report,
+        rollout,
         smoke_test,
+        traffic,
         version_bump,
+        watch,
     )
 
     specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC, smoke_test.SPEC, canary_monitor.SPEC,
-             gate.SPEC, deployment.SPEC, report.SPEC, hotfix.SPEC]
+             gate.SPEC, deployment.SPEC, report.SPEC, hotfix.SPEC, traffic.SPEC, rollout.SPEC, watch.SPEC]
     return {spec.name: spec for spec in specs}
 
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from deploy_actions import actions_runtime, untrusted
 from deploy_actions.commands import Annotation, Outcome
@@ -56,6 +56,26 @@ if TYPE_CHECKING:
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _GITHUB_URL = re.compile(r"^https?://[^/]+/(?P<repo>[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+class Checkout(Protocol):
+    """Where a command edits the GitOps repository (gitops-bump's inputs of the same names; the
+    traffic command shares them and the functions below)."""
+
+    @property
+    def repository(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def image(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def token(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -316,7 +336,7 @@ def _rollback_facts(opts: GitopsBumpOptions, started: float) -> _RollbackFacts |
     return _RollbackFacts(at, detected, evidence)
 
 
-def _app_name(opts: GitopsBumpOptions) -> str:
+def _app_name(opts: Checkout) -> str:
     """The app input, else the image's last path part (`ghcr.io/org/app` → `app`)."""
     if opts.app:
         return opts.app
@@ -326,7 +346,7 @@ def _app_name(opts: GitopsBumpOptions) -> str:
         return "app"  # the image input itself is reported later, with its own error
 
 
-def _local_root(opts: GitopsBumpOptions, app: str) -> tuple[Path, Git | None]:
+def _local_root(opts: Checkout, app: str) -> tuple[Path, Git | None]:
     base = Path(_render(opts.path, "path", app=app, environment=opts.environment)).expanduser()
     start = base if base.is_dir() else base.parent
     if not start.is_dir():
@@ -340,7 +360,7 @@ def _local_root(opts: GitopsBumpOptions, app: str) -> tuple[Path, Git | None]:
         return start.resolve(), None
 
 
-def _scope(opts: GitopsBumpOptions, root: Path, app: str, environment: str) -> list[str]:
+def _scope(opts: Checkout, root: Path, app: str, environment: str) -> list[str]:
     rendered = _render(opts.path, "path", app=app, environment=environment)
     if opts.repository:
         if PurePosixPath(rendered).is_absolute():

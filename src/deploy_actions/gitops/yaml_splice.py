@@ -23,6 +23,7 @@ from deploy_actions.errors import FileError
 
 BOM = b"\xef\xbb\xbf"
 STR = "tag:yaml.org,2002:str"
+INT = "tag:yaml.org,2002:int"
 NodePath = tuple[int, ...]  # document index, then pair index (mappings) or item index (sequences)
 Pairs = tuple[tuple[str, str], ...]
 
@@ -149,12 +150,14 @@ def scalar_text(value: str, style: str = "", *, in_flow: bool = False) -> str:
 @dataclass(frozen=True)
 class SetValue:
     """Give the scalar `node` at `path` the string `value` (`key`: its mapping key node, used
-    when the scalar is empty, as in `tag:`)."""
+    when the scalar is empty, as in `tag:`). With `tag=INT`, the value is a whole number written
+    plain (a traffic weight, a replica count) in place of a plain whole number."""
 
     node: Any
     path: NodePath
     value: str
     key: Any = None
+    tag: str = STR
 
 
 @dataclass(frozen=True)
@@ -443,6 +446,11 @@ class YamlText:
         if properties:
             start += properties.end()
             raw = raw[properties.end() :]
+        if change.tag == INT:
+            if node.tag != INT or (node.style or "") != "" or raw != node.value or not change.value.isdigit():
+                raise FileError(f"the value {_show(str(node.value))} is not a plain whole number, so it cannot "
+                                "be rewritten as one; write it as digits", file=self.relpath, line=self.line(node))
+            return _Splice(start, start + len(raw), change.value)
         style = node.style or ""
         if raw == "" and node.value == "" and style == "" and change.key is not None:
             colon = _colon_after(self.text, change.key.end_mark.index)
@@ -614,7 +622,7 @@ class _Comparison:
         changes = self.at.get(path, [])
         for change in changes:
             if isinstance(change, SetValue):
-                return _is_string(new, change.value)
+                return bool(new.id == "scalar" and new.tag == change.tag and new.value == change.value)
             if isinstance(change, EditEmbedded):
                 return self._embedded(new, change)
         if old.id != new.id or old.id == "scalar":

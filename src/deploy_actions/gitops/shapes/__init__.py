@@ -14,9 +14,12 @@ orchestrator (gitops.manifests) picks the files and documents, keeps the occurre
 image being bumped, applies the plans and verifies them by parsing again. Shapes are asked in
 the order of SHAPES, and a value claimed by one shape is not offered to the next.
 
-To add a shape (traffic-routing resources, say), write a module with `occurrences` and add it
-to SHAPES; nothing else changes. Decide by structure where structure can decide (any mapping
-holding a container list is a pod spec), and by kind only where it cannot.
+To add a shape, write a module with `occurrences` and add it to SHAPES; nothing else changes.
+Decide by structure where structure can decide (any mapping holding a container list is a pod
+spec), and by kind only where it cannot.
+
+Traffic-routing resources (weights and slot selectors, not images) are shapes of a second kind,
+with `splits(doc)` instead (see gitops.shapes.traffic), asked by gitops.routing.
 
 Flux's `$imagepolicy` setters are the one family found from comments rather than structure;
 gitops.shapes.flux_setters has its own entry point for that reason.
