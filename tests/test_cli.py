@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from deploy_actions.cli import main
 from deploy_actions.commands import COMMANDS
-from deploy_actions.commands.spec import Option, parse_duration
+from deploy_actions.commands.spec import Option
 from deploy_actions.errors import InputError
+from deploy_actions.untrusted import duration as parse_duration
 
 
 def test_console_script_and_module_are_the_same_command():

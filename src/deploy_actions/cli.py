@@ -15,9 +15,10 @@ import traceback
 from collections.abc import Sequence
 
 from deploy_actions import __version__, actions_runtime
-from deploy_actions.commands import COMMANDS, Outcome
+from deploy_actions.commands import COMMANDS
 from deploy_actions.commands.spec import CommandSpec, Option, resolve
 from deploy_actions.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, DeployActionsError
+from deploy_actions.outcome import Outcome
 
 
 class _Parser(argparse.ArgumentParser):

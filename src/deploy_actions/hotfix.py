@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import InputError
 from deploy_actions.git import Git
+from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records import journal
 from deploy_actions.records.history import duration_text, neutral, when
 from deploy_actions.records.post_mortem import DUE_HOURS

@@ -7,6 +7,7 @@ value and what was expected. Callers pass the checked value on and never re-pars
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from urllib.parse import urlsplit
 
@@ -19,6 +20,9 @@ _REF_BAD_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _HEX_COMMIT = re.compile(r"^(?:[0-9a-f]{7,40}|[0-9a-f]{64})$")
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+MAX_DURATION = 24 * 3600.0  # seconds: the ceiling of a duration whose input names none
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*"
+                       r"(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$")
 MAX_TEXT = 1_000_000  # characters; a "reason" longer than this is a mistake (and GitHub caps bodies lower)
 
 
@@ -132,3 +136,30 @@ def text(name: str, value: str, *, limit: int = MAX_TEXT) -> str:
     if re.search(r"[\x00-\x08\x0b\x0e-\x1f\x7f]", value):
         raise InputError(name, value, "text without control characters")
     return value
+
+
+def describe_limit(seconds: float) -> str:
+    """A duration ceiling as people write it: 24h, 15m, 90s."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def duration(name: str, raw: str, limit: float = MAX_DURATION) -> float:
+    """'10m', '90s', '1h30m', '250ms' or a bare number of seconds → seconds, at most `limit`."""
+    text = raw.strip()
+    expected = f"a duration such as 90s, 10m or 1h30m, at most {describe_limit(limit)}"
+    if len(text) > 64:
+        raise InputError(name, raw, expected)
+    try:
+        seconds = float(text)
+    except ValueError:
+        match = _DURATION.match(text)
+        if not text or not match or not any(match.groups()):
+            raise InputError(name, raw, expected) from None
+        h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
+        seconds = h * 3600 + m * 60 + s + ms / 1000
+    if not math.isfinite(seconds) or seconds < 0 or seconds > limit:
+        raise InputError(name, raw, expected)
+    return seconds

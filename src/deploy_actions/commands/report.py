@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.outcome import Annotation, Outcome
 
 SPEC = CommandSpec(
     name="report",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy_actions.commands import Outcome, canary_monitor, traffic
+from deploy_actions.commands import canary_monitor, traffic
 from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.outcome import Outcome
 
 # traffic's inputs that a staged canary sets itself, and canary-monitor's that become per stage
 _NOT_TRAFFIC = {"weight", "slot", "service", "preview-service", "slots", "slot-label", "rollback", "reason",

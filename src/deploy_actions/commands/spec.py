@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from deploy_actions import actions_runtime, untrusted
 from deploy_actions.errors import FileError, InputError
+from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 
 # str: free text (bounded); line: one line (trailers, names); ref: a git branch, tag or remote name;
 # tag-prefix: a prefix of one; commit: hex commit id; repository: owner/name; url: absolute http(s);
@@ -27,12 +28,10 @@ Kind = Literal["str", "line", "bool", "lines", "choice", "int", "float", "durati
 TEXT_KINDS = frozenset({"str", "line", "path", "ref", "tag-prefix", "commit", "repository", "url", "run-url"})
 
 # Every number has a finite ceiling; an option may lower (or raise) its own with `maximum`.
-DEFAULT_MAXIMUM: dict[str, float] = {"int": 1_000_000, "float": 1_000_000.0, "duration": 24 * 3600.0}
+DEFAULT_MAXIMUM: dict[str, float] = {"int": 1_000_000, "float": 1_000_000.0, "duration": untrusted.MAX_DURATION}
 
 _TRUE = {"true", "True", "TRUE", "yes", "1", "on"}
 _FALSE = {"false", "False", "FALSE", "no", "0", "off"}
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m(?!s))?\s*"
-                       r"(?:(\d+(?:\.\d+)?)\s*s)?\s*(?:(\d+)\s*ms)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -144,38 +143,11 @@ def convert(option: Option, raw: str) -> Any:
         if not math.isfinite(real) or real < 0 or real > limit:
             raise InputError(option.name, shown, f"a number from 0 to {_number(limit)}")
         return real
-    return parse_duration(option.name, raw, limit)
+    return untrusted.duration(option.name, raw, limit)
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:g}"
-
-
-def describe_limit(seconds: float) -> str:
-    """A duration ceiling as people write it: 24h, 15m, 90s."""
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-def parse_duration(name: str, raw: str, limit: float = DEFAULT_MAXIMUM["duration"]) -> float:
-    """'10m', '90s', '1h30m', '250ms' or a bare number of seconds → seconds, at most `limit`."""
-    text = raw.strip()
-    expected = f"a duration such as 90s, 10m or 1h30m, at most {describe_limit(limit)}"
-    if len(text) > 64:
-        raise InputError(name, raw, expected)
-    try:
-        seconds = float(text)
-    except ValueError:
-        match = _DURATION.match(text)
-        if not text or not match or not any(match.groups()):
-            raise InputError(name, raw, expected) from None
-        h, m, s, ms = (float(g) if g else 0.0 for g in match.groups())
-        seconds = h * 3600 + m * 60 + s + ms / 1000
-    if not math.isfinite(seconds) or seconds < 0 or seconds > limit:
-        raise InputError(name, raw, expected)
-    return seconds
 
 
 def resolve(spec: CommandSpec, given: Mapping[str, str | None]) -> dict[str, Any]:
@@ -242,8 +214,6 @@ REGISTRY_ACCESS = (
            kind="lines"),
 )
 
-BOT_NAME = "github-actions[bot]"
-BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
 
 # What every GitOps commit and record names (gitops-bump and deployment write them): where the
 # image came from, who and which run made the change, and the commit's author.

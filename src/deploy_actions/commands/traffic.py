@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy_actions.commands import Outcome
 from deploy_actions.commands.spec import GITOPS_PROVENANCE, PUSH_TIMEOUT, CommandSpec, Option, Output
+from deploy_actions.outcome import Outcome
 
 SPEC = CommandSpec(
     name="traffic",

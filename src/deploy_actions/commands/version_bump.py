@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME, CommandSpec, Option, Output
+from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
+from deploy_actions.outcome import Outcome
 
 SPEC = CommandSpec(
     name="version-bump",

@@ -169,7 +169,7 @@ def parse_require(lines: Iterable[str]) -> tuple[Requirement, ...]:
     `soak: staging 24h` takes an environment and a duration, `approvals 2` a count (the colon
     is optional); a later `soak` for the same environment, or `approvals`, replaces the earlier.
     """
-    from deploy_actions.commands.spec import parse_duration
+    from deploy_actions.untrusted import duration as parse_duration
 
     words = [w for line in lines for w in re.split(r"[,\s]+", line) if w.strip()]
     found: list[Requirement] = []

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deploy_actions import actions_runtime, gates
-from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, DeployActionsError, InputError
 from deploy_actions.gates import CheckResult, GateDecision, Requirement, discipline
+from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records.history import duration_text
 
 if TYPE_CHECKING:

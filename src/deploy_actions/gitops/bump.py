@@ -24,8 +24,6 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
 from deploy_actions import actions_runtime, untrusted
-from deploy_actions.commands import Annotation, Outcome
-from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import (
     EXIT_CHECK_FAILED,
     DeployActionsError,
@@ -46,8 +44,10 @@ from deploy_actions.git import (
     temporary_clone,
     trailers,
 )
+from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 from deploy_actions.gitops import batch, policy
 from deploy_actions.gitops.image_ref import ImageRef, ImageRefError, is_valid_tag
+from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records import github_mirror, history, incident, journal, post_mortem
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from deploy_actions.commands import Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, InputError
 from deploy_actions.gitops.traffic import TrafficOptions, TrafficResult, steps, traffic
+from deploy_actions.outcome import Outcome
 
 
 @dataclass(frozen=True)

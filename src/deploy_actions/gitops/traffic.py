@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from deploy_actions.commands import Annotation, Outcome
-from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, write_edits
 from deploy_actions.git import (
@@ -29,8 +27,10 @@ from deploy_actions.git import (
     temporary_clone,
     trailers,
 )
+from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 from deploy_actions.gitops.bump import _local_root, _render, _scope
 from deploy_actions.gitops.routing import IDLE, SlotPlan, WeightPlan, plan_slot, plan_weight
+from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records import incident, journal
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

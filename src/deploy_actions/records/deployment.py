@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo
 from deploy_actions.git import (
@@ -27,6 +25,8 @@ from deploy_actions.git import (
     temporary_clone,
     trailers,
 )
+from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
+from deploy_actions.outcome import Outcome
 from deploy_actions.records import github_mirror, history, journal, lifecycle
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

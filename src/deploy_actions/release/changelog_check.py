@@ -15,8 +15,8 @@ from typing import Any
 
 from deploy_actions import files
 from deploy_actions.actions_runtime import Level
-from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, EXIT_OK, FileError, InputError
+from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.release import changelog as cl
 from deploy_actions.release.changelog import Changelog, Entry, Problem, PullRequestCheck
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from semver import Version
 
 from deploy_actions import actions_runtime
-from deploy_actions.commands import Outcome
-from deploy_actions.commands.spec import BOT_EMAIL, BOT_NAME
 from deploy_actions.errors import FileError, InputError, OperationError
 from deploy_actions.files import FileEdit, inside_repo, read_regular_file
 from deploy_actions.git import Git, commit_edits
+from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
+from deploy_actions.outcome import Outcome
 from deploy_actions.release import history
 from deploy_actions.release.commits import (
     SQUASH_BODIES,

@@ -68,7 +68,7 @@ class LevelChange:
 
 
 def parse_targets(availability: str, latency: Sequence[str]) -> Targets:
-    from deploy_actions.commands.spec import parse_duration
+    from deploy_actions.untrusted import duration as parse_duration
 
     avail: float | None = None
     if availability.strip():

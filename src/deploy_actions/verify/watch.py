@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy_actions import actions_runtime
-from deploy_actions.commands import Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, InputError
+from deploy_actions.outcome import Outcome
 from deploy_actions.records import journal
 from deploy_actions.verify.canary import rules
 from deploy_actions.verify.canary.providers import prometheus

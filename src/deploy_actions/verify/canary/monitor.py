@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from deploy_actions import actions_runtime, files
-from deploy_actions.commands import Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, InputError
+from deploy_actions.outcome import Outcome
 from deploy_actions.verify.canary import report, rules
 from deploy_actions.verify.canary.decision import AnalysisConfig, CanaryAnalysis, Conclusion, Decision, OnNoData
 from deploy_actions.verify.canary.providers import Provider

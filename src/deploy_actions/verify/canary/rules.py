@@ -119,7 +119,7 @@ def parse_guard(input_name: str, text: str, guard: str) -> Guard | None:
     >>> parse_guard("max-p95-increase", "off", "p95-increase") is None
     True
     """
-    from deploy_actions.commands.spec import parse_duration
+    from deploy_actions.untrusted import duration as parse_duration
 
     raw = text.strip()
     if raw.lower() in ("off", "none", "false", "disabled"):
@@ -378,7 +378,7 @@ def parse_custom_metrics(text: str) -> tuple[CustomMetric, ...]:
     >>> parse_custom_metrics('- name: q\\n  query: sum(x{ {{ selector }} })\\n  max: 5')
     (CustomMetric(name='q', query='sum(x{ {{ selector }} })', max=5.0, min=None, for_seconds=0.0),)
     """
-    from deploy_actions.commands.spec import parse_duration
+    from deploy_actions.untrusted import duration as parse_duration
 
     if not text.strip():
         return ()

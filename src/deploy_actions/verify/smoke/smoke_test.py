@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy_actions import actions_runtime, files
-from deploy_actions.commands import Annotation, Outcome
 from deploy_actions.errors import EXIT_CHECK_FAILED, EXIT_OK, InputError
+from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.verify.smoke import report
 from deploy_actions.verify.smoke.checks import AttemptState, Check, Result
 from deploy_actions.verify.smoke.inputs import SimpleForm, checks_from_inputs, version_path
