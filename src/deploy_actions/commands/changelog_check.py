@@ -27,7 +27,7 @@ SPEC = CommandSpec(
         Option("skip-label", "On pull requests: a label that waives the rule that the pull request "
                "must change the changelog.", "skip-changelog"),
         Option("github-repository", "owner/name on GitHub, for the pull request's files "
-               "(default: $GITHUB_REPOSITORY).", "", action_default="${{ github.repository }}", kind="repository"),
+               "(default: $GITHUB_REPOSITORY).", "", action_default="${{ github.repository }}"),
         Option("token", "GitHub token to list the pull request's files (CLI: $GITHUB_TOKEN).", "",
                secret=True, action_default="${{ github.token }}", env_fallback="GITHUB_TOKEN"),
     ),

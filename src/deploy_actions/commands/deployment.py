@@ -47,7 +47,7 @@ SPEC = CommandSpec(
         Option("github-deployments", "Mirror the event to GitHub Deployments in github-repository.", "false",
                kind="bool"),
         Option("github-repository", "Code repository (owner/name) whose GitHub Deployments mirror the events.", "",
-               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY", kind="repository"),
+               action_default="${{ github.repository }}", env_fallback="GITHUB_REPOSITORY"),
         Option("github-token", "Token that can write deployments in github-repository (default: token). The GitOps "
                "token often belongs to another repository; pass github.token here.", "", secret=True),
         Option("deployment-sha", "Commit GitHub deploys, in github-repository (default: source-commit). Set it when "

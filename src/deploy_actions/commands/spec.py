@@ -21,6 +21,8 @@ from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 # str: free text (bounded); line: one line (trailers, names); ref: a git branch, tag or remote name;
 # tag-prefix: a prefix of one; commit: hex commit id; repository: owner/name; url: absolute http(s);
 # run-url: https (http only on loopback); path: a file or folder path (what it may name is the command's).
+# An input whose default is the runner's own `${{ github.repository }}` stays `str` and is checked where it is
+# used (github.parse_repository): under act that default is a local path, and most runs never use it.
 Kind = Literal["str", "line", "bool", "lines", "choice", "int", "float", "duration", "ref", "tag-prefix",
                "commit", "repository", "url", "run-url", "path"]
 

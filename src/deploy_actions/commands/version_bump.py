@@ -71,7 +71,7 @@ SPEC = CommandSpec(
         Option("github-release", "Create a GitHub release whose body is the release notes.", "false",
                kind="bool"),
         Option("github-repository", "owner/name on GitHub (default: $GITHUB_REPOSITORY).", "",
-               action_default="${{ github.repository }}", kind="repository"),
+               action_default="${{ github.repository }}"),
         Option("token", "GitHub token for pushes, releases and pull requests (CLI: $GITHUB_TOKEN).", "",
                secret=True, action_default="${{ github.token }}", env_fallback="GITHUB_TOKEN"),
         Option("git-user-name", "Author of the release commit.", BOT_NAME, kind="line"),
