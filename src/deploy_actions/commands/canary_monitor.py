@@ -48,7 +48,8 @@ SPEC = CommandSpec(
         Option("retries", "Retries of a failed query before the look counts as missing data (within duration).", "2",
                kind="int", maximum=10),
         Option("alpha", "Largest acceptable probability of rolling back a canary that is within every guard's "
-               "tolerance, over the whole analysis however often it looks (split evenly over the guards).", "0.01",
+               "tolerance, over the whole analysis however often it looks (split over the guards 1:3:2:1; with "
+               "resume-from, over all the stages it continues).", "0.01",
                kind="float"),
         Option("min-requests", "Canary requests needed before promoting.", "300", kind="int"),
         Option("min-duration", "Time needed before promoting (at most duration).", "5m", kind="duration"),
@@ -68,7 +69,11 @@ SPEC = CommandSpec(
         Option("on-no-data", "What no data means: hold, fail (hold and exit 1) or rollback. Never promote.",
                "hold", kind="choice", choices=("hold", "fail", "rollback")),
         Option("fail-on-rollback", "Exit 1 when the decision is rollback.", "false", kind="bool"),
-        Option("report", "Write a JSON report (decision, verdicts, every look) to this file.", "", kind="path"),
+        Option("report", "Write a JSON report (decision, verdicts, every look, each guard's running evidence) to "
+               "this file.", "", kind="path"),
+        Option("resume-from", "A previous stage's report: continue each guard's evidence from it instead of starting "
+               "at e = 1, so the stages together are tested against one alpha (same guards and alpha required).",
+               "", kind="path"),
     ),
     outputs=(
         Output("decision", "promote, rollback or hold."),

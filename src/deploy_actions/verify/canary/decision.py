@@ -114,9 +114,14 @@ class CanaryAnalysis:
     """Feed `look(t, data)` in time order; it returns a `Conclusion` once decided, and `finish(t)`
     gives the answer when time is up."""
 
-    def __init__(self, config: AnalysisConfig) -> None:
+    def __init__(self, config: AnalysisConfig, resumed: Sequence[rules.GuardState] = ()) -> None:
+        """`resumed`: the guards' states an earlier analysis ended with (evidence.read), to
+        continue their e-processes; empty: every test starts at e = 1."""
         self.config = config
-        self.guards = [rules.start(g) for g in config.guards]
+        if resumed and [g.guard for g in resumed] != list(config.guards):
+            raise ValueError("resumed guards must be the configured guards, in order")
+        self.guards = list(resumed) if resumed else [rules.start(g) for g in config.guards]
+        self.resumed_looks = max((g.test.looks for g in resumed), default=0)
         self.customs = [rules.CustomState(m) for m in config.custom]
         self.canary = ArmCounts()
         self.baseline = ArmCounts()

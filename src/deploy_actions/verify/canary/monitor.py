@@ -4,6 +4,9 @@
 With `lookback`, the first looks come at once from Prometheus' history (a range query), so a
 canary that has been serving for a while can be judged immediately; live looks continue after
 that until `duration` (counted from the start of the lookback).
+
+With `resume-from`, each guard's e-process continues from an earlier stage's report
+(`evidence`) instead of starting at e = 1, so a staged rollout spends one alpha over all its stages.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import cast
 from deploy_actions import actions_runtime, files
 from deploy_actions.errors import EXIT_CHECK_FAILED, InputError
 from deploy_actions.outcome import Outcome
-from deploy_actions.verify.canary import report, rules
+from deploy_actions.verify.canary import evidence, report, rules
 from deploy_actions.verify.canary.decision import AnalysisConfig, CanaryAnalysis, Conclusion, Decision, OnNoData
 from deploy_actions.verify.canary.providers import Provider
 
@@ -55,6 +58,7 @@ class CanaryMonitorOptions:
     on_no_data: str = "hold"
     fail_on_rollback: bool = False
     report: str = ""
+    resume_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,17 +174,19 @@ def canary_monitor(opts: CanaryMonitorOptions, *, clock: Callable[[], float] = t
         raise InputError("lookback", f"{lookback:g}s", f"at most duration ({config.duration:g}s)")
     if opts.report:
         files.report_target(opts.report, "report")  # before the analysis, not after ten minutes of it
+    resumed = evidence.read(opts.resume_from, config.guards, config.alpha) if opts.resume_from else ()
     provider, described = build_provider(opts, config, interval)
-    analysis = CanaryAnalysis(config)
+    analysis = CanaryAnalysis(config, resumed)
     try:
         conclusion = _run(analysis, provider, config, interval, lookback, clock, sleep)
     finally:
         provider.close()
-    summary = report.summary(conclusion, config, analysis.timeline, described)
+    carried = (opts.resume_from, analysis.resumed_looks) if opts.resume_from else None
+    summary = report.summary(conclusion, config, analysis.timeline, described, carried)
     path = ""
     if opts.report:
         path = report.write(opts.report, report.document(conclusion, config, analysis.timeline, described,
-                                                         analysis.problems))
+                                                         analysis.problems, analysis.guards, carried))
     exit_code = 0
     if conclusion.failed or (conclusion.decision is Decision.ROLLBACK and opts.fail_on_rollback):
         exit_code = EXIT_CHECK_FAILED

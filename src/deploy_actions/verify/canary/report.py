@@ -9,7 +9,10 @@ import math
 from collections.abc import Callable, Sequence
 
 from deploy_actions import files
+from deploy_actions.verify.canary import evidence, rules
 from deploy_actions.verify.canary.decision import AnalysisConfig, Conclusion, Decision, Point, Verdict
+
+Carried = tuple[str, int] | None  # resume-from: the earlier report and how many looks its evidence holds
 
 MAX_CHART_POINTS = 40
 _ICONS = {"pass": "✅ pass", "fail": "❌ fail", "watch": "⚠️ watch", "shared": "🌩️ baseline too", "nodata": "❔ no data"}
@@ -28,11 +31,15 @@ def _value(value: float | None, unit: str) -> str:
     return f"{value:.4g}"
 
 
-def risk(config: AnalysisConfig) -> str:
+def risk(config: AnalysisConfig, carried: Carried = None) -> str:
     """The family-wise statement of the false-rollback risk, and what it assumes."""
     shares = ", ".join(f"{g.name} {config.alpha_of(g):.2g}" for g in config.guards)
     split = f"split as {shares}, " if len(config.guards) > 1 else ""
-    return (f"The chance that this analysis rolls back a canary that is within every guard's tolerance is at most "
+    what = "this analysis"
+    if carried is not None:
+        what = (f"this analysis, together with the stages before it whose evidence it continues ({carried[1]} looks, "
+                "resume-from),")
+    return (f"The chance that {what} rolls back a canary that is within every guard's tolerance is at most "
             f"{config.alpha:g} in all ({split}however often it looked), provided errors and slowness cluster "
             "within looks rather than across many of them. Custom metrics are plain thresholds, outside that bound.")
 
@@ -191,13 +198,14 @@ def charts(timeline: Sequence[Point], config: AnalysisConfig | None = None) -> s
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
-def summary(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[Point], provider: str) -> str:
+def summary(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[Point], provider: str,
+            carried: Carried = None) -> str:
     icon = {Decision.PROMOTE: "✅", Decision.ROLLBACK: "⏪", Decision.HOLD: "⏸️"}[conclusion.decision]
     parts = [
         f"## canary-monitor: {icon} {conclusion.decision.value}\n",
         sentence(conclusion, config) + "\n",
         table(conclusion.verdicts),
-        f"<sub>{risk(config)}</sub>\n",
+        f"<sub>{risk(config, carried)}</sub>\n",
     ]
     chart = charts(timeline, config)
     if chart:
@@ -208,13 +216,17 @@ def summary(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[P
 
 
 def document(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[Point], provider: str,
-             problems: Sequence[str] = ()) -> dict[str, object]:
-    """The JSON report: the decision, the verdicts, the configuration and every look."""
+             problems: Sequence[str] = (), guards: Sequence[rules.GuardState] = (),
+             carried: Carried = None) -> dict[str, object]:
+    """The JSON report: the decision, the verdicts, the configuration, every look, and each guard's
+    running evidence (what `resume-from` continues)."""
     return {
         "decision": conclusion.decision.value,
         "reason": conclusion.reason,
         "sentence": sentence(conclusion, config),
-        "risk": risk(config),
+        "risk": risk(config, carried),
+        "resumed_from": None if carried is None else {"report": carried[0], "looks": carried[1]},
+        "evidence": evidence.document(guards, config.alpha),
         "at_seconds": conclusion.at,
         "no_data": conclusion.no_data,
         "rule": conclusion.rule,

@@ -215,6 +215,12 @@ def start(guard: Guard) -> GuardState:
     return GuardState(guard, stats.ExcessTest.start(guard.threshold if guard.kind == "increase" else 0.0))
 
 
+def resume(guard: Guard, test: stats.ExcessState, boundary: float | None) -> GuardState:
+    """A guard that continues an earlier analysis' test (and its "slow" bound): the evidence carries
+    over, the `for` count and the verdict start afresh with this analysis' looks."""
+    return GuardState(guard, test, boundary=boundary)
+
+
 def _window_beyond(guard: Guard, canary: ArmCounts, baseline: ArmCounts) -> bool | None:
     """Is this look's own window beyond the threshold? None when the window has no data."""
     if guard.kind == "rate":
