@@ -67,7 +67,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from deploy_actions.verify.canary.decision import AnalysisConfig, CanaryAnalysis  # noqa: E402
+from deploy_actions.verify.canary.decision import AnalysisConfig, CanaryAnalysis, Conclusion  # noqa: E402
 from deploy_actions.verify.canary.providers import ArmCounts, LookData  # noqa: E402
 
 TICK = 10.0  # seconds between our looks (and the peers' 10 s ticks)
@@ -294,28 +294,32 @@ class Outcome:
 
 def judge_ours(streams: Streams, config: AnalysisConfig | None = None) -> list[Outcome]:
     config = config or AnalysisConfig(alpha=ALPHA)
-    cn, ce, ch, bn, be, bh = streams.cumulative()
-    aligned = bool(streams.aligned)
     outcomes = []
-    for s in range(cn.shape[0]):
-        analysis = CanaryAnalysis(config)
-        zero = (ArmCounts(0.0, 0.0, tuple((b, 0.0) for b in PROM_BUCKETS)))
-        first = LookData(None if streams.canary_missing else zero, zero)
-        done = analysis.look(0.0, first)
-        chc = ch[s].tolist() if aligned else np.cumsum(ch[s], axis=1).tolist()
-        bhc = bh[s].tolist() if aligned else np.cumsum(bh[s], axis=1).tolist()
-        cn_s, ce_s, bn_s, be_s = cn[s].tolist(), ce[s].tolist(), bn[s].tolist(), be[s].tolist()
-        for t in range(TICKS):
-            canary = None if streams.canary_missing else ArmCounts(
-                float(cn_s[t]), float(ce_s[t]), tuple(zip(PROM_BUCKETS, map(float, chc[t]), strict=True)))
-            baseline = ArmCounts(float(bn_s[t]), float(be_s[t]), tuple(zip(PROM_BUCKETS, map(float, bhc[t]),
-                                                                             strict=True)))
-            done = analysis.look((t + 1) * TICK, LookData(canary, baseline))
-            if done is not None:
-                break
-        conclusion = done or analysis.finish(WINDOW)
+    for s in range(streams.canary_n.shape[0]):
+        conclusion = judge_stream(streams, s, CanaryAnalysis(config))
         outcomes.append(Outcome(conclusion.decision.value, conclusion.at))
     return outcomes
+
+
+def judge_stream(streams: Streams, s: int, analysis: CanaryAnalysis) -> Conclusion:
+    """Feed stream `s` to `analysis` look by look until it decides or the window is over."""
+    cn, ce, ch, bn, be, bh = streams.cumulative()
+    aligned = bool(streams.aligned)
+    zero = (ArmCounts(0.0, 0.0, tuple((b, 0.0) for b in PROM_BUCKETS)))
+    first = LookData(None if streams.canary_missing else zero, zero)
+    done = analysis.look(0.0, first)
+    chc = ch[s].tolist() if aligned else np.cumsum(ch[s], axis=1).tolist()
+    bhc = bh[s].tolist() if aligned else np.cumsum(bh[s], axis=1).tolist()
+    cn_s, ce_s, bn_s, be_s = cn[s].tolist(), ce[s].tolist(), bn[s].tolist(), be[s].tolist()
+    for t in range(TICKS):
+        canary = None if streams.canary_missing else ArmCounts(
+            float(cn_s[t]), float(ce_s[t]), tuple(zip(PROM_BUCKETS, map(float, chc[t]), strict=True)))
+        baseline = ArmCounts(float(bn_s[t]), float(be_s[t]), tuple(zip(PROM_BUCKETS, map(float, bhc[t]),
+                                                                         strict=True)))
+        done = analysis.look((t + 1) * TICK, LookData(canary, baseline))
+        if done is not None:
+            break
+    return done or analysis.finish(WINDOW)
 
 
 def _quantile_np(counts: np.ndarray, q: float) -> np.ndarray:

@@ -159,7 +159,7 @@ class Progressive:
                        "--path", PROD, "--canary-steps", "10,30,50,90,100", *STAGES,
                        "--canary-url", self.services["canary"].url + "/", "--baseline-url",
                        self.services["stable"].url + "/", "--report", f"records/rollout-{tag}.json")
-        s.say(f"rollout: {out['decision']} — {out['reason']} (alpha {out['stage-alpha']} per judged stage)")
+        s.say(f"rollout: {out['decision']} — {out['reason']} (alpha {out['alpha']} over the whole rollout)")
         return out
 
     def router_history(self) -> None:

@@ -1,6 +1,6 @@
 """The staged canary: each stage one traffic commit judged by canary-monitor (probing real local
-services), the first failing stage shifting back to 0 in one forward commit, alpha split over the
-judged stages."""
+services), the first failing stage shifting back to 0 in one forward commit, the evidence carried
+from stage to stage and tested against the rollout's whole alpha."""
 
 from __future__ import annotations
 
@@ -32,16 +32,25 @@ def test_a_good_canary_walks_every_stage_one_commit_each(gitops, capsys, monkeyp
     code, out, err = run_rollout(capsys, monkeypatch, gitops, good.url(), good.url(), "--canary-steps", "10,50,100",
                                  "--alpha", "0.02", "--report", str(tmp_path / "rollout.json"))
     assert code == 0, err
-    assert (out["decision"], out["stage"], out["stages"], out["weight"], out["stage-alpha"]) == (
-        "promote", 3, 3, 100, "0.01")
+    assert (out["decision"], out["stage"], out["stages"], out["weight"], out["alpha"]) == (
+        "promote", 3, 3, 100, "0.02")
     assert git(gitops["bare"], "log", "--format=%s", "-4").splitlines() == [
         "chore: Shift shop canary to 100% in production", "chore: Shift shop canary to 50% in production",
         "chore: Shift shop canary to 10% in production", "seed"]
     assert [(r["stage"], r["weight"]) for r in records(gitops["bare"], "production")] == [(1, 10), (2, 50), (3, 100)]
     report = json.loads((tmp_path / "rollout.json").read_text())
     assert [s["decision"] for s in report["stages"]] == ["promote", "promote", "shifted"]
-    stage_report = json.loads((tmp_path / "rollout-stage-1.json").read_text())
-    assert stage_report["config"]["alpha"] == 0.01  # half the rollout's alpha: two judged stages
+    first = json.loads((tmp_path / "rollout-stage-1.json").read_text())
+    second = json.loads((tmp_path / "rollout-stage-2.json").read_text())
+    # Every stage is tested against the whole alpha, the second continuing the first's evidence.
+    assert first["config"]["alpha"] == second["config"]["alpha"] == 0.02
+    assert first["resumed_from"] is None
+    assert second["resumed_from"] == {"report": str(tmp_path / "rollout-stage-1.json"),
+                                      "looks": first["evidence"]["guards"][0]["state"]["looks"]}
+    for before, after in zip(first["evidence"]["guards"], second["evidence"]["guards"], strict=True):
+        assert after["state"]["looks"] > before["state"]["looks"] > 0
+        assert after["state"]["canary_n"] > before["state"]["canary_n"]
+    assert report["alpha"] == 0.02 and out["evidence"] == str(tmp_path / "rollout-stage-2.json")
 
 
 def test_a_bad_canary_stops_at_its_first_stage_and_goes_back_to_zero(gitops, capsys, monkeypatch, http_service,

@@ -11,21 +11,23 @@ from deploy_actions.outcome import Outcome
 # traffic's inputs that a staged canary sets itself, and canary-monitor's that become per stage
 _NOT_TRAFFIC = {"weight", "slot", "service", "preview-service", "slots", "slot-label", "rollback", "reason",
                 "evidence", "detected-at", "switch-message", "rollback-message", "canary-steps"}
-_PER_STAGE = {"duration", "report", "fail-on-rollback", "alpha"}
+_PER_STAGE = {"duration", "report", "fail-on-rollback", "alpha", "resume-from"}
 TRAFFIC_OPTIONS = tuple(o for o in traffic.SPEC.options if o.name not in _NOT_TRAFFIC)
 MONITOR_OPTIONS = tuple(o for o in canary_monitor.SPEC.options if o.name not in _PER_STAGE)
 
 SPEC = CommandSpec(
     name="rollout",
     description="Walk a canary through its stages (canary-steps), each one GitOps commit of its weight judged by "
-                "canary-monitor for step-duration, alpha spent over the whole rollout; the first stage that fails "
+                "canary-monitor for step-duration, its evidence carried into the next stage so that alpha is spent over "
+                "the whole rollout; the first stage that fails "
                 "shifts the weight back to 0 in one forward commit with the reason.",
     run="deploy_actions.commands.rollout:run",
     options=(
         Option("canary-steps", "The stages, in percent of traffic.", "10,30,50,90,100"),
         Option("step-duration", "How long each stage is judged at most, e.g. 10m.", "10m", kind="duration"),
         Option("alpha", "Largest acceptable probability of rolling back a healthy canary over the whole rollout; "
-               "each judged stage gets an equal share (Bonferroni).", "0.01", kind="float"),
+               "each judged stage continues the evidence of the stages before it (resume-from), tested against "
+               "this whole alpha.", "0.01", kind="float"),
         Option("report", "Write the rollout's JSON report here; each stage's canary-monitor report goes beside it "
                "(NAME-stage-N.json).", ""),
         Option("fail-on-rollback", "Exit 1 when a stage rolled the canary back.", "false", kind="bool"),
@@ -38,7 +40,7 @@ SPEC = CommandSpec(
         Output("stage", "The last stage reached (1-based)."),
         Output("stages", "How many stages there are."),
         Output("weight", "The canary's share at the end, in percent."),
-        Output("stage-alpha", "The alpha each judged stage used."),
+        Output("alpha", "The alpha the evidence of all judged stages together was tested against."),
         Output("commit-sha", "The last GitOps commit."),
         Output("report", "Path of the rollout's JSON report, when report is set."),
         Output("evidence", "Path of the last judged stage's canary-monitor report (a rollback's evidence)."),

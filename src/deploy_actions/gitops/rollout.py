@@ -2,16 +2,21 @@
 (traffic) judged by canary-monitor before the next, and stop at the first stage that fails: its
 weight goes back to 0 in one forward commit, with the reason and the stage's report as evidence.
 
-The false-rollback budget `alpha` is spent over the whole rollout, not reset at each stage: each
-judged stage gets alpha / (number of judged stages), so by Bonferroni's inequality the chance of
-rolling back a healthy canary at any stage stays at or below alpha. A final stage of 100 % is the
-shift only: with the stable version serving nothing, there is no concurrent baseline to judge it
-against (the promotion that follows makes the canary's tag the stable one).
+The false-rollback budget `alpha` is spent over the whole rollout, not reset at each stage: every
+judged stage continues the evidence of the stages before it (canary-monitor's `resume-from`, from
+the previous stage's report), so each guard runs one e-process over the whole rollout and is tested
+against the whole alpha; by Ville's inequality the chance of ever rolling back a canary within its
+tolerances, at any stage, stays at or below alpha, and a regression too small for one stage adds
+up over several. Custom metrics are plain thresholds, checked afresh at each stage and outside that
+bound, as in a single analysis. A final stage of 100 % is the shift only: with the stable version
+serving nothing, there is no concurrent baseline to judge it against (the promotion that follows
+makes the canary's tag the stable one).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +42,7 @@ class RolloutResult:
     reason: str
     stages: tuple[Stage, ...]
     planned: tuple[int, ...]
-    stage_alpha: float
+    alpha: float
     weight: float | None  # the canary's share at the end
     commit_sha: str
     report: str
@@ -51,7 +56,7 @@ class RolloutResult:
             "stages": len(self.planned),
             "weight": "" if self.weight is None else (int(self.weight) if self.weight == int(self.weight)
                                                       else round(self.weight, 2)),
-            "stage-alpha": f"{self.stage_alpha:g}",
+            "alpha": f"{self.alpha:g}",
             "commit-sha": self.commit_sha,
             "report": self.report,
             "evidence": next((s.report for s in reversed(self.stages) if s.report), ""),
@@ -62,28 +67,43 @@ class RolloutResult:
         summary = ("## rollout\n\n| stage | weight | decision | reason |\n| --- | --- | --- | --- |\n"
                    + "".join(f"| {s.number}/{len(self.planned)} | {s.weight}% | {s.decision} | {s.reason} |\n"
                              for s in self.stages)
-                   + f"\nalpha {self.stage_alpha:g} per judged stage (Bonferroni over the rollout)\n")
+                   + f"\nalpha {self.alpha:g} over the whole rollout: each judged stage continues the evidence of the "
+                   "stages before it (resume-from)\n")
         return Outcome(outputs=self.outputs(), text="\n".join([*lines, f"rollout: {self.decision}: {self.reason}"]),
                        summary=summary, exit_code=self.exit_code)
 
 
 def rollout(traffic_options: dict[str, Any], monitor_options: dict[str, Any], *, canary_steps: str,
             step_duration: float | None, alpha: float | None, report: str, fail_on_rollback: bool) -> RolloutResult:
-    """Run the stages. `monitor_options` are canary-monitor's own (its command's dict), used for every
-    stage with the stage's duration, alpha and report."""
+    """Run the stages. `monitor_options` are canary-monitor's own (its options' fields), used for every
+    stage with the stage's duration and report, the whole alpha, and the previous stage's report to
+    resume from. Without `report`, the stage reports live in a temporary folder for the rollout."""
     planned = steps(canary_steps)
     duration = 600.0 if step_duration is None else step_duration
     if duration <= 0:
         raise InputError("step-duration", f"{duration:g}s", "a duration above 0, e.g. 10m")
     total_alpha = 0.01 if alpha is None else alpha
-    judged = [w for w in planned if w < 100]
-    stage_alpha = total_alpha / max(1, len(judged))
+    _check_monitor(_stage_monitor(monitor_options, duration, total_alpha, "", ""))  # before the first commit
+    with tempfile.TemporaryDirectory(prefix="rollout-") as scratch:
+        reports = report or str(Path(scratch) / "rollout.json")
+        result = _stages(traffic_options, monitor_options, planned, canary_steps, duration, total_alpha, reports)
+    if report:
+        _write(report, result)
+    if not report:  # the temporary stage reports are gone
+        result = replace(result, stages=tuple(replace(s, report="") for s in result.stages))
+    result = replace(result, report=report)
+    if result.decision == "rollback" and fail_on_rollback:
+        result = replace(result, exit_code=EXIT_CHECK_FAILED)
+    return result
+
+
+def _stages(traffic_options: dict[str, Any], monitor_options: dict[str, Any], planned: tuple[int, ...],
+            canary_steps: str, duration: float, alpha: float, report: str) -> RolloutResult:
     base = TrafficOptions(**traffic_options)
     shifts = replace(base, canary_path="")  # the canary's image goes back only with a rollback
-    monitor = _stage_monitor(monitor_options, duration, stage_alpha, report, 0)
-    _check_monitor(monitor)  # bad canary-monitor input fails before the first commit
     done: list[Stage] = []
     last_sha = ""
+    previous = ""  # the last judged stage's report: its evidence carries into the next stage
     shifted: TrafficResult | None = None
     for number, weight in enumerate(planned, start=1):
         shifted = traffic(replace(shifts, weight=weight, canary_steps=canary_steps))
@@ -93,35 +113,32 @@ def rollout(traffic_options: dict[str, Any], monitor_options: dict[str, Any], *,
                               "", shifted.commit_sha))
             break
         stage_report = _stage_path(report, number)
-        outcome = _run_monitor(_stage_monitor(monitor_options, duration, stage_alpha, report, number))
-        decision, reason = str(outcome.outputs["decision"]), str(outcome.outputs["reason"])
+        outputs = _run_monitor(_stage_monitor(monitor_options, duration, alpha, stage_report, previous))
+        decision, reason = str(outputs["decision"]), str(outputs["reason"])
         done.append(Stage(number, weight, decision, reason, stage_report, shifted.commit_sha))
+        previous = stage_report
+        where = f"stage {number}/{len(planned)} at {weight}%: {reason}"
         if decision == "rollback":
-            back = traffic(replace(base, weight=0, rollback=True, canary_steps=canary_steps,
-                                   reason=f"stage {number}/{len(planned)} at {weight}%: {reason}",
+            back = traffic(replace(base, weight=0, rollback=True, canary_steps=canary_steps, reason=where,
                                    evidence=stage_report))
-            result = _result("rollback", f"stage {number}/{len(planned)} at {weight}%: {reason}", done, planned,
-                             stage_alpha, back.weight, back.commit_sha or last_sha, report)
-            return replace(result, exit_code=EXIT_CHECK_FAILED if fail_on_rollback else 0)
+            return RolloutResult("rollback", where, tuple(done), planned, alpha, back.weight,
+                                 back.commit_sha or last_sha, report)
         if decision != "promote":
-            return _result(decision, f"stage {number}/{len(planned)} at {weight}%: {reason}", done, planned,
-                           stage_alpha, shifted.weight, last_sha, report)
+            return RolloutResult(decision, where, tuple(done), planned, alpha, shifted.weight, last_sha, report)
     reason = f"all {len(planned)} stages passed ({', '.join(f'{w}%' for w in planned)})"
-    return _result("promote", reason, done, planned, stage_alpha, shifted.weight if shifted else None, last_sha,
-                   report)
+    return RolloutResult("promote", reason, tuple(done), planned, alpha, shifted.weight if shifted else None,
+                         last_sha, report)
 
 
 def _stage_path(report: str, number: int) -> str:
-    if not report:
-        return ""
     path = Path(report)
     return str(path.with_name(f"{path.stem}-stage-{number}{path.suffix or '.json'}"))
 
 
 def _stage_monitor(options: dict[str, Any], duration: float, alpha: float, report: str,
-                   number: int) -> dict[str, Any]:
+                   resume_from: str) -> dict[str, Any]:
     min_duration = options.get("min_duration")
-    return {**options, "duration": duration, "alpha": alpha, "report": _stage_path(report, number),
+    return {**options, "duration": duration, "alpha": alpha, "report": report, "resume_from": resume_from,
             "fail_on_rollback": False,
             "min_duration": min(duration, 300.0 if min_duration is None else min_duration)}
 
@@ -139,17 +156,15 @@ def _check_monitor(options: dict[str, Any]) -> None:
                 raise InputError(name, "", "a URL to probe (provider: probe needs canary-url and baseline-url)")
 
 
-def _run_monitor(options: dict[str, Any]) -> Outcome:
-    from deploy_actions.commands import canary_monitor
+def _run_monitor(options: dict[str, Any]) -> dict[str, object]:
+    from deploy_actions.verify.canary.monitor import CanaryMonitorOptions, canary_monitor
 
-    return canary_monitor.run(options)
+    return canary_monitor(CanaryMonitorOptions(**options)).outputs()
 
 
-def _result(decision: str, reason: str, done: list[Stage], planned: tuple[int, ...], stage_alpha: float,
-            weight: float | None, sha: str, report: str) -> RolloutResult:
-    if report:
-        Path(report).write_text(json.dumps({
-            "decision": decision, "reason": reason, "planned": list(planned), "stage_alpha": stage_alpha,
-            "stages": [{"stage": s.number, "weight": s.weight, "decision": s.decision, "reason": s.reason,
-                        "report": s.report, "commit": s.commit_sha} for s in done]}, indent=2) + "\n")
-    return RolloutResult(decision, reason, tuple(done), planned, stage_alpha, weight, sha, report)
+def _write(path: str, result: RolloutResult) -> None:
+    Path(path).write_text(json.dumps({
+        "decision": result.decision, "reason": result.reason, "planned": list(result.planned),
+        "alpha": result.alpha,
+        "stages": [{"stage": s.number, "weight": s.weight, "decision": s.decision, "reason": s.reason,
+                    "report": s.report, "commit": s.commit_sha} for s in result.stages]}, indent=2) + "\n")

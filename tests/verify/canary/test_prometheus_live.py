@@ -1,6 +1,7 @@
 """Against a real Prometheus scraping canary and baseline instances of an instrumented service
 (tests.plugins.prometheus): a healthy canary is promoted, a bad one rolled back, one without
-traffic held (or failed, or rolled back, as configured)."""
+traffic held (or failed, or rolled back, as configured), and a second stage continuing the first's
+evidence (resume-from)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,36 @@ def test_inside_github_actions_outputs_and_summary_are_written(lab, capsys, tmp_
     markdown = summary.read_text()
     assert "## canary-monitor: ✅ promote" in markdown and markdown.count("xychart-beta") == 2
     assert "| metric | rule | canary | baseline |" in markdown and "Promote: after" in markdown
+
+
+def test_a_second_stage_continues_the_first_stages_evidence(lab, capsys, tmp_path):
+    first, second = tmp_path / "stage-1.json", tmp_path / "stage-2.json"
+    code, result, err = _run(lab, "healthy", capsys, "--report", str(first))
+    assert code == 0 and result["decision"] == "promote", err
+    code, result, err = _run(lab, "healthy", capsys, "--report", str(second), "--resume-from", str(first))
+    assert code == 0 and result["decision"] == "promote", err
+    one, two = json.loads(first.read_text()), json.loads(second.read_text())
+    assert two["resumed_from"]["report"] == str(first) and "together with the stages before it" in two["risk"]
+    for before, after in zip(one["evidence"]["guards"], two["evidence"]["guards"], strict=True):
+        assert before["name"] == after["name"]
+        # The second stage's sums are the first's plus its own looks: never restarted at zero (a
+        # latency guard counts once the baseline has had 200 observations to pick its bound from).
+        assert after["state"]["looks"] >= before["state"]["looks"]
+        assert after["state"]["canary_n"] >= before["state"]["canary_n"]
+        assert after["state"]["max_log_e"] >= before["state"]["max_log_e"]
+        assert after["boundary"] == before["boundary"] or before["boundary"] is None
+        if before["name"].startswith("error-"):
+            assert after["state"]["looks"] > before["state"]["looks"] > 0
+    assert two["resumed_from"]["looks"] == max(g["state"]["looks"] for g in one["evidence"]["guards"])
+
+
+def test_resuming_with_another_alpha_or_other_guards_is_refused(lab, capsys, tmp_path):
+    first = tmp_path / "stage-1.json"
+    assert _run(lab, "healthy", capsys, "--report", str(first))[0] == 0
+    for extra, expected in ((("--alpha", "0.01"), "the same alpha (0.01, it has 0.001)"),
+                            (("--max-p95-increase", "off"), "the same guards")):
+        code = main(["canary-monitor", "--prometheus-url", lab.url, "--canary-selector",
+                     lab.selector("healthy", "canary"), "--baseline-selector", lab.selector("healthy", "baseline"),
+                     *STEADY, "--resume-from", str(first), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and "input 'resume-from'" in err and expected in err and "Traceback" not in err
