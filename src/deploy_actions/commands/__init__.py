@@ -21,11 +21,10 @@ def _load() -> dict[str, CommandSpec]:
         smoke_test,
         traffic,
         version_bump,
-        watch,
     )
 
     specs = [version_bump.SPEC, changelog_check.SPEC, gitops_bump.SPEC, smoke_test.SPEC, canary_monitor.SPEC,
-             gate.SPEC, deployment.SPEC, report.SPEC, hotfix.SPEC, traffic.SPEC, rollout.SPEC, watch.SPEC]
+             gate.SPEC, deployment.SPEC, report.SPEC, hotfix.SPEC, traffic.SPEC, rollout.SPEC]
     return {spec.name: spec for spec in specs}
 
 

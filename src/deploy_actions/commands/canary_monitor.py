@@ -13,12 +13,19 @@ SPEC = CommandSpec(
     description="Compare a canary with its baseline until the evidence decides: promote, roll back or hold. "
                 "Anytime-valid sequential tests, counted per look with each guard's tolerance as the null, keep "
                 "the chance of rolling back a canary within its tolerances at or below alpha however often it "
-                "looks, and no data is never promote.",
+                "looks, and no data is never promote. With a baseline other than concurrent it is the watch after a deploy "
+                "without a canary: the service against its own past, with the runbooks' absolute guards.",
     run="deploy_actions.commands.canary_monitor:run",
     options=(
         Option("provider", "Where the data comes from: prometheus (PromQL over the HTTP API) or probe (send our "
                "own requests to canary-url and baseline-url).", "prometheus", kind="choice",
                choices=("prometheus", "probe")),
+        Option("baseline", "What the canary is compared with: concurrent (baseline-selector's series over the same "
+               "windows), or, after a deploy without a canary (rolling), the watched service's own past: "
+               "before-deploy (baseline-window before deployed-at), last-week (the same time a week earlier, for "
+               "diurnal traffic) or both (the larger p99). Those watch with the absolute guards max-error-rate, "
+               "max-p99-ratio and max-unhealthy (no statistics: no alpha).", "concurrent", kind="choice",
+               choices=("concurrent", "before-deploy", "last-week", "both")),
         Option("prometheus-url", "Prometheus base URL, e.g. http://prometheus:9090.", "",
                env_fallback="PROMETHEUS_URL"),
         Option("prometheus-token", "Bearer token for Prometheus.", "", secret=True, env_fallback="PROMETHEUS_TOKEN"),
@@ -26,9 +33,9 @@ SPEC = CommandSpec(
         Option("prometheus-password", "Password for basic auth to Prometheus.", "", secret=True,
                env_fallback="PROMETHEUS_PASSWORD"),
         Option("canary-selector", "PromQL label matchers of the canary's series, e.g. "
-               "job=\"app\",track=\"canary\".", ""),
+               "job=\"app\",track=\"canary\" (a watch: the deployed service's, e.g. job=\"app\").", ""),
         Option("baseline-selector", "PromQL label matchers of the baseline's series (the stable version, or a "
-               "baseline deployed beside the canary).", ""),
+               "baseline deployed beside the canary; a watch: default canary-selector).", ""),
         Option("request-metric", "Request counter with a status label.", "http_requests_total"),
         Option("status-label", "Label of request-metric holding the HTTP status.", "code"),
         Option("error-status", "Statuses that count as errors (regular expression; probe: also no answer at all).",
@@ -40,7 +47,8 @@ SPEC = CommandSpec(
         Option("canary-url", "probe: URL to send the canary's requests to.", ""),
         Option("baseline-url", "probe: URL to send the baseline's requests to.", ""),
         Option("rate", "probe: requests per second to each of canary-url and baseline-url.", "10", kind="float"),
-        Option("duration", "Longest the analysis may take before it holds, e.g. 10m.", "10m", kind="duration"),
+        Option("duration", "Longest the analysis may take before it holds, e.g. 10m (a watch: the window, 15-30 "
+               "minutes, up to 2 hours for major releases).", "10m", kind="duration"),
         Option("interval", "Time between looks.", "10s", kind="duration"),
         Option("lookback", "prometheus: also judge this much history at once (range query), e.g. 10m; counted in "
                "duration.", "", kind="duration"),
@@ -61,6 +69,13 @@ SPEC = CommandSpec(
                "disables.", "50"),
         Option("max-p99-ratio", "Relative guard: canary p99 latency as a multiple of the baseline's; off disables.",
                "5x for 5m"),
+        Option("max-unhealthy", "Watch (baseline other than concurrent): percentage of instances down (Prometheus' "
+               "up) that decides rollback at once; off disables.", "50"),
+        Option("deployed-at", "Watch: when the deploy commit landed, ISO 8601 (default: now); before-deploy's "
+               "window ends there.", ""),
+        Option("baseline-window", "Watch: how much time before deployed-at the before-deploy p99 covers.", "30m",
+               kind="duration"),
+        Option("rate-window", "Watch: the window of each look's rates, as rate(...[1m]).", "1m", kind="duration"),
         Option("failure-counting", "How 'for' durations count breached looks: consecutive (a clean look resets) "
                "or cumulative (never reset, as Flagger counts failed checks).", "consecutive", kind="choice",
                choices=("consecutive", "cumulative")),
@@ -76,10 +91,10 @@ SPEC = CommandSpec(
                "", kind="path"),
     ),
     outputs=(
-        Output("decision", "promote, rollback or hold."),
+        Output("decision", "promote, rollback or hold (a watch: promote when the window passed)."),
         Output("reason", "The rule that decided and its numbers."),
         Output("verdicts", "Per-metric verdicts (JSON list of metric, rule, verdict, canary, baseline, "
-               "p_value, e_value, largest_regression)."),
+               "p_value, e_value, largest_regression, breached_seconds)."),
         Output("report", "Path of the JSON report, when report is set."),
         Output("elapsed", "Seconds of data the decision rests on."),
     ),

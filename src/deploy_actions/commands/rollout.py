@@ -12,8 +12,10 @@ from deploy_actions.outcome import Outcome
 _NOT_TRAFFIC = {"weight", "slot", "service", "preview-service", "slots", "slot-label", "rollback", "reason",
                 "evidence", "detected-at", "switch-message", "rollback-message", "canary-steps"}
 _PER_STAGE = {"duration", "report", "fail-on-rollback", "alpha", "resume-from"}
+# ...and canary-monitor's watch mode, which judges a deploy without a canary: never a stage
+_WATCH = {"baseline", "deployed-at", "baseline-window", "rate-window", "max-unhealthy"}
 TRAFFIC_OPTIONS = tuple(o for o in traffic.SPEC.options if o.name not in _NOT_TRAFFIC)
-MONITOR_OPTIONS = tuple(o for o in canary_monitor.SPEC.options if o.name not in _PER_STAGE)
+MONITOR_OPTIONS = tuple(o for o in canary_monitor.SPEC.options if o.name not in _PER_STAGE | _WATCH)
 
 SPEC = CommandSpec(
     name="rollout",

@@ -70,12 +70,13 @@ class Verdict:
     p_value: float | None = None
     e_value: float | None = None
     largest_regression: float | None = None  # what the data still allows, in the rule's unit (see rules)
+    breached_seconds: float = 0.0  # how long the rule has been breached, as failure-counting counts it
 
     def as_json(self) -> dict[str, object]:
         return {"metric": self.metric, "rule": self.rule, "verdict": self.verdict, "canary": _finite(self.canary),
                 "baseline": _finite(self.baseline), "unit": self.unit,
                 "p_value": _finite(self.p_value), "e_value": _finite(self.e_value),
-                "largest_regression": _finite(self.largest_regression)}
+                "largest_regression": _finite(self.largest_regression), "breached_seconds": self.breached_seconds}
 
 
 def _finite(value: float | None) -> float | None:
@@ -304,9 +305,11 @@ class CanaryAnalysis:
             unit = "ratio" if g.guard.kind in ("rate", "increase") else "seconds"
             metric = "error-rate" if g.guard.kind in ("rate", "increase") else f"p{round(g.guard.quantile * 100)}"
             out.append(Verdict(metric, g.guard.label, g.verdict, g.canary, g.baseline, unit, g.test.p_value,
-                               g.test.e_value, g.largest_regression(self.config.alpha_of(g.guard), self.baseline)))
+                               g.test.e_value, g.largest_regression(self.config.alpha_of(g.guard), self.baseline),
+                               g.breached_seconds))
         for c in self.customs:
-            out.append(Verdict(c.metric.name, c.metric.label, c.verdict, c.canary, c.baseline, "value"))
+            out.append(Verdict(c.metric.name, c.metric.label, c.verdict, c.canary, c.baseline, "value",
+                               breached_seconds=c.breached_seconds))
         return tuple(out)
 
     def _rollback_reason(self, g: rules.GuardState, t: float) -> str:

@@ -1,5 +1,6 @@
 """canary-monitor: read the inputs, pick the provider, look every `interval` until decided or
-`duration` is up, and report.
+`duration` is up, and report; or, with a baseline other than concurrent, watch the service
+against its own past (`rolling`).
 
 With `lookback`, the first looks come at once from Prometheus' history (a range query), so a
 canary that has been serving for a while can be judged immediately; live looks continue after
@@ -59,12 +60,17 @@ class CanaryMonitorOptions:
     fail_on_rollback: bool = False
     report: str = ""
     resume_from: str = ""
+    baseline: str = "concurrent"
+    deployed_at: str = ""
+    baseline_window: float | None = 1800.0
+    rate_window: float | None = 60.0
+    max_unhealthy: str = "50"
 
 
 @dataclass(frozen=True)
 class CanaryMonitorResult:
     conclusion: Conclusion
-    config: AnalysisConfig
+    config: AnalysisConfig | None  # None: a watch (baseline other than concurrent), absolute guards only
     summary: str
     report_path: str
     provider: str
@@ -164,7 +170,15 @@ def build_provider(opts: CanaryMonitorOptions, config: AnalysisConfig, interval:
 
 def canary_monitor(opts: CanaryMonitorOptions, *, clock: Callable[[], float] = time.time,
                    sleep: Callable[[float], None] = time.sleep) -> CanaryMonitorResult:
-    """Run the analysis. `clock` is wall-clock time (Prometheus timestamps), `sleep` waits."""
+    """Run the analysis. `clock` is wall-clock time (Prometheus timestamps), `sleep` waits.
+    A baseline other than concurrent is the watch after a deploy without a canary (`rolling`)."""
+    if opts.baseline != "concurrent":
+        from deploy_actions.verify.canary import rolling
+
+        return rolling.watch(opts, clock=clock, sleep=sleep)
+    if opts.deployed_at.strip():
+        raise InputError("deployed-at", opts.deployed_at, "nothing with baseline: concurrent (it is the watch's: "
+                         "before-deploy, last-week or both)")
     config = analysis_config(opts)
     interval = min(_positive("interval", opts.interval, 10.0), config.duration)
     lookback = opts.lookback or 0.0

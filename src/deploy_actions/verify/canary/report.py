@@ -225,6 +225,8 @@ def document(conclusion: Conclusion, config: AnalysisConfig, timeline: Sequence[
         "reason": conclusion.reason,
         "sentence": sentence(conclusion, config),
         "risk": risk(config, carried),
+        "baseline": {"mode": "concurrent", "described": "concurrent: the baseline's series over the same windows as "
+                     "the canary's"},
         "resumed_from": None if carried is None else {"report": carried[0], "looks": carried[1]},
         "evidence": evidence.document(guards, config.alpha),
         "at_seconds": conclusion.at,
