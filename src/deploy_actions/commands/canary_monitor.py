@@ -13,8 +13,8 @@ SPEC = CommandSpec(
     description="Compare a canary with its baseline until the evidence decides: promote, roll back or hold. "
                 "Anytime-valid sequential tests, counted per look with each guard's tolerance as the null, keep "
                 "the chance of rolling back a canary within its tolerances at or below alpha however often it "
-                "looks, and no data is never promote. With a baseline other than concurrent it is the watch after a deploy "
-                "without a canary: the service against its own past, with the runbooks' absolute guards.",
+                "looks, and no data is never promote. With a baseline other than concurrent it is the watch after "
+                "a deploy without a canary: the service against its own past, with the runbooks' absolute guards.",
     run="deploy_actions.commands.canary_monitor:run",
     options=(
         Option("provider", "Where the data comes from: prometheus (PromQL over the HTTP API) or probe (send our "

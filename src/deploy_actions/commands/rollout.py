@@ -20,9 +20,9 @@ MONITOR_OPTIONS = tuple(o for o in canary_monitor.SPEC.options if o.name not in 
 SPEC = CommandSpec(
     name="rollout",
     description="Walk a canary through its stages (canary-steps), each one GitOps commit of its weight judged by "
-                "canary-monitor for step-duration, its evidence carried into the next stage so that alpha is spent over "
-                "the whole rollout; the first stage that fails "
-                "shifts the weight back to 0 in one forward commit with the reason.",
+                "canary-monitor for step-duration, its evidence carried into the next stage so that alpha is spent "
+                "over the whole rollout; the first stage that fails shifts the weight back to 0 in one forward "
+                "commit with the reason.",
     run="deploy_actions.commands.rollout:run",
     options=(
         Option("canary-steps", "The stages, in percent of traffic.", "10,30,50,90,100"),

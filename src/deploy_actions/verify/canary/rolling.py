@@ -133,7 +133,8 @@ def watch(opts: CanaryMonitorOptions, *, clock: Callable[[], float] = time.time,
         raise InputError("canary-selector", "", f'label matchers of the deployed service\'s series, e.g. job="app" '
                          f"(baseline: {opts.baseline})")
     selector = prometheus.normalize_selector("canary-selector", opts.canary_selector)
-    baseline_selector = prometheus.normalize_selector("baseline-selector", opts.baseline_selector or opts.canary_selector)
+    baseline_selector = prometheus.normalize_selector("baseline-selector",
+                                                      opts.baseline_selector or opts.canary_selector)
     requests = prometheus.validate_metric_name("request-metric", opts.request_metric)
     latency = prometheus.validate_metric_name("latency-metric", opts.latency_metric)
     label = opts.status_label.strip() or "code"
