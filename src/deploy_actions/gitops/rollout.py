@@ -89,7 +89,7 @@ def rollout(traffic_options: dict[str, Any], monitor_options: dict[str, Any], *,
         result = _stages(traffic_options, monitor_options, planned, canary_steps, duration, total_alpha, reports)
     if report:
         _write(report, result)
-    if not report:  # the temporary stage reports are gone
+    else:  # the temporary stage reports are gone
         result = replace(result, stages=tuple(replace(s, report="") for s in result.stages))
     result = replace(result, report=report)
     if result.decision == "rollback" and fail_on_rollback:

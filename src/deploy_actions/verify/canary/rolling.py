@@ -67,6 +67,8 @@ class GuardStanding:
 
 def _check(opts: CanaryMonitorOptions) -> None:
     """What a watch cannot use: one-line errors naming the input."""
+    if opts.baseline not in BASELINES:
+        raise InputError("baseline", opts.baseline, "one of concurrent, " + ", ".join(BASELINES))
     mode = f"baseline: {opts.baseline}"
     if opts.provider != "prometheus":
         raise InputError("provider", opts.provider, f"prometheus with {mode} (the service's past is in Prometheus)")

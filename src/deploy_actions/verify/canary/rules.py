@@ -37,7 +37,8 @@ neither count nor reset.
 
 Only the tests can make a canary inside its tolerances fail, and alpha is split over the enabled
 guards by `ALPHA_WEIGHTS` (weighted Bonferroni), so the false-rollback probability of all guards
-together stays at or below alpha. Custom metrics (PromQL with a threshold) are plain threshold
+together stays at or below alpha (over every stage of a rollout, when each stage resumes the
+evidence of the one before: see `evidence`). Custom metrics (PromQL with a threshold) are plain threshold
 checks: counted the same way, but not covered by that bound.
 """
 
