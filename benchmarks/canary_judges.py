@@ -301,6 +301,30 @@ def judge_ours(streams: Streams, config: AnalysisConfig | None = None) -> list[O
     return outcomes
 
 
+def judge_rollout(scenario: Scenario, rps: float, seeds: int, seed: int, config: AnalysisConfig, method: str,
+                  stages: int = 4) -> float:
+    """The share of `seeds` rollouts of `stages` stages (each its own 10-minute stream) rolled back
+    at some stage. `carried`: every stage continues the previous stage's evidence (canary-monitor's
+    resume-from) at the whole alpha; `bonferroni`: each starts afresh with alpha / stages; `reset`:
+    each starts afresh with the whole alpha (what carrying prevents). Every stage is run, a hold
+    does not end the rollout: that exposes the carried evidence the most."""
+    from deploy_actions.verify.canary import rules
+
+    streams = [simulate(scenario, rps, seeds, seed=seed * 10 + k) for k in range(stages)]
+    split = AnalysisConfig(**{**config.__dict__, "alpha": config.alpha / stages})
+    rolled_back = 0
+    for s in range(seeds):
+        resumed: tuple[rules.GuardState, ...] = ()
+        for k in range(stages):
+            analysis = CanaryAnalysis(split if method == "bonferroni" else config,
+                                      resumed if method == "carried" else ())
+            if judge_stream(streams[k], s, analysis).decision.value == "rollback":
+                rolled_back += 1
+                break
+            resumed = tuple(rules.resume(g.guard, g.test, g.boundary) for g in analysis.guards)
+    return rolled_back / seeds
+
+
 def judge_stream(streams: Streams, s: int, analysis: CanaryAnalysis) -> Conclusion:
     """Feed stream `s` to `analysis` look by look until it decides or the window is over."""
     cn, ce, ch, bn, be, bh = streams.cumulative()

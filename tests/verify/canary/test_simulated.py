@@ -11,9 +11,9 @@ import math
 
 import pytest
 
-from benchmarks.canary_judges import SCENARIOS, judge_ours, judge_stream, simulate
+from benchmarks.canary_judges import SCENARIOS, judge_ours, judge_rollout, simulate
 from deploy_actions.verify.canary import rules
-from deploy_actions.verify.canary.decision import AnalysisConfig, CanaryAnalysis
+from deploy_actions.verify.canary.decision import AnalysisConfig
 
 
 def _scenario(name: str):
@@ -71,24 +71,8 @@ def test_no_data_and_stopped_traffic_are_never_promoted(name):
     assert _rate(outcomes, "promote") == 0 and _rate(outcomes, "hold") == 1
 
 
-def _rollout(name: str, rps: float, seeds: int, seed: int, config: AnalysisConfig, carried: bool,
-             stages: int = 4) -> float:
-    """The share of `seeds` rollouts of `stages` stages (each its own 10-minute stream) rolled back at
-    some stage. carried: every stage continues the previous stage's evidence (as resume-from does)
-    at the whole alpha; otherwise each starts afresh with alpha / stages (Bonferroni). Every stage
-    is run, a hold does not end the rollout: that exposes the carried evidence the most."""
-    streams = [simulate(_scenario(name), rps, seeds, seed=seed * 10 + k) for k in range(stages)]
-    split = AnalysisConfig(**{**config.__dict__, "alpha": config.alpha / stages})
-    rolled_back = 0
-    for s in range(seeds):
-        resumed: tuple[rules.GuardState, ...] = ()
-        for k in range(stages):
-            analysis = CanaryAnalysis(config, resumed) if carried else CanaryAnalysis(split)
-            if judge_stream(streams[k], s, analysis).decision.value == "rollback":
-                rolled_back += 1
-                break
-            resumed = tuple(rules.resume(g.guard, g.test, g.boundary) for g in analysis.guards)
-    return rolled_back / seeds
+def _rollout(name: str, rps: float, seeds: int, seed: int, config: AnalysisConfig, carried: bool) -> float:
+    return judge_rollout(_scenario(name), rps, seeds, seed, config, "carried" if carried else "bonferroni")
 
 
 @pytest.mark.parametrize(("name", "rps", "alpha", "guards"), [
