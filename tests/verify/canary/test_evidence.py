@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deploy_actions.cli import main
 from deploy_actions.errors import InputError
-from deploy_actions.verify.canary import evidence, report, rules
+from deploy_actions.verify.canary import evidence, report, rules, stats
 from deploy_actions.verify.canary.decision import AnalysisConfig, CanaryAnalysis
 from deploy_actions.verify.canary.providers import ArmCounts, LookData
 from tests.verify.canary.builders import FAST, SLOW, arm
@@ -89,6 +92,8 @@ def _state(doc, name="error-increase"):
     (lambda d: _state(d)["state"].update(canary_k=1e12), "is not one a test can reach"),
     (lambda d: _state(d)["state"].update(reference=-5), "is not one a test can reach"),
     (lambda d: _state(d)["state"].update(margin=0.2), "is not one a test can reach"),
+    (lambda d: _state(d)["state"].update(canary_n=1e308, canary_k=1e308, reference_var=1e308, ref_n=1e308),
+     "is not one a test can reach"),  # sums this large would make the evidence NaN
     (lambda d: _state(d)["state"].update(looks=2.5), "looks is not a whole number"),
     (lambda d: _state(d)["state"].update(canary_n="many"), "canary_n is not a finite number"),
     (lambda d: _state(d)["state"].update(max_log_e=True), "max_log_e is not a finite number"),
@@ -135,3 +140,29 @@ def test_resume_from_on_the_command_line_is_one_line_and_exit_2_before_any_query
     good = _report(tmp_path, lambda d: None)
     assert main([*base, "--resume-from", good, "--max-p99-ratio", "off"]) == 2
     assert "the same guards (error-rate, error-increase, p95-increase; it has" in capsys.readouterr().err
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=False,
+                     allow_infinity=False) | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                  max_size=4), max_leaves=20)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.sampled_from(sorted(f.name for f in dataclasses.fields(stats.ExcessState)) + ["boundary", "threshold",
+                                                                                             "for_seconds", "name"]),
+       value=_JSON, guard=st.integers(0, 3))
+def test_any_value_in_a_report_is_accepted_as_a_state_a_test_can_reach_or_refused_in_one_line(tmp_path, key, value,
+                                                                                              guard):
+    def mutate(doc):
+        entry = doc["evidence"]["guards"][guard]
+        (entry if key in ("boundary", "threshold", "for_seconds", "name") else entry["state"])[key] = value
+
+    try:
+        resumed = evidence.read(_report(tmp_path, mutate), CONFIG.guards, CONFIG.alpha)
+    except InputError as err:
+        assert str(err).startswith("input 'resume-from'") and "\n" not in str(err)
+        return
+    for g in resumed:
+        assert g.test.canary_k <= g.test.canary_n * (1 + 1e-6) + 1e-6 and g.test.looks >= 0
+        assert math.isfinite(g.test.log_e()) and g.test.max_log_e >= g.test.log_e()

@@ -33,6 +33,7 @@ LIMIT = 16 * 1024 * 1024  # a canary-monitor report (its timeline included); lar
 _INPUT = "resume-from"
 _COUNTS = ("looks", "ref_looks")
 _SLACK = 1e-6  # sums of floats written with 9 decimals
+MAX_COUNT = 1e15  # requests in one rollout: more is not a count (and would overflow the evidence)
 
 
 def document(guards: Sequence[rules.GuardState], alpha: float) -> dict[str, object]:
@@ -106,14 +107,17 @@ def _resume(path: str, guard: rules.Guard, entry: dict[str, Any]) -> rules.Guard
 
 def _possible(s: stats.ExcessState) -> bool:
     """Sums that counts can give: nothing negative, errors at most requests (and their squares over
-    requests at most the errors), a reference rate between 0 and 1, evidence never below 1."""
+    requests at most the errors), a reference rate between 0 and 1, evidence never below 1, and
+    no more than MAX_COUNT requests."""
     nonnegative = all(v >= 0 for v in (s.looks, s.canary_n, s.canary_k, s.canary_k2n, s.reference, s.reference_var,
                                        s.ref_looks, s.ref_n, s.ref_k, s.ref_k2n, s.max_log_e))
     bounded = (s.canary_k <= s.canary_n * (1 + _SLACK) + _SLACK and s.canary_k2n <= s.canary_k * (1 + _SLACK) + _SLACK
                and s.reference <= s.canary_n * (1 + _SLACK) + _SLACK and s.ref_k <= s.ref_n * (1 + _SLACK) + _SLACK
                and s.ref_k2n <= s.ref_k * (1 + _SLACK) + _SLACK)
     empty = s.looks > 0 or (s.canary_n == 0 and s.ref_looks == 0)
-    return nonnegative and bounded and empty and s.ref_looks <= s.looks
+    sizes = (max(s.looks, s.canary_n, s.ref_n) <= MAX_COUNT and s.reference_var <= s.canary_n ** 2 + _SLACK
+             and s.max_log_e <= MAX_COUNT)
+    return nonnegative and bounded and empty and sizes and s.ref_looks <= s.looks
 
 
 def _same(value: object, expected: float) -> bool:
