@@ -148,15 +148,17 @@ _JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**12, 10**12) | 
                                                                                   max_size=4), max_leaves=20)
 
 
+_ENTRY_KEYS = ("boundary", "threshold", "for_seconds", "name")
+_KEYS = (*sorted(f.name for f in dataclasses.fields(stats.ExcessState)), *_ENTRY_KEYS)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(key=st.sampled_from(sorted(f.name for f in dataclasses.fields(stats.ExcessState)) + ["boundary", "threshold",
-                                                                                             "for_seconds", "name"]),
-       value=_JSON, guard=st.integers(0, 3))
+@given(key=st.sampled_from(_KEYS), value=_JSON, guard=st.integers(0, 3))
 def test_any_value_in_a_report_is_accepted_as_a_state_a_test_can_reach_or_refused_in_one_line(tmp_path, key, value,
                                                                                               guard):
     def mutate(doc):
         entry = doc["evidence"]["guards"][guard]
-        (entry if key in ("boundary", "threshold", "for_seconds", "name") else entry["state"])[key] = value
+        (entry if key in _ENTRY_KEYS else entry["state"])[key] = value
 
     try:
         resumed = evidence.read(_report(tmp_path, mutate), CONFIG.guards, CONFIG.alpha)
