@@ -3,7 +3,10 @@
 release (version-bump, changelog-check) → image in a registry → gate → deployment opened →
 gitops-bump of the canary → a local reconciler (standing in for Flux / Argo CD) runs it →
 smoke-test → canary-monitor → promote; then a bad release, detected by the canary and rolled
-back as a forward commit with an incident record.
+back as a forward commit with an incident record. Then progressive delivery through a real nginx
+router configured from the same GitOps repository (demo.progressive): a staged canary walking
+10 → 30 → 50 → 90 → 100 %, a bad one stopped at its first stage, a blue/green switch and back,
+and a rolling deploy caught by the watch, with stage durations shortened (and said so).
 
 Every step runs the real `deploy-actions` command line, under `.work/demo` (wiped at start; set
 DEMO_WORK_DIR or --work-dir to put it elsewhere). It ends by writing `report.md` and copying the

@@ -84,7 +84,7 @@ def test_gitops_history_has_the_bump_then_the_rollback_with_trailers(
 def test_rollback_commit_carries_an_incident_record(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     work, _ = demo_run
     remote = work / "gitops.git"
-    rollback = run_git(remote, "log", "-1", "--format=%H", "--grep=^fix: Rollback", "main")
+    rollback = run_git(remote, "log", "-1", "--format=%H", "--grep=^fix: Rollback app", "main")
     files = run_git(remote, "show", "--format=", "--name-only", rollback).splitlines()
     incidents = [f for f in files if f.startswith("incidents/") and f.endswith("-app.md")]
     assert len(incidents) == 1, files
