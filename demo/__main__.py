@@ -37,8 +37,8 @@ from demo.story import CLI, ROOT, DemoFailed, Story, cli_env, git, outputs
 
 APP, IMAGE_PATH, ENVIRONMENT, SOURCE_REPOSITORY = "app", "org/app", "production", "org/app"
 FAULTS = {"1.4.0": 0.25}  # the bad release answers a quarter of its requests with 500
-CANARY = ("--provider", "probe", "--rate", "20", "--interval", "1s", "--duration", "40s", "--min-duration", "8s",
-          "--min-requests", "150")
+CANARY = ("--provider", "probe", "--rate", "20", "--interval", "1s", "--duration", "40s", "--min-duration", "5s",
+          "--min-requests", "100")
 FREEZE, DENY_WINDOWS = "12-24..12-26\n12-31..01-02", "Fri 15:00-24:00"  # the team's rules, Europe/Berlin
 WORKLOADS = {"stable": f"apps/{APP}/{ENVIRONMENT}/stable", "canary": f"apps/{APP}/{ENVIRONMENT}/canary"}
 
@@ -546,10 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert demo.registry is not None
         progressive = Progressive(story, work, demo.registry, demo.gitops_remote)
         progressive.setup()
-        progressive.canary_good()
-        progressive.canary_bad()
-        progressive.blue_green()
-        progressive.rolling()
+        progressive.tell()
         demo.gitops_history()
         demo.operations_report()
     except DemoFailed as err:

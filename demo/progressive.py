@@ -11,7 +11,7 @@ routed after each one.
 Durations are shortened for the demo, and the story says so: each canary stage is judged for at
 most 3 s (10 minutes in the runbooks); the watch looks every second for at most 20 s (30 minutes),
 its guards must hold for 3 s and 5 s (2 and 5 minutes), over 5 s rate windows (1 minute), against
-a 15 s baseline before the deploy (30 minutes).
+a 10 s baseline before the deploy (30 minutes).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import collections
 import datetime as dt
 import json
 import shutil
+import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,7 +32,7 @@ from demo.reconciler import Reconciler
 from demo.registry import DemoRegistry
 from demo.router import Router, RouterError
 from demo.service import AppService, Traffic
-from demo.story import DemoFailed, Story, git, outputs
+from demo.story import DemoFailed, Story, cli_env, git, outputs
 
 SHOP, CART = "org/shop", "org/cart"
 FAULTS = {"1.5.0": 0.4, "1.4.1": 0.3}  # the bad releases answer 40 % (shop) and 30 % (cart) of requests with 500
@@ -38,7 +40,7 @@ PROD, STAGING, CART_PROD = "apps/shop/production", "apps/shop/staging", "apps/ca
 STAGES = ("--provider", "probe", "--rate", "40", "--interval", "0.5s", "--step-duration", "3s", "--min-duration",
           "1s", "--min-requests", "25", "--max-error-rate", "5", "--max-error-increase", "5",
           "--max-p95-increase", "off", "--max-p99-ratio", "off", "--alpha", "0.01")
-BASELINE_SECONDS = 15  # the watch's baseline window before the deploy (30 minutes in the runbooks)
+BASELINE_SECONDS = 10  # the watch's baseline window before the deploy (30 minutes in the runbooks)
 WATCH = ("--baseline", "before-deploy", "--baseline-window", f"{BASELINE_SECONDS}s", "--duration", "20s",
          "--interval", "1s", "--rate-window", "5s", "--max-error-rate", "5% for 3s", "--max-p99-ratio", "5x for 5s",
          "--max-unhealthy", "50")
@@ -129,6 +131,7 @@ class Progressive:
         self.applied: list[dict[str, Any]] = []  # each GitOps commit the routers were configured from
         self.reconcilers: list[Reconciler] = []
         self.prometheus: Prometheus | None = None
+        self.scraped_from = 0.0
         self.traffic: Traffic | None = None
         self.scenarios: list[dict[str, Any]] = []  # for summary.json and report.md
 
@@ -147,6 +150,9 @@ class Progressive:
                   "traffic, configured from the GitOps repository's routing resources after every commit the "
                   "stand-in for Flux applies; Debian's prometheus scrapes the cart.")
         s.say(SHORTENED)
+        s.say(f"Chapters {s.chapters + 3} and {s.chapters + 4} (blue/green, then the rolling deploy) run alongside "
+              f"{s.chapters + 1} and {s.chapters + 2} (the staged canary), as separate pipelines would: they push to "
+              "the same GitOps repository, and are told after them.")
         for app, versions in (("shop", ("1.3.0", "1.4.0", "1.5.0")), ("cart", ("1.3.0", "1.4.1"))):
             for version in versions:
                 self.registry.publish(f"org/{app}", f"v{version}", version)
@@ -192,15 +198,16 @@ class Progressive:
             reconciler.start()
         for name in [*shop_paths, "cart"]:
             self.wait(name, "1.3.0")
+        self.traffic = Traffic([r.url + "/" for name, r in self.routers.items() if name != "preview"], rate=20)
+        s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
+        s.say("Users send 20 requests a second through each router but the preview one.")
+
+    def start_prometheus(self) -> None:
         try:
             self.prometheus = start_prometheus(self.work / "prometheus", {"cart": [self.services["cart"].port]})
         except PrometheusError as err:
             raise DemoFailed(str(err)) from err
         self.scraped_from = time.time()
-        self.traffic = Traffic([r.url + "/" for name, r in self.routers.items() if name != "preview"], rate=20)
-        s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
-        s.say(f"Users send 20 requests a second through each router but the preview one; Prometheus at "
-              f"{self.prometheus.url} scrapes the cart every second.")
 
     def wait(self, workload: str, version: str) -> str:
         reconciler = next(r for r in self.reconcilers if workload in r.workloads)
@@ -214,22 +221,29 @@ class Progressive:
         tip = git(self.remote, "rev-parse", "main")
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if self.reconcilers[0].revision == tip:
+            applied = self.reconcilers[0].revision
+            if applied is not None and self._contains(applied, tip):
                 return
             time.sleep(0.05)
         raise DemoFailed(f"the reconciler did not apply GitOps commit {tip[:7]}")
 
-    def run(self, *argv: str) -> dict[str, Any]:
-        return outputs(self.story.command([*argv, "--json"], self.work))
+    def _contains(self, commit: str, ancestor: str) -> bool:
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, commit], cwd=self.remote,
+                              capture_output=True, check=False, env=cli_env())
+        return proc.returncode == 0
 
-    def bump(self, app: str, path: str, tag: str, environment: str, strategy: str, *extra: str) -> dict[str, Any]:
-        return self.run("gitops-bump", "--repository", "./gitops.git", "--image", self.image[app], "--tag", tag,
+    def run(self, s: Story, *argv: str) -> dict[str, Any]:
+        return outputs(s.command([*argv, "--json"], self.work))
+
+    def bump(self, s: Story, app: str, path: str, tag: str, environment: str, strategy: str,
+             *extra: str) -> dict[str, Any]:
+        return self.run(s, "gitops-bump", "--repository", "./gitops.git", "--image", self.image[app], "--tag", tag,
                         "--path", path, "--app", app, "--environment", environment, "--strategy", strategy, *extra)
 
-    def commits(self, since: str, router: str) -> list[dict[str, Any]]:
-        """The GitOps commits after `since`, oldest first, each with what `router`'s nginx routed from it;
-        shown as the chapter's history."""
-        shas = git(self.remote, "rev-list", "--reverse", f"{since}..main").split()
+    def commits(self, s: Story, since: str, path: str, router: str) -> list[dict[str, Any]]:
+        """The GitOps commits after `since` that touch `path`, oldest first, each with what `router`'s
+        nginx routed from it; shown as the chapter's history."""
+        shas = git(self.remote, "rev-list", "--reverse", f"{since}..main", "--", path).split()
         applied = {entry["commit"]: entry["nginx"][router] for entry in self.applied}
         made: list[dict[str, Any]] = []
         lines = []
@@ -241,96 +255,120 @@ class Progressive:
                      else "(superseded before the reconciler's next pass)")
             short = subject if len(subject) <= 72 else subject[:71] + "…"
             lines.append(f"{sha[:7]} {short:72}  nginx {router}: {route}")
-        self.story.say("The GitOps commits, and what nginx routed after each:")
-        self.story.show("\n".join(lines))
+        s.say("The GitOps commits, and what nginx routed after each:")
+        s.show("\n".join(lines))
         return made
 
     # -- the scenarios ---------------------------------------------------------------------------
 
-    def rollout(self, tag: str) -> dict[str, Any]:
-        self.story.step(f"gitops-bump: the canary gets {tag}; then rollout walks its stages, each one commit")
-        self.bump("shop", f"{PROD}/canary", tag, "production", "canary")
+    def tell(self) -> None:
+        """The four chapters: the staged canary's two told as they run; blue/green and then the rolling
+        deploy run alongside them (they touch other files and other routers; the pushes of both
+        sides meet in the GitOps repository, as two pipelines' would) and are told after them."""
+        first = self.story.chapters
+        aside = self.story.aside(chapters=first + 2)
+        failed: list[BaseException] = []
+
+        def alongside() -> None:
+            try:
+                self.start_prometheus()  # gathering the rolling deploy's baseline while blue/green runs
+                self.blue_green(aside)
+                self.rolling(aside)
+            except BaseException as err:  # noqa: BLE001 -- re-raised by the main thread after telling it
+                failed.append(err)
+
+        thread = threading.Thread(target=alongside, name="demo-alongside", daemon=True)
+        thread.start()
+        try:
+            self.canary_good(self.story)
+            self.canary_bad(self.story)
+        finally:
+            thread.join()
+            self.story.tell(aside)
+        if failed:
+            raise failed[0]
+
+    def rollout(self, s: Story, tag: str) -> dict[str, Any]:
+        s.step(f"gitops-bump: the canary gets {tag}; then rollout walks its stages, each one commit")
+        self.bump(s, "shop", f"{PROD}/canary", tag, "production", "canary")
         self.wait("canary", tag)
-        out = self.run("rollout", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
+        out = self.run(s, "rollout", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
                        "--path", PROD, "--canary-steps", "10,30,50,90,100", "--canary-path", f"{PROD}/canary",
                        "--image", self.image["shop"], *STAGES, "--canary-url", self.services["canary"].url + "/",
                        "--baseline-url", self.services["stable"].url + "/", "--report", f"records/rollout-{tag}.json")
-        self.story.say(f"rollout: {out['decision']} at stage {out['stage']}/{out['stages']} — {out['reason']}")
+        s.say(f"rollout: {out['decision']} at stage {out['stage']}/{out['stages']} — {out['reason']}")
         return out
 
-    def canary_good(self) -> None:
-        s = self.story
+    def canary_good(self, s: Story) -> None:
         s.chapter("A good release walks 10 → 30 → 50 → 90 → 100 %",
                   "shop v1.4.0 in production: each stage is one commit of the canary's weight in the HTTPRoute, "
                   "judged by canary-monitor for at most 3 s; nginx follows each commit.")
         since = git(self.remote, "rev-parse", "main")
-        out = self.rollout("v1.4.0")
+        out = self.rollout(s, "v1.4.0")
         if out["decision"] != "promote":
             raise DemoFailed(f"the good release was not promoted: {out['reason']}")
         self.settle()
         at_100 = sample(self.routers["production"].url, 50)
         s.say(f"At 100 %, 50 requests through nginx: {shown(at_100)}.")
         s.step("Promote: the stable gets v1.4.0, and the canary's weight goes back to 0")
-        self.bump("shop", f"{PROD}/stable", "v1.4.0", "production", "canary")
+        self.bump(s, "shop", f"{PROD}/stable", "v1.4.0", "production", "canary")
         self.wait("stable", "1.4.0")
-        self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
+        self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
                  "--path", PROD, "--weight", "0", "--image", self.image["shop"])
         self.settle()
         after = sample(self.routers["production"].url, 50)
-        commits = self.commits(since, "production")
+        commits = self.commits(s, since, PROD, "production")
         s.say(f"After the promotion, 50 requests through nginx: {shown(after)} (the stable now runs v1.4.0).")
         self.scenarios.append({"scenario": "staged canary, good release", "app": "shop", "environment": "production",
                                "strategy": "canary", "version": "v1.4.0", "outcome": "promoted",
                                "stage": out["stage"], "stages": out["stages"], "reason": out["reason"],
                                "commits": commits, "through_router": {"at 100%": at_100, "after": after}})
 
-    def canary_bad(self) -> None:
-        s = self.story
+    def canary_bad(self, s: Story) -> None:
         s.chapter("A bad release is stopped at its first stage",
                   "shop v1.5.0 answers 40 % of its requests with 500; it never gets more than 10 % of the traffic. "
                   "The failed stage sets the weight back to 0 and the canary's image back, in one forward commit "
                   "with the reason and an incident record.")
         since = git(self.remote, "rev-parse", "main")
-        out = self.rollout("v1.5.0")
+        out = self.rollout(s, "v1.5.0")
         if out["decision"] != "rollback" or out["stage"] != 1:
             raise DemoFailed(f"the bad release was not stopped at stage 1: {out['reason']}")
         self.wait("canary", "1.4.0")
         self.settle()
         after = sample(self.routers["production"].url, 50)
-        commits = self.commits(since, "production")
+        commits = self.commits(s, since, PROD, "production")
         s.say(f"After the rollback, 50 requests through nginx: {shown(after)}.")
         self.scenarios.append({"scenario": "staged canary, bad release", "app": "shop", "environment": "production",
                                "strategy": "canary", "version": "v1.5.0", "outcome": "rolled back",
                                "stage": out["stage"], "stages": out["stages"], "reason": out["reason"],
                                "commits": commits, "through_router": {"after": after}})
 
-    def blue_green(self) -> None:
-        s = self.story
+    def blue_green(self, s: Story) -> None:
         s.chapter("Blue/green: switch to the idle slot, and back",
                   "shop in staging: the live Service selects blue, the preview Service the idle slot. The release "
                   "goes to the idle slot, is smoke-tested through the preview, then the live selector moves in one "
                   "commit; switching back is instant, the old slot still runs.")
         since = git(self.remote, "rev-parse", "main")
-        idle = self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
+        idle = self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
                         "--path", STAGING, "--slot", "idle", "--mode", "none", "--record", "")
         slot, live = str(idle["slot"]), str(idle["previous-slot"])
         s.say(f"live: {live}, idle: {slot} (a dry run: nothing was written)")
-        self.bump("shop", f"{STAGING}/{slot}", "v1.4.0", "staging", "blue-green")
+        self.bump(s, "shop", f"{STAGING}/{slot}", "v1.4.0", "staging", "blue-green")
         self.wait(slot, "1.4.0")
         self.settle()
-        self.story.command(["smoke-test", "--url", self.routers["preview"].url + "/health", "--expect-version",
+        s.command(["smoke-test", "--url", self.routers["preview"].url + "/health", "--expect-version",
                             "1.4.0", "--timeout", "10s"], self.work)
         before = sample(self.routers["staging"].url, 20)
-        self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
+        self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
                  "--path", STAGING, "--slot", slot, "--image", self.image["shop"])
         self.settle()
         switched = sample(self.routers["staging"].url, 20)
-        self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
+        self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
                  "--path", STAGING, "--slot", live, "--rollback", "true", "--reason", "the demo switches back",
                  "--image", self.image["shop"])
         self.settle()
         back = sample(self.routers["staging"].url, 20)
-        commits = self.commits(since, "staging")
+        commits = self.commits(s, since, STAGING, "staging")
         s.say(f"20 requests through nginx each time: before the switch {shown(before)}; after it {shown(switched)}; "
               f"after the switch back {shown(back)}.")
         self.scenarios.append({"scenario": "blue/green, switched and back", "app": "shop", "environment": "staging",
@@ -338,34 +376,35 @@ class Progressive:
                                f"back to {live}", "reason": "the demo switches back", "commits": commits,
                                "through_router": {"before": before, "switched": switched, "back": back}})
 
-    def rolling(self) -> None:
-        s = self.story
+    def rolling(self, s: Story) -> None:
         assert self.prometheus is not None
         s.chapter("A rolling deploy caught by the watch",
                   "cart v1.4.1 in production, rolling: no canary to compare with, so the watch compares the cart "
                   "with itself before the deploy, with the runbooks' triggers (error rate > 5 %, p99 > 5× the "
                   "baseline, more than half the instances down), in Prometheus.")
+        s.say(f"Prometheus at {self.prometheus.url} has scraped the cart every second since before the blue/green "
+              "chapter began.")
         since = git(self.remote, "rev-parse", "main")
         wait = self.scraped_from + BASELINE_SECONDS + 1 - time.time()
         if wait > 0:  # the baseline window must be in Prometheus
             time.sleep(wait)
         deployed_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.bump("cart", CART_PROD, "v1.4.1", "production", "rolling")
+        self.bump(s, "cart", CART_PROD, "v1.4.1", "production", "rolling")
         self.wait("cart", "1.4.1")
         report = "records/watch-cart-v1.4.1.json"
-        out = watch_after_rolling(self.story, self.work, prometheus_url=self.prometheus.url, selector='job="cart"',
+        out = watch_after_rolling(s, self.work, prometheus_url=self.prometheus.url, selector='job="cart"',
                                   deployed_at=deployed_at, report=report)
         s.say(f"watch: {out['decision']} — {out['reason']}")
         if out["decision"] != "rollback":
             raise DemoFailed(f"the watch did not catch the bad rolling deploy: {out['reason']}")
         s.step("Roll back: a forward commit to v1.3.0, with the watch's reason and report")
-        self.bump("cart", CART_PROD, "v1.3.0", "production", "rolling", "--rollback", "true", "--reason",
+        self.bump(s, "cart", CART_PROD, "v1.3.0", "production", "rolling", "--rollback", "true", "--reason",
                   f"the watch: {out['reason']}", "--evidence", report)
         self.wait("cart", "1.3.0")
         time.sleep(1.5)  # one more scrape: Prometheus holds the counters as they ended
         served = {f"{r['metric']['version']} {r['metric']['code']}": int(float(r["value"][1]))  # type: ignore[index]
                   for r in self.prometheus.query('sum by (version, code) (http_requests_total{job="cart"})')}
-        commits = self.commits(since, "cart")
+        commits = self.commits(s, since, CART_PROD, "cart")
         s.say("What Prometheus holds for the cart, by version and status: "
               + ", ".join(f"{key}: {n}" for key, n in sorted(served.items())) + ".")
         self.scenarios.append({"scenario": "rolling, caught by the watch", "app": "cart", "environment": "production",

@@ -17,6 +17,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "deploy_actions"]
 
+
 class DemoFailed(Exception):
     """A step did not do what the story needs; the message says which and why."""
 
@@ -30,6 +31,25 @@ class Story:
     started: float = field(default_factory=time.monotonic)
     markdown: list[str] = field(default_factory=list)
     chapters: int = 0
+    held: list[str] | None = None  # an aside's printed lines, until the story it belongs to tells it
+
+    def aside(self, chapters: int) -> Story:
+        """A part of the story that runs alongside it (another thread): kept, not printed, until
+        `tell`; its first chapter is number `chapters` + 1."""
+        return Story(self.work, self.color, self.started, chapters=chapters, held=[])
+
+    def tell(self, aside: Story) -> None:
+        """Print an aside that has ended, and make it part of the report, after what is told so far."""
+        for line in aside.held or ():
+            print(line, flush=True)
+        self.markdown += aside.markdown
+        self.chapters = max(self.chapters, aside.chapters)
+
+    def _print(self, text: str) -> None:
+        if self.held is None:
+            print(text, flush=True)
+        else:
+            self.held.append(text)
 
     def _bold(self, text: str) -> str:
         return f"\033[1m{text}\033[0m" if self.color else text
@@ -39,24 +59,24 @@ class Story:
 
     def chapter(self, title: str, why: str = "") -> None:
         self.chapters += 1
-        print(f"\n{self._bold(f'{self.chapters}. {title}')}", flush=True)
+        self._print(f"\n{self._bold(f'{self.chapters}. {title}')}  {self._dim(f'({self.elapsed():.0f} s)')}")
         self.markdown += ["", f"## {self.chapters}. {title}", ""]
         if why:
             self.say(why)
 
     def step(self, title: str) -> None:
-        print(f"\n  {self._bold('▸ ' + title)}", flush=True)
+        self._print(f"\n  {self._bold('▸ ' + title)}")
         self.markdown += ["", f"### {title}", ""]
 
     def say(self, text: str) -> None:
-        print(f"  {text}", flush=True)
+        self._print(f"  {text}")
         self.markdown += [text, ""]
 
     def show(self, text: str, markdown_lang: str = "text") -> None:
         """A block of output: indented on the terminal, fenced in the report."""
         if not text.strip():
             return
-        print("    " + text.rstrip().replace("\n", "\n    "), flush=True)
+        self._print("    " + text.rstrip().replace("\n", "\n    "))
         self.markdown += [f"````{markdown_lang}", text.rstrip(), "````", ""]  # 4: the text may hold ``` fences
 
     def embed(self, markdown: str) -> None:
@@ -68,15 +88,15 @@ class Story:
                 expect: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
         """Run `deploy-actions …` in `cwd`; print it, its stderr, and its exit status when not 0."""
         shown = "deploy-actions " + " ".join(map(quote, argv))
-        print(f"  {self._dim('$ ' + shown)}", flush=True)
+        self._print(f"  {self._dim('$ ' + shown)}")
         proc = subprocess.run([*CLI, *argv], cwd=cwd, capture_output=True, text=True, check=False,
                               env=env or cli_env())
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         for line in lines:
-            print(f"    {line}", flush=True)
+            self._print(f"    {line}")
         status = f"exit status {proc.returncode}"
         if proc.returncode:
-            print(f"    → {status}", flush=True)
+            self._print(f"    → {status}")
         self.markdown += ["```console", f"$ {shown}", *lines, f"# {status}", "```", ""]
         if proc.returncode not in expect:
             raise DemoFailed(f"`{shown}` ended with exit status {proc.returncode} (expected "
