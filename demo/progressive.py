@@ -131,7 +131,6 @@ class Progressive:
         self.applied: list[dict[str, Any]] = []  # each GitOps commit the routers were configured from
         self.reconcilers: list[Reconciler] = []
         self.prometheus: Prometheus | None = None
-        self.scraped_from = 0.0
         self.traffic: Traffic | None = None
         self.scenarios: list[dict[str, Any]] = []  # for summary.json and report.md
 
@@ -198,16 +197,29 @@ class Progressive:
             reconciler.start()
         for name in [*shop_paths, "cart"]:
             self.wait(name, "1.3.0")
-        self.traffic = Traffic([r.url + "/" for name, r in self.routers.items() if name != "preview"], rate=20)
-        s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
-        s.say("Users send 20 requests a second through each router but the preview one.")
-
-    def start_prometheus(self) -> None:
         try:
             self.prometheus = start_prometheus(self.work / "prometheus", {"cart": [self.services["cart"].port]})
         except PrometheusError as err:
             raise DemoFailed(str(err)) from err
-        self.scraped_from = time.time()
+        self.traffic = Traffic([r.url + "/" for name, r in self.routers.items() if name != "preview"], rate=20)
+        s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
+        s.say("Users send 20 requests a second through each router but the preview one.")
+
+    def prometheus_with_baseline(self) -> Prometheus:
+        """The Prometheus started in setup (it boots and scrapes while the chapters run), once it holds
+        the watch's baseline window of the cart."""
+        assert self.prometheus is not None
+        history = f'count_over_time(up{{job="cart"}}[{BASELINE_SECONDS + 5}s])'
+        deadline = time.monotonic() + 60
+        try:
+            self.prometheus.wait_ready()
+            while (self.prometheus.value(history) or 0) < BASELINE_SECONDS + 1:  # one scrape a second
+                if time.monotonic() > deadline:
+                    raise DemoFailed(f"Prometheus did not gather {BASELINE_SECONDS} s of the cart within 60 s")
+                time.sleep(0.25)
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
+        return self.prometheus
 
     def wait(self, workload: str, version: str) -> str:
         reconciler = next(r for r in self.reconcilers if workload in r.workloads)
@@ -271,7 +283,6 @@ class Progressive:
 
         def alongside() -> None:
             try:
-                self.start_prometheus()  # gathering the rolling deploy's baseline while blue/green runs
                 self.blue_green(aside)
                 self.rolling(aside)
             except BaseException as err:  # noqa: BLE001 -- re-raised by the main thread after telling it
@@ -377,22 +388,19 @@ class Progressive:
                                "through_router": {"before": before, "switched": switched, "back": back}})
 
     def rolling(self, s: Story) -> None:
-        assert self.prometheus is not None
+        prometheus = self.prometheus_with_baseline()
         s.chapter("A rolling deploy caught by the watch",
                   "cart v1.4.1 in production, rolling: no canary to compare with, so the watch compares the cart "
                   "with itself before the deploy, with the runbooks' triggers (error rate > 5 %, p99 > 5× the "
                   "baseline, more than half the instances down), in Prometheus.")
-        s.say(f"Prometheus at {self.prometheus.url} has scraped the cart every second since before the blue/green "
-              "chapter began.")
+        s.say(f"Prometheus at {prometheus.url} has scraped the cart every second since the chapters began; it "
+              f"holds the {BASELINE_SECONDS} s before the deploy.")
         since = git(self.remote, "rev-parse", "main")
-        wait = self.scraped_from + BASELINE_SECONDS + 1 - time.time()
-        if wait > 0:  # the baseline window must be in Prometheus
-            time.sleep(wait)
         deployed_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.bump(s, "cart", CART_PROD, "v1.4.1", "production", "rolling")
         self.wait("cart", "1.4.1")
         report = "records/watch-cart-v1.4.1.json"
-        out = watch_after_rolling(s, self.work, prometheus_url=self.prometheus.url, selector='job="cart"',
+        out = watch_after_rolling(s, self.work, prometheus_url=prometheus.url, selector='job="cart"',
                                   deployed_at=deployed_at, report=report)
         s.say(f"watch: {out['decision']} — {out['reason']}")
         if out["decision"] != "rollback":
@@ -403,7 +411,7 @@ class Progressive:
         self.wait("cart", "1.3.0")
         time.sleep(1.5)  # one more scrape: Prometheus holds the counters as they ended
         served = {f"{r['metric']['version']} {r['metric']['code']}": int(float(r["value"][1]))  # type: ignore[index]
-                  for r in self.prometheus.query('sum by (version, code) (http_requests_total{job="cart"})')}
+                  for r in prometheus.query('sum by (version, code) (http_requests_total{job="cart"})')}
         commits = self.commits(s, since, CART_PROD, "cart")
         s.say("What Prometheus holds for the cart, by version and status: "
               + ", ".join(f"{key}: {n}" for key, n in sorted(served.items())) + ".")

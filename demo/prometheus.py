@@ -2,6 +2,7 @@
 the `watch` after a rolling deploy reads it as it would read a team's Prometheus.
 
     prometheus = start_prometheus(work / "prometheus", {"cart": [cart_service.port]})
+    prometheus.wait_ready()
     prometheus.query('sum(rate(http_requests_total{job="cart"}[5s]))')
     prometheus.close()
 """
@@ -38,6 +39,23 @@ class Prometheus:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    targets: int
+
+    def wait_ready(self) -> None:
+        """Until every target is up; PrometheusError (with the log's end) when it exits or takes too long."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise PrometheusError(f"prometheus exited with {self.process.returncode}: "
+                                      f"{self.log_path.read_text(errors='replace')[-1000:]}")
+            try:
+                if len(self.query("up == 1")) == self.targets:
+                    return
+            except (urllib.error.URLError, OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.25)
+        raise PrometheusError(f"prometheus was not ready within {READY_TIMEOUT:g}s: "
+                              f"{self.log_path.read_text(errors='replace')[-1000:]}")
 
     def query(self, promql: str) -> list[dict[str, object]]:
         """An instant query's result (the `data.result` list of Prometheus' HTTP API)."""
@@ -61,7 +79,8 @@ class Prometheus:
 
 
 def start_prometheus(root: Path, jobs: Mapping[str, Sequence[int]]) -> Prometheus:
-    """Prometheus scraping, every second, each job's loopback ports; returned once every target is up."""
+    """Prometheus scraping, every second, each job's loopback ports; returned at once, while it boots
+    (`wait_ready` waits until every target is up)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise PrometheusError("`prometheus` is not installed (Debian package prometheus; `make system` installs it)")
@@ -79,19 +98,4 @@ def start_prometheus(root: Path, jobs: Mapping[str, Sequence[int]]) -> Prometheu
             [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    prometheus = Prometheus(f"http://127.0.0.1:{port}", process, log_path)
-    expected = sum(len(ports) for ports in jobs.values())
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise PrometheusError(f"prometheus exited with {process.returncode}: "
-                                  f"{log_path.read_text(errors='replace')[-1000:]}")
-        try:
-            if len(prometheus.query("up == 1")) == expected:
-                return prometheus
-        except (urllib.error.URLError, OSError, KeyError, ValueError):
-            pass
-        time.sleep(0.25)
-    prometheus.close()
-    raise PrometheusError(f"prometheus was not ready within {READY_TIMEOUT:g}s: "
-                          f"{log_path.read_text(errors='replace')[-1000:]}")
+    return Prometheus(f"http://127.0.0.1:{port}", process, log_path, sum(len(ports) for ports in jobs.values()))
