@@ -181,7 +181,7 @@ class Progressive:
         try:
             for router in self.routers.values():
                 router.start()
-        except RouterError as err:
+        except (RouterError, OSError) as err:  # OSError: no nginx (Debian package nginx-light; make system)
             raise DemoFailed(f"nginx: {err}") from err
         shop_paths = {"stable": f"{PROD}/stable/deployment.yaml", "canary": f"{PROD}/canary/deployment.yaml",
                       "blue": f"{STAGING}/blue/deployment.yaml", "green": f"{STAGING}/green/deployment.yaml"}
