@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 import json
 import shutil
 import subprocess
@@ -41,6 +42,7 @@ STAGES = ("--provider", "probe", "--rate", "40", "--interval", "0.5s", "--step-d
           "1s", "--min-requests", "25", "--max-error-rate", "5", "--max-error-increase", "5",
           "--max-p95-increase", "off", "--max-p99-ratio", "off", "--alpha", "0.01")
 BASELINE_SECONDS = 10  # the watch's baseline window before the deploy (30 minutes in the runbooks)
+SCRAPE = 0.25  # seconds between Prometheus' scrapes: a canary stage here lasts one or two seconds
 WATCH = ("--baseline", "before-deploy", "--baseline-window", f"{BASELINE_SECONDS}s", "--duration", "20s",
          "--interval", "1s", "--rate-window", "5s", "--max-error-rate", "5% for 3s", "--max-p99-ratio", "5x for 5s",
          "--max-unhealthy", "50")
@@ -139,7 +141,8 @@ class Progressive:
     def _routed(self, root: Path) -> None:
         weights = {name: router.apply(root) for name, router in self.routers.items()}
         commit = git(root, "rev-parse", "HEAD")
-        self.applied.append({"commit": commit, "subject": git(root, "log", "-1", "--format=%s"), "nginx": weights})
+        self.applied.append({"commit": commit, "subject": git(root, "log", "-1", "--format=%s"), "nginx": weights,
+                             "at": time.time()})
 
     def setup(self) -> None:
         s = self.story
@@ -149,6 +152,12 @@ class Progressive:
                   "traffic, configured from the GitOps repository's routing resources after every commit the "
                   "stand-in for Flux applies; Debian's prometheus scrapes the cart.")
         s.say(SHORTENED)
+        try:  # it boots while the rest is set up
+            self.prometheus = start_prometheus(self.work / "prometheus", {
+                "shop": [self.services["stable"].port, self.services["canary"].port],
+                "cart": [self.services["cart"].port]}, interval=SCRAPE)
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
         s.say(f"Chapters {s.chapters + 3} and {s.chapters + 4} (blue/green, then the rolling deploy) run alongside "
               f"{s.chapters + 1} and {s.chapters + 2} (the staged canary), as separate pipelines would: they push to "
               "the same GitOps repository, and are told after them.")
@@ -197,23 +206,22 @@ class Progressive:
             reconciler.start()
         for name in [*shop_paths, "cart"]:
             self.wait(name, "1.3.0")
-        try:
-            self.prometheus = start_prometheus(self.work / "prometheus", {"cart": [self.services["cart"].port]})
-        except PrometheusError as err:
-            raise DemoFailed(str(err)) from err
         self.traffic = Traffic([r.url + "/" for name, r in self.routers.items() if name != "preview"], rate=20)
         s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
-        s.say("Users send 20 requests a second through each router but the preview one.")
+        try:
+            self.prometheus.wait_ready()
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
+        s.say(f"Users send 20 requests a second through each router but the preview one. Prometheus at "
+              f"{self.prometheus.url} scrapes the shop's stable and canary and the cart every {SCRAPE:g} s.")
 
     def prometheus_with_baseline(self) -> Prometheus:
-        """The Prometheus started in setup (it boots and scrapes while the chapters run), once it holds
-        the watch's baseline window of the cart."""
+        """The Prometheus started in setup, once it holds the watch's baseline window of the cart."""
         assert self.prometheus is not None
         history = f'count_over_time(up{{job="cart"}}[{BASELINE_SECONDS + 5}s])'
         deadline = time.monotonic() + 60
         try:
-            self.prometheus.wait_ready()
-            while (self.prometheus.value(history) or 0) < BASELINE_SECONDS + 1:  # one scrape a second
+            while (self.prometheus.value(history) or 0) < (BASELINE_SECONDS + 1) / SCRAPE:
                 if time.monotonic() > deadline:
                     raise DemoFailed(f"Prometheus did not gather {BASELINE_SECONDS} s of the cart within 60 s")
                 time.sleep(0.25)
@@ -270,6 +278,41 @@ class Progressive:
         s.say("The GitOps commits, and what nginx routed after each:")
         s.show("\n".join(lines))
         return made
+
+    def split_seen(self, commits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What Prometheus counted, in each canary stage, of users' requests (those nginx forwarded): the
+        services' routed counters from a scrape after the stage's commit was applied (nginx had
+        reloaded) to when the chapter's next commit was."""
+        prometheus = self.prometheus
+        assert prometheus is not None
+        applied = {entry["commit"]: entry for entry in self.applied}
+        # A commit followed within the reconciler's interval by another (from a chapter alongside) took
+        # effect with the later one: each commit is in force from the first applied at or after it.
+        effect: dict[str, dict[str, Any]] = {}
+        waiting: list[str] = []
+        for sha in git(self.remote, "rev-list", "--reverse", "main").split():  # oldest first
+            waiting.append(sha)
+            if sha in applied:
+                effect.update((pending, applied[sha]) for pending in waiting)
+                waiting.clear()
+        query = 'sum by (track) (http_routed_requests_total{job="shop"})'
+
+        def counts(when: float) -> dict[str, float]:
+            return {str(r["metric"]["track"]): float(r["value"][1])  # type: ignore[index]
+                    for r in prometheus.query(query, when)}
+
+        stages = []
+        for this, after in itertools.pairwise(commits):
+            if "canary to" not in this["subject"] or this["commit"] not in effect or after["commit"] not in effect:
+                continue
+            routed = effect[this["commit"]]
+            start, end = routed["at"] + 2 * SCRAPE, effect[after["commit"]]["at"]  # a scrape after nginx reloaded
+            if end <= start:
+                continue
+            first, last = counts(start), counts(end)
+            seen = {track: int(last.get(track, 0) - first.get(track, 0)) for track in ("stable", "canary")}
+            stages.append({"commit": this["commit"], "nginx": routed["nginx"]["production"], "prometheus": seen})
+        return stages
 
     # -- the scenarios ---------------------------------------------------------------------------
 
@@ -330,10 +373,15 @@ class Progressive:
         after = sample(self.routers["production"].url, 50)
         commits = self.commits(s, since, PROD, "production")
         s.say(f"After the promotion, 50 requests through nginx: {shown(after)} (the stable now runs v1.4.0).")
+        split = self.split_seen(commits)
+        s.say("Prometheus, users' requests nginx forwarded in each stage (the services' http_routed_requests_total): "
+              + "; ".join(f"{st['nginx']['shop-canary']} %: canary {st['prometheus']['canary']} of "
+                          f"{sum(st['prometheus'].values())}" for st in split) + ".")
         self.scenarios.append({"scenario": "staged canary, good release", "app": "shop", "environment": "production",
                                "strategy": "canary", "version": "v1.4.0", "outcome": "promoted",
                                "stage": out["stage"], "stages": out["stages"], "reason": out["reason"],
-                               "commits": commits, "through_router": {"at 100%": at_100, "after": after}})
+                               "commits": commits, "through_router": {"at 100%": at_100, "after": after},
+                               "prometheus": split})
 
     def canary_bad(self, s: Story) -> None:
         s.chapter("A bad release is stopped at its first stage",
@@ -393,8 +441,8 @@ class Progressive:
                   "cart v1.4.1 in production, rolling: no canary to compare with, so the watch compares the cart "
                   "with itself before the deploy, with the runbooks' triggers (error rate > 5 %, p99 > 5× the "
                   "baseline, more than half the instances down), in Prometheus.")
-        s.say(f"Prometheus at {prometheus.url} has scraped the cart every second since the chapters began; it "
-              f"holds the {BASELINE_SECONDS} s before the deploy.")
+        s.say(f"Prometheus has scraped the cart every {SCRAPE:g} s since the chapters began; it holds the "
+              f"{BASELINE_SECONDS} s before the deploy.")
         since = git(self.remote, "rev-parse", "main")
         deployed_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.bump(s, "cart", CART_PROD, "v1.4.1", "production", "rolling")

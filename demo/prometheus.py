@@ -1,5 +1,5 @@
-"""Debian's `prometheus` on loopback for the demo: it scrapes the demo's services every second, and
-the `watch` after a rolling deploy reads it as it would read a team's Prometheus.
+"""Debian's `prometheus` on loopback for the demo: it scrapes the demo's services, and the `watch`
+after a rolling deploy reads it as it would read a team's Prometheus.
 
     prometheus = start_prometheus(work / "prometheus", {"cart": [cart_service.port]})
     prometheus.wait_ready()
@@ -57,9 +57,9 @@ class Prometheus:
         raise PrometheusError(f"prometheus was not ready within {READY_TIMEOUT:g}s: "
                               f"{self.log_path.read_text(errors='replace')[-1000:]}")
 
-    def query(self, promql: str) -> list[dict[str, object]]:
-        """An instant query's result (the `data.result` list of Prometheus' HTTP API)."""
-        body = urllib.parse.urlencode({"query": promql}).encode()
+    def query(self, promql: str, at: float | None = None) -> list[dict[str, object]]:
+        """An instant query's result (the `data.result` list of Prometheus' HTTP API), now or `at`."""
+        body = urllib.parse.urlencode({"query": promql, **({"time": f"{at:.3f}"} if at is not None else {})}).encode()
         with urllib.request.urlopen(self.url + "/api/v1/query", data=body, timeout=5) as answer:  # noqa: S310 -- our own loopback Prometheus
             return list(json.loads(answer.read())["data"]["result"])
 
@@ -78,17 +78,18 @@ class Prometheus:
                 self.process.wait()
 
 
-def start_prometheus(root: Path, jobs: Mapping[str, Sequence[int]]) -> Prometheus:
-    """Prometheus scraping, every second, each job's loopback ports; returned at once, while it boots
-    (`wait_ready` waits until every target is up)."""
+def start_prometheus(root: Path, jobs: Mapping[str, Sequence[int]], interval: float = 1.0) -> Prometheus:
+    """Prometheus scraping each job's loopback ports every `interval` seconds; returned at once, while
+    it boots (`wait_ready` waits until every target is up)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise PrometheusError("`prometheus` is not installed (Debian package prometheus; `make system` installs it)")
     root.mkdir(parents=True, exist_ok=True)
-    config = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs:"]
+    every = f"{round(interval * 1000)}ms"
+    config = ["global:", f"  scrape_interval: {every}", "  evaluation_interval: 1s", "scrape_configs:"]
     for job, ports in jobs.items():
         targets = ", ".join(f'"127.0.0.1:{port}"' for port in ports)
-        config += [f"  - job_name: {job}", "    scrape_timeout: 900ms", "    static_configs:",
+        config += [f"  - job_name: {job}", f"    scrape_timeout: {every}", "    static_configs:",
                    f"      - targets: [{targets}]"]
     (root / "prometheus.yml").write_text("\n".join(config) + "\n")
     port = _free_port()

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from demo.service import ROUTED_HEADER
 from deploy_actions.gitops.routing import routed
 
 
@@ -136,7 +137,7 @@ http {{
     server {{
         listen 127.0.0.1:{self.port};
         location = /_router {{ return 200 "{self.revision}"; }}
-        location / {{ proxy_pass http://app; proxy_next_upstream off; }}
+        location / {{ proxy_pass http://app; proxy_next_upstream off; proxy_set_header {ROUTED_HEADER} 1; }}
     }}
 }}
 """)

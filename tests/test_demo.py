@@ -382,8 +382,15 @@ def test_a_good_release_walks_every_stage_and_nginx_follows_each_commit(
     assert _image(work, promote, f"{PROD}/stable/deployment.yaml").endswith("/org/shop:v1.4.0")
     assert [s for _, s in walk].index("chore: Shift shop canary to 100% in production") < [
         s for _, s in walk].index("chore: Bump shop to v1.4.0")  # the stable gets the tag only after 100 %
-    through = _scenario(work, "staged canary, good release")["through_router"]
-    assert through == {"at 100%": {"canary": 50}, "after": {"stable": 50}}
+    scenario = _scenario(work, "staged canary, good release")
+    assert scenario["through_router"] == {"at 100%": {"canary": 50}, "after": {"stable": 50}}
+    # Prometheus saw the split each commit asked for: the users' requests nginx forwarded in each stage,
+    # counted by the services (nginx's weighted round robin is exact; a scrape either side may miss one).
+    stages = scenario["prometheus"]
+    assert [st["nginx"]["shop-canary"] for st in stages] == [10, 30, 50, 90, 100]
+    for st in stages:
+        canary, total = st["prometheus"]["canary"], sum(st["prometheus"].values())
+        assert total >= 10 and abs(canary - total * st["nginx"]["shop-canary"] / 100) <= 3, st
 
 
 def test_a_bad_release_is_stopped_at_its_first_stage_in_one_forward_commit(
