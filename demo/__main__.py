@@ -529,6 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.facts["source_commits"] = {"1.3.0": demo.release("1.3.0", first=True)}
         demo.repeat_and_refuse()
         demo.start_registry()
+        assert demo.registry is not None
+        progressive = Progressive(story, work, demo.registry, demo.gitops_remote)
+        progressive.boot()  # Prometheus for the router chapters boots while the release story runs
         demo.gitops_repository()
         if demo.deploy("1.3.0", previous="1.2.0") != "promote":
             raise DemoFailed(f"the healthy canary 1.3.0 was not promoted: {demo.facts['canary']['1.3.0']['reason']}")
@@ -543,8 +546,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if demo.deploy("1.4.0", previous="1.3.0") != "rollback":
             raise DemoFailed(f"the bad canary 1.4.0 was not rolled back: {demo.facts['canary']['1.4.0']['reason']}")
         demo.roll_back("1.4.0", good="1.3.0")
-        assert demo.registry is not None
-        progressive = Progressive(story, work, demo.registry, demo.gitops_remote)
         progressive.setup()
         progressive.tell()
         demo.gitops_history()

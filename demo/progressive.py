@@ -133,7 +133,7 @@ class Progressive:
         self.applied: list[dict[str, Any]] = []  # each GitOps commit the routers were configured from
         self.reconcilers: list[Reconciler] = []
         self.prometheus: Prometheus | None = None
-        self.traffic: Traffic | None = None
+        self.traffic: list[Traffic] = []
         self.scenarios: list[dict[str, Any]] = []  # for summary.json and report.md
 
     # -- the stage: files, images, routers, reconcilers, Prometheus, users ---------------------
@@ -144,6 +144,16 @@ class Progressive:
         self.applied.append({"commit": commit, "subject": git(root, "log", "-1", "--format=%s"), "nginx": weights,
                              "at": time.time()})
 
+    def boot(self) -> None:
+        """Start Prometheus scraping the services (they run no version yet): it boots while the story
+        before these chapters runs."""
+        try:
+            self.prometheus = start_prometheus(self.work / "prometheus", {
+                "shop": [self.services["stable"].port, self.services["canary"].port],
+                "cart": [self.services["cart"].port]}, interval=SCRAPE)
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
+
     def setup(self) -> None:
         s = self.story
         s.chapter("Progressive delivery through a real router",
@@ -152,12 +162,8 @@ class Progressive:
                   "traffic, configured from the GitOps repository's routing resources after every commit the "
                   "stand-in for Flux applies; Debian's prometheus scrapes the cart.")
         s.say(SHORTENED)
-        try:  # it boots while the rest is set up
-            self.prometheus = start_prometheus(self.work / "prometheus", {
-                "shop": [self.services["stable"].port, self.services["canary"].port],
-                "cart": [self.services["cart"].port]}, interval=SCRAPE)
-        except PrometheusError as err:
-            raise DemoFailed(str(err)) from err
+        if self.prometheus is None:  # not booted earlier
+            self.boot()
         s.say(f"Chapters {s.chapters + 3} and {s.chapters + 4} (blue/green, then the rolling deploy) run alongside "
               f"{s.chapters + 1} and {s.chapters + 2} (the staged canary), as separate pipelines would: they push to "
               "the same GitOps repository, and are told after them.")
@@ -206,19 +212,25 @@ class Progressive:
             reconciler.start()
         for name in [*shop_paths, "cart"]:
             self.wait(name, "1.3.0")
-        self.traffic = Traffic([r.url + "/" for name, r in self.routers.items() if name != "preview"], rate=20)
+        # Users: 40 requests a second to production (a stage lasts a second or two), 20 to the others.
+        self.traffic = [Traffic([self.routers["production"].url + "/"], rate=40),
+                        Traffic([self.routers[name].url + "/" for name in ("staging", "cart")], rate=20)]
         s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
+        prometheus = self.prometheus
+        assert prometheus is not None
         try:
-            self.prometheus.wait_ready()
+            prometheus.wait_ready()
         except PrometheusError as err:
             raise DemoFailed(str(err)) from err
-        s.say(f"Users send 20 requests a second through each router but the preview one. Prometheus at "
-              f"{self.prometheus.url} scrapes the shop's stable and canary and the cart every {SCRAPE:g} s.")
+        s.say(f"Users send 40 requests a second through the production router, 20 through staging's and the "
+              f"cart's. Prometheus at {prometheus.url} scrapes the shop's stable and canary and the cart every "
+              f"{SCRAPE:g} s.")
 
     def prometheus_with_baseline(self) -> Prometheus:
-        """The Prometheus started in setup, once it holds the watch's baseline window of the cart."""
+        """The Prometheus booted earlier, once it holds the watch's baseline window of the cart."""
         assert self.prometheus is not None
-        history = f'count_over_time(up{{job="cart"}}[{BASELINE_SECONDS + 5}s])'
+        # scrapes that saw the cart's answers: its traffic since setup, at SCRAPE a sample
+        history = f'max(count_over_time(http_requests_total{{job="cart",code="200"}}[{BASELINE_SECONDS + 5}s]))'
         deadline = time.monotonic() + 60
         try:
             while (self.prometheus.value(history) or 0) < (BASELINE_SECONDS + 1) / SCRAPE:
@@ -477,8 +489,8 @@ class Progressive:
                 out.write(json.dumps(entry) + "\n")
 
     def close(self) -> None:
-        if self.traffic is not None:
-            self.traffic.close()
+        for traffic in self.traffic:
+            traffic.close()
         for reconciler in self.reconcilers:
             reconciler.stop()
         if self.prometheus is not None:
