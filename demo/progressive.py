@@ -387,8 +387,9 @@ class Progressive:
         s.say(f"After the promotion, 50 requests through nginx: {shown(after)} (the stable now runs v1.4.0).")
         split = self.split_seen(commits)
         s.say("Prometheus, users' requests nginx forwarded in each stage (the services' http_routed_requests_total): "
-              + "; ".join(f"{st['nginx']['shop-canary']} %: canary {st['prometheus']['canary']} of "
-                          f"{sum(st['prometheus'].values())}" for st in split) + ".")
+              + "; ".join(f"{st['nginx']['shop-canary']} %: " + (
+                  f"canary {st['prometheus']['canary']} of {sum(st['prometheus'].values())}"
+                  if any(st["prometheus"].values()) else "no scrape inside the stage") for st in split) + ".")
         self.scenarios.append({"scenario": "staged canary, good release", "app": "shop", "environment": "production",
                                "strategy": "canary", "version": "v1.4.0", "outcome": "promoted",
                                "stage": out["stage"], "stages": out["stages"], "reason": out["reason"],
