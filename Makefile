@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 WORKFLOW_FILES := $(wildcard .github/workflows/*.yml workflows/*.yml)
 ACTION_FILES := $(wildcard */action.yml action.yml)
 
-.PHONY: test lint unit demo demo-progressive bench clean system
+.PHONY: test lint unit demo bench clean system
 
 # Debian packages the tests and the demo run (registry, Prometheus, shellcheck, buildah, ...):
 # installed when missing, else one line says what to install.
@@ -35,9 +35,6 @@ test: lint unit
 
 demo: system $(BIN)/.installed
 	$(BIN)/python -m demo
-
-demo-progressive: system $(BIN)/.installed
-	$(BIN)/python -m demo.progressive
 
 bench: system $(BIN)/.installed
 	$(BIN)/python benchmarks/next_version.py

@@ -3,7 +3,10 @@
 release (version-bump, changelog-check) → image in a registry → gate → deployment opened →
 gitops-bump of the canary → a local reconciler (standing in for Flux / Argo CD) runs it →
 smoke-test → canary-monitor → promote; then a bad release, detected by the canary and rolled
-back as a forward commit with an incident record.
+back as a forward commit with an incident record. Then progressive delivery through a real nginx
+router configured from the same GitOps repository (demo.progressive): a staged canary walking
+10 → 30 → 50 → 90 → 100 %, a bad one stopped at its first stage, a blue/green switch and back,
+and a rolling deploy caught by the watch, with stage durations shortened (and said so).
 
 Every step runs the real `deploy-actions` command line, under `.work/demo` (wiped at start; set
 DEMO_WORK_DIR or --work-dir to put it elsewhere). It ends by writing `report.md` and copying the
@@ -17,135 +20,27 @@ import datetime as dt
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from demo.progressive import Progressive
 from demo.reconciler import Reconciler
 from demo.registry import DemoRegistry, start_registry
 from demo.service import AppService, Traffic
+from demo.story import CLI, ROOT, DemoFailed, Story, cli_env, git, outputs
 
-ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "deploy_actions"]
 APP, IMAGE_PATH, ENVIRONMENT, SOURCE_REPOSITORY = "app", "org/app", "production", "org/app"
 FAULTS = {"1.4.0": 0.25}  # the bad release answers a quarter of its requests with 500
-CANARY = ("--provider", "probe", "--rate", "20", "--interval", "1s", "--duration", "40s", "--min-duration", "8s",
-          "--min-requests", "150")
+CANARY = ("--provider", "probe", "--rate", "20", "--interval", "1s", "--duration", "40s", "--min-duration", "5s",
+          "--min-requests", "100")
 FREEZE, DENY_WINDOWS = "12-24..12-26\n12-31..01-02", "Fri 15:00-24:00"  # the team's rules, Europe/Berlin
 WORKLOADS = {"stable": f"apps/{APP}/{ENVIRONMENT}/stable", "canary": f"apps/{APP}/{ENVIRONMENT}/canary"}
-
-
-class DemoFailed(Exception):
-    """A step did not do what the story needs; the message says which and why."""
-
-
-# --------------------------------------------------------------------------- telling the story
-
-
-@dataclass
-class Story:
-    """Prints the narrative and keeps it, step by step, for report.md."""
-
-    work: Path
-    color: bool = sys.stdout.isatty()
-    started: float = field(default_factory=time.monotonic)
-    markdown: list[str] = field(default_factory=list)
-    chapters: int = 0
-
-    def _bold(self, text: str) -> str:
-        return f"\033[1m{text}\033[0m" if self.color else text
-
-    def _dim(self, text: str) -> str:
-        return f"\033[2m{text}\033[0m" if self.color else text
-
-    def chapter(self, title: str, why: str = "") -> None:
-        self.chapters += 1
-        print(f"\n{self._bold(f'{self.chapters}. {title}')}", flush=True)
-        self.markdown += ["", f"## {self.chapters}. {title}", ""]
-        if why:
-            self.say(why)
-
-    def step(self, title: str) -> None:
-        print(f"\n  {self._bold('▸ ' + title)}", flush=True)
-        self.markdown += ["", f"### {title}", ""]
-
-    def say(self, text: str) -> None:
-        print(f"  {text}", flush=True)
-        self.markdown += [text, ""]
-
-    def show(self, text: str, markdown_lang: str = "text") -> None:
-        """A block of output: indented on the terminal, fenced in the report."""
-        if not text.strip():
-            return
-        print("    " + text.rstrip().replace("\n", "\n    "), flush=True)
-        self.markdown += [f"````{markdown_lang}", text.rstrip(), "````", ""]  # 4: the text may hold ``` fences
-
-    def embed(self, markdown: str) -> None:
-        """Markdown written by a command, made part of the report (its headings under this chapter's)."""
-        lines = [f"##{line}" if line.startswith("#") else line for line in markdown.rstrip().splitlines()]
-        self.markdown += [*lines, ""]
-
-    def command(self, argv: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
-                expect: Sequence[int] = (0,)) -> subprocess.CompletedProcess[str]:
-        """Run `deploy-actions …` in `cwd`; print it, its stderr, and its exit status when not 0."""
-        shown = "deploy-actions " + " ".join(map(quote, argv))
-        print(f"  {self._dim('$ ' + shown)}", flush=True)
-        proc = subprocess.run([*CLI, *argv], cwd=cwd, capture_output=True, text=True, check=False,
-                              env=env or cli_env())
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        for line in lines:
-            print(f"    {line}", flush=True)
-        status = f"exit status {proc.returncode}"
-        if proc.returncode:
-            print(f"    → {status}", flush=True)
-        self.markdown += ["```console", f"$ {shown}", *lines, f"# {status}", "```", ""]
-        if proc.returncode not in expect:
-            raise DemoFailed(f"`{shown}` ended with exit status {proc.returncode} (expected "
-                             f"{' or '.join(map(str, expect))}):\n{proc.stderr.strip()[-3000:]}")
-        return proc
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-
-def quote(arg: str) -> str:
-    """As a shell would need it; a multi-line value as bash's $'…'."""
-    if "\n" in arg:
-        return "$'" + arg.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
-    return shlex.quote(arg)
-
-
-def cli_env() -> dict[str, str]:
-    """The environment of a terminal, not of a workflow run: no GITHUB_*/INPUT_* from a CI caller."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
-
-
-def outputs(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    try:
-        document = json.loads(proc.stdout)
-    except json.JSONDecodeError as err:
-        raise DemoFailed(f"expected one JSON object on stdout, got {proc.stdout[:300]!r}") from err
-    if not isinstance(document, dict):
-        raise DemoFailed(f"expected one JSON object on stdout, got {proc.stdout[:300]!r}")
-    return document
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False, env=cli_env())
-    if proc.returncode != 0:
-        raise DemoFailed(f"git {' '.join(args)} in {repo}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
-
-
-def indent(text: str) -> str:
-    return text.replace("\n", "\n  ")
 
 
 # --------------------------------------------------------------------------- what is available
@@ -566,6 +461,12 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def scenario_row(d: dict[str, Any]) -> str:
+    stage = f" at stage {d['stage']}/{d['stages']}" if "stage" in d else ""
+    return (f"| {d['scenario']} | {d['app']} | {d['environment']} | {d['strategy']} | {d['version']} | "
+            f"{d['outcome']}{stage} | {len(d['commits'])} |")
+
+
 def write_report(demo: Demo) -> Path:
     story, work = demo.story, demo.work
     records = sorted(p.relative_to(work).as_posix() for p in (work / "records").rglob("*") if p.is_file())
@@ -587,8 +488,12 @@ def write_report(demo: Demo) -> Path:
         f"| stable runs | {demo.services['stable'].version if 'stable' in demo.services else '?'} |",
         f"| canary runs | {demo.services['canary'].version if 'canary' in demo.services else '?'} |",
         "",
-        "Records: " + ", ".join(f"[{r}]({r})" for r in records),
     ]
+    if facts.get("scenarios"):
+        header += ["Progressive delivery through nginx (stage durations shortened for the demo, see its chapter):",
+                   "", "| deployment | app | environment | strategy | version | outcome | GitOps commits |",
+                   "| --- | --- | --- | --- | --- | --- | --- |", *map(scenario_row, facts["scenarios"]), ""]
+    header += ["Records: " + ", ".join(f"[{r}]({r})" for r in records)]
     missing = [name for name, ok in (("gate checklist (require:)", demo.features.gate_checklist),
                                      ("deployment lifecycle events", demo.features.deployment),
                                      ("incident record on rollback", demo.features.incident)) if not ok]
@@ -615,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (work / "records").mkdir(parents=True)
     story = Story(work)
     demo = Demo(story, work, args.registry)
+    progressive: Progressive | None = None
     print(f"deploy-actions demo in {work} — the release flow from a commit to a running canary and back.")
     try:
         demo.code_repository()
@@ -623,6 +529,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.facts["source_commits"] = {"1.3.0": demo.release("1.3.0", first=True)}
         demo.repeat_and_refuse()
         demo.start_registry()
+        assert demo.registry is not None
+        progressive = Progressive(story, work, demo.registry, demo.gitops_remote)
+        progressive.boot()  # Prometheus for the router chapters boots while the release story runs
         demo.gitops_repository()
         if demo.deploy("1.3.0", previous="1.2.0") != "promote":
             raise DemoFailed(f"the healthy canary 1.3.0 was not promoted: {demo.facts['canary']['1.3.0']['reason']}")
@@ -637,12 +546,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if demo.deploy("1.4.0", previous="1.3.0") != "rollback":
             raise DemoFailed(f"the bad canary 1.4.0 was not rolled back: {demo.facts['canary']['1.4.0']['reason']}")
         demo.roll_back("1.4.0", good="1.3.0")
+        progressive.setup()
+        progressive.tell()
         demo.gitops_history()
         demo.operations_report()
     except DemoFailed as err:
         print(f"\ndemo failed: {err}", file=sys.stderr)
         return 1
     finally:
+        if progressive is not None:
+            progressive.write_records(work / "records")
+            demo.facts["scenarios"] = progressive.scenarios
+            progressive.close()
         demo.close()
     running = {track: service.version for track, service in demo.services.items()}
     demo.facts.update(running=running, elapsed=round(story.elapsed(), 1),

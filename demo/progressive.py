@@ -1,46 +1,55 @@
-"""`python -m demo.progressive`: progressive delivery through a real router, told as a story.
+"""The demo's progressive-delivery chapters: real traffic through a real router (Debian's nginx,
+demo.router) configured from what the GitOps repository says after every commit.
 
-A GitOps repository with a staged canary behind an HTTPRoute (production) and a blue/green pair
-behind two Services (staging); the demo's reconciler stands in for Flux, and a stand-in router
-(Debian's nginx, demo.router) is configured from the repository's routing resources after every
-commit, with users' traffic going through it. A good release walks 10 → 30 → 50 → 90 → 100 %, a
-bad one is stopped at its first stage, and a blue/green release is switched to and back.
+The shop runs a staged canary behind an HTTPRoute in production and a blue/green pair behind two
+Services in staging; the cart deploys rolling in production, with the watch reading a real
+Prometheus (demo.prometheus) that scrapes it. A good release walks 10 → 30 → 50 → 90 → 100 %, a
+bad one is stopped at its first stage, a blue/green release is switched to and back, and a bad
+rolling deploy is caught by the watch. Each is told with the GitOps commits it made and what nginx
+routed after each one.
 
-Durations are shortened for the demo: each stage is judged for at most 3 s (10 minutes in the
-runbooks), from live probes of the canary and the stable workload. It runs under
-`.work/demo-progressive` (wiped at start), or DEMO_WORK_DIR.
+Durations are shortened for the demo, and the story says so: each canary stage is judged for at
+most 3 s (10 minutes in the runbooks); the watch looks every second for at most 20 s (30 minutes),
+its guards must hold for 3 s and 5 s (2 and 5 minutes), over 5 s rate windows (1 minute), against
+a 10 s baseline before the deploy (30 minutes).
 """
 
 from __future__ import annotations
 
 import collections
+import datetime as dt
+import itertools
 import json
-import os
 import shutil
-import sys
+import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-from demo.__main__ import ROOT, DemoFailed, Story, git, outputs
+from demo.prometheus import Prometheus, PrometheusError, start_prometheus
 from demo.reconciler import Reconciler
-from demo.router import Router
+from demo.registry import DemoRegistry
+from demo.router import Router, RouterError
 from demo.service import AppService, Traffic
+from demo.story import DemoFailed, Story, cli_env, git, outputs
 
-IMAGE = "registry.example.com/acme/shop"
-FAULTS = {"1.5.0": 0.4}  # the bad release answers 40 % of its requests with 500
+SHOP, CART = "org/shop", "org/cart"
+FAULTS = {"1.5.0": 0.4, "1.4.1": 0.3}  # the bad releases answer 40 % (shop) and 30 % (cart) of requests with 500
+PROD, STAGING, CART_PROD = "apps/shop/production", "apps/shop/staging", "apps/cart/production"
 STAGES = ("--provider", "probe", "--rate", "40", "--interval", "0.5s", "--step-duration", "3s", "--min-duration",
           "1s", "--min-requests", "25", "--max-error-rate", "5", "--max-error-increase", "5",
           "--max-p95-increase", "off", "--max-p99-ratio", "off", "--alpha", "0.01")
-PROD, STAGING = "apps/shop/production", "apps/shop/staging"
-
-
-def _deployment(name: str, labels: str, tag: str) -> str:
-    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n"
-            f"  selector:\n    matchLabels: {labels}\n  template:\n    metadata:\n      labels: {labels}\n"
-            f"    spec:\n      containers:\n        - name: shop\n          image: {IMAGE}:{tag}\n")
-
-
+BASELINE_SECONDS = 10  # the watch's baseline window before the deploy (30 minutes in the runbooks)
+SCRAPE = 0.25  # seconds between Prometheus' scrapes: a canary stage here lasts one or two seconds
+WATCH = ("--baseline", "before-deploy", "--baseline-window", f"{BASELINE_SECONDS}s", "--duration", "20s",
+         "--interval", "1s", "--rate-window", "5s", "--max-error-rate", "5% for 3s", "--max-p99-ratio", "5x for 5s",
+         "--max-unhealthy", "50")
+SHORTENED = ("Durations are shortened for the demo: each canary stage is judged for at most 3 s (10 minutes in "
+             "the runbooks); the watch after the rolling deploy looks every second for at most 20 s (30 minutes), "
+             "its guards must hold for 3 s and 5 s (2 and 5 minutes) over 5 s rate windows (1 minute), against "
+             f"a {BASELINE_SECONDS} s baseline before the deploy (30 minutes).")
 ROUTE = """apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
@@ -72,18 +81,16 @@ spec:
   selector: {app: shop, slot: green}
   ports: [{port: 80}]
 """
-FILES = {
-    f"{PROD}/route.yaml": ROUTE,
-    f"{PROD}/stable.yaml": _deployment("shop", "{app: shop, track: stable}", "v1.3.0"),
-    f"{PROD}/canary.yaml": _deployment("shop-canary", "{app: shop, track: canary}", "v1.3.0"),
-    f"{STAGING}/services.yaml": SERVICES,
-    f"{STAGING}/blue/deployment.yaml": _deployment("shop-blue", "{app: shop, slot: blue}", "v1.3.0"),
-    f"{STAGING}/green/deployment.yaml": _deployment("shop-green", "{app: shop, slot: green}", "v1.3.0"),
-}
 
 
-def sample(url: str, n: int = 50) -> str:
-    """Who answers `n` requests sent through a router, e.g. 'stable 35, canary 15'."""
+def _deployment(name: str, labels: str, image: str, extra: str = "") -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 2\n{extra}"
+            f"  selector:\n    matchLabels: {labels}\n  template:\n    metadata:\n      labels: {labels}\n"
+            f"    spec:\n      containers:\n        - name: {name.split('-')[0]}\n          image: {image}\n")
+
+
+def sample(url: str, n: int) -> dict[str, int]:
+    """Who answers `n` requests sent through a router: {'stable': 35, 'canary': 15}."""
     seen: collections.Counter[str] = collections.Counter()
     for _ in range(n):
         try:
@@ -91,182 +98,405 @@ def sample(url: str, n: int = 50) -> str:
                 seen[json.loads(answer.read())["track"]] += 1
         except OSError:
             seen["error"] += 1
-    return ", ".join(f"{track} {count}" for track, count in seen.most_common())
+    return dict(seen.most_common())
+
+
+def shown(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items()) or "nothing"
+
+
+def watch_after_rolling(story: Story, work: Path, *, prometheus_url: str, selector: str, deployed_at: str,
+                        report: str) -> dict[str, Any]:
+    """The watch after a rolling deploy, as deploy.yml runs it: canary-monitor with the service against
+    itself before the deploy (`baseline: before-deploy`). The one place the demo calls it."""
+    return outputs(story.command(["canary-monitor", "--prometheus-url", prometheus_url, "--canary-selector", selector,
+                                  "--deployed-at", deployed_at, *WATCH, "--report", report, "--json"], work))
 
 
 class Progressive:
-    def __init__(self, story: Story, work: Path) -> None:
-        self.story, self.work = story, work
-        self.remote = work / "gitops.git"
-        self.services = {name: AppService(name, FAULTS) for name in ("stable", "canary", "blue", "green")}
-        address = {name: s.url.removeprefix("http://") for name, s in self.services.items()}
-        self.prod = Router({"shop": address["stable"], "shop-canary": address["canary"]}, needle="shop",
-                           scope=[PROD])
-        self.staging = Router({"blue": address["blue"], "green": address["green"]}, needle="shop", scope=[STAGING])
-        self.history: list[tuple[str, dict[str, int]]] = []
-        self.reconciler: Reconciler | None = None
-        self.traffic: Traffic | None = None
+    """The chapters, in one GitOps repository (`remote`) with the images in `registry`."""
 
-    def run(self, *argv: str, expect: tuple[int, ...] = (0,)) -> dict[str, object]:
-        return outputs(self.story.command([*argv, "--json"], self.work, expect=expect))
+    def __init__(self, story: Story, work: Path, registry: DemoRegistry, remote: Path) -> None:
+        self.story, self.work, self.registry, self.remote = story, work, registry, remote
+        self.image = {"shop": f"{registry.host}/{SHOP}", "cart": f"{registry.host}/{CART}"}
+        self.services = {name: AppService(name, FAULTS) for name in ("stable", "canary", "blue", "green", "cart")}
+        address = {name: s.url.removeprefix("http://") for name, s in self.services.items()}
+        self.routers = {
+            "production": Router({"shop": address["stable"], "shop-canary": address["canary"]}, needle="shop",
+                                 scope=[PROD]),
+            "staging": Router({"blue": address["blue"], "green": address["green"]}, needle="shop", scope=[STAGING],
+                              service="shop"),
+            "preview": Router({"blue": address["blue"], "green": address["green"]}, needle="shop", scope=[STAGING],
+                              service="shop-preview"),
+            "cart": Router({"cart": address["cart"]}, needle="cart", scope=[CART_PROD]),
+        }
+        self.applied: list[dict[str, Any]] = []  # each GitOps commit the routers were configured from
+        self.reconcilers: list[Reconciler] = []
+        self.prometheus: Prometheus | None = None
+        self.traffic: list[Traffic] = []
+        self.scenarios: list[dict[str, Any]] = []  # for summary.json and report.md
+
+    # -- the stage: files, images, routers, reconcilers, Prometheus, users ---------------------
 
     def _routed(self, root: Path) -> None:
-        weights = self.prod.apply(root)
-        self.staging.apply(root)
-        if not self.history or self.history[-1][1] != weights:
-            self.history.append((git(root, "log", "-1", "--format=%s"), weights))
+        weights = {name: router.apply(root) for name, router in self.routers.items()}
+        commit = git(root, "rev-parse", "HEAD")
+        self.applied.append({"commit": commit, "subject": git(root, "log", "-1", "--format=%s"), "nginx": weights,
+                             "at": time.time()})
+
+    def boot(self) -> None:
+        """Start Prometheus scraping the services (they run no version yet): it boots while the story
+        before these chapters runs."""
+        try:
+            self.prometheus = start_prometheus(self.work / "prometheus", {
+                "shop": [self.services["stable"].port, self.services["canary"].port],
+                "cart": [self.services["cart"].port]}, interval=SCRAPE)
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
 
     def setup(self) -> None:
         s = self.story
-        s.chapter("A GitOps repository with routing, a stand-in for Flux, and a real router",
-                  "production: stable and canary behind an HTTPRoute; staging: blue and green behind Services.")
-        seed = self.work / "seed"
-        git(self.work, "init", "-q", "--bare", "-b", "main", str(self.remote))
+        s.chapter("Progressive delivery through a real router",
+                  "The shop: a staged canary behind an HTTPRoute in production, blue/green slots behind two "
+                  "Services in staging. The cart: a rolling Deployment in production. Debian's nginx routes users' "
+                  "traffic, configured from the GitOps repository's routing resources after every commit the "
+                  "stand-in for Flux applies; Debian's prometheus scrapes the cart.")
+        s.say(SHORTENED)
+        if self.prometheus is None:  # not booted earlier
+            self.boot()
+        s.say(f"Chapters {s.chapters + 3} and {s.chapters + 4} (blue/green, then the rolling deploy) run alongside "
+              f"{s.chapters + 1} and {s.chapters + 2} (the staged canary), as separate pipelines would: they push to "
+              "the same GitOps repository, and are told after them.")
+        for app, versions in (("shop", ("1.3.0", "1.4.0", "1.5.0")), ("cart", ("1.3.0", "1.4.1"))):
+            for version in versions:
+                self.registry.publish(f"org/{app}", f"v{version}", version)
+        s.say(f"Published {self.image['shop']}:v1.3.0, v1.4.0, v1.5.0 and {self.image['cart']}:v1.3.0, v1.4.1.")
+        shop, cart = self.image["shop"] + ":v1.3.0", self.image["cart"] + ":v1.3.0"
+        files = {
+            f"{PROD}/route.yaml": ROUTE,
+            f"{PROD}/stable/deployment.yaml": _deployment("shop", "{app: shop, track: stable}", shop),
+            f"{PROD}/canary/deployment.yaml": _deployment("shop-canary", "{app: shop, track: canary}", shop),
+            f"{STAGING}/services.yaml": SERVICES,
+            f"{STAGING}/blue/deployment.yaml": _deployment("shop-blue", "{app: shop, slot: blue}", shop),
+            f"{STAGING}/green/deployment.yaml": _deployment("shop-green", "{app: shop, slot: green}", shop),
+            f"{CART_PROD}/deployment.yaml": _deployment("cart", "{app: cart}", cart,
+                                                        "  strategy: {type: RollingUpdate}\n"),
+        }
+        seed = self.work / "gitops-seed-progressive"
         git(self.work, "clone", "-q", str(self.remote), str(seed))
-        for rel, text in FILES.items():
+        for rel, text in files.items():
             (seed / rel).parent.mkdir(parents=True, exist_ok=True)
             (seed / rel).write_text(text)
         git(seed, "add", "-A")
         git(seed, "-c", "user.name=Platform Team", "-c", "user.email=platform@example.com", "commit", "-q", "-m",
-            "feat: shop with a canary route and blue/green slots")
+            "feat: shop with a canary route and blue/green slots, cart rolling")
         git(seed, "push", "-q", "origin", "main")
         shutil.rmtree(seed)
-        self.prod.start()
-        self.staging.start()
-        paths = {"stable": f"{PROD}/stable.yaml", "canary": f"{PROD}/canary.yaml",
-                 "blue": f"{STAGING}/blue/deployment.yaml", "green": f"{STAGING}/green/deployment.yaml"}
-        self.reconciler = Reconciler(str(self.remote), "main", IMAGE,
-                                     {name: (path, self.services[name]) for name, path in paths.items()},
-                                     interval=0.3, on_revision=self._routed)
-        self.reconciler.start()
-        for name in paths:
-            self.reconciler.wait_for(name, "1.3.0", timeout=30)
-        self.traffic = Traffic([self.prod.url + "/", self.staging.url + "/"], rate=20)
-        s.say(f"nginx routes production at {self.prod.url} ({self.prod.weights}) and staging at {self.staging.url} "
-              f"({self.staging.weights}); users send 20 requests a second to each.")
+        s.show("\n".join(sorted(files)))
+        try:
+            for router in self.routers.values():
+                router.start()
+        except (RouterError, OSError) as err:  # OSError: no nginx (Debian package nginx-light; make system)
+            raise DemoFailed(f"nginx: {err}") from err
+        shop_paths = {"stable": f"{PROD}/stable/deployment.yaml", "canary": f"{PROD}/canary/deployment.yaml",
+                      "blue": f"{STAGING}/blue/deployment.yaml", "green": f"{STAGING}/green/deployment.yaml"}
+        # One stand-in for Flux per app (as one Flux Kustomization per app); the first also drives nginx.
+        self.reconcilers = [
+            Reconciler(str(self.remote), "main", self.image["shop"],
+                       {name: (path, self.services[name]) for name, path in shop_paths.items()}, interval=0.3,
+                       on_revision=self._routed),
+            Reconciler(str(self.remote), "main", self.image["cart"],
+                       {"cart": (f"{CART_PROD}/deployment.yaml", self.services["cart"])}, interval=0.3),
+        ]
+        for reconciler in self.reconcilers:
+            reconciler.start()
+        for name in [*shop_paths, "cart"]:
+            self.wait(name, "1.3.0")
+        # Users: 40 requests a second to production (a stage lasts a second or two), 20 to the others.
+        self.traffic = [Traffic([self.routers["production"].url + "/"], rate=40),
+                        Traffic([self.routers[name].url + "/" for name in ("staging", "cart")], rate=20)]
+        s.say("nginx: " + "; ".join(f"{name} at {r.url} → {r.weights}" for name, r in self.routers.items()) + ".")
+        prometheus = self.prometheus
+        assert prometheus is not None
+        try:
+            prometheus.wait_ready()
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
+        s.say(f"Users send 40 requests a second through the production router, 20 through staging's and the "
+              f"cart's. Prometheus at {prometheus.url} scrapes the shop's stable and canary and the cart every "
+              f"{SCRAPE:g} s.")
 
-    def bump(self, path: str, tag: str, *extra: str) -> None:
-        self.run("gitops-bump", "--repository", "./gitops.git", "--image", IMAGE, "--tag", tag, "--path", path,
-                 "--app", "shop", "--environment", path.split("/")[2], "--verify-image", "false", *extra)
+    def prometheus_with_baseline(self) -> Prometheus:
+        """The Prometheus booted earlier, once it holds the watch's baseline window of the cart."""
+        assert self.prometheus is not None
+        # scrapes that saw the cart's answers: its traffic since setup, at SCRAPE a sample
+        history = f'max(count_over_time(http_requests_total{{job="cart",code="200"}}[{BASELINE_SECONDS + 5}s]))'
+        deadline = time.monotonic() + 60
+        try:
+            while (self.prometheus.value(history) or 0) < (BASELINE_SECONDS + 1) / SCRAPE:
+                if time.monotonic() > deadline:
+                    raise DemoFailed(f"Prometheus did not gather {BASELINE_SECONDS} s of the cart within 60 s")
+                time.sleep(0.25)
+        except PrometheusError as err:
+            raise DemoFailed(str(err)) from err
+        return self.prometheus
 
-    def rollout(self, tag: str) -> dict[str, object]:
-        s = self.story
-        assert self.reconciler is not None
-        s.step(f"gitops-bump: the canary gets {tag}; then rollout walks its stages")
-        self.bump(f"{PROD}/canary.yaml", tag)
-        self.reconciler.wait_for("canary", tag, timeout=30)
-        out = self.run("rollout", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
-                       "--path", PROD, "--canary-steps", "10,30,50,90,100", *STAGES,
-                       "--canary-url", self.services["canary"].url + "/", "--baseline-url",
-                       self.services["stable"].url + "/", "--report", f"records/rollout-{tag}.json")
-        s.say(f"rollout: {out['decision']} — {out['reason']} (alpha {out['alpha']} over the whole rollout)")
+    def wait(self, workload: str, version: str) -> str:
+        reconciler = next(r for r in self.reconcilers if workload in r.workloads)
+        try:
+            return reconciler.wait_for(workload, version, timeout=30)
+        except TimeoutError as err:
+            raise DemoFailed(str(err)) from err
+
+    def settle(self) -> None:
+        """Until the routers are configured from the latest GitOps commit."""
+        tip = git(self.remote, "rev-parse", "main")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            applied = self.reconcilers[0].revision
+            if applied is not None and self._contains(applied, tip):
+                return
+            time.sleep(0.05)
+        raise DemoFailed(f"the reconciler did not apply GitOps commit {tip[:7]}")
+
+    def _contains(self, commit: str, ancestor: str) -> bool:
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", ancestor, commit], cwd=self.remote,
+                              capture_output=True, check=False, env=cli_env())
+        return proc.returncode == 0
+
+    def run(self, s: Story, *argv: str) -> dict[str, Any]:
+        return outputs(s.command([*argv, "--json"], self.work))
+
+    def bump(self, s: Story, app: str, path: str, tag: str, environment: str, strategy: str,
+             *extra: str) -> dict[str, Any]:
+        return self.run(s, "gitops-bump", "--repository", "./gitops.git", "--image", self.image[app], "--tag", tag,
+                        "--path", path, "--app", app, "--environment", environment, "--strategy", strategy, *extra)
+
+    def commits(self, s: Story, since: str, path: str, router: str) -> list[dict[str, Any]]:
+        """The GitOps commits after `since` that touch `path`, oldest first, each with what `router`'s
+        nginx routed from it; shown as the chapter's history."""
+        shas = git(self.remote, "rev-list", "--reverse", f"{since}..main", "--", path).split()
+        applied = {entry["commit"]: entry["nginx"][router] for entry in self.applied}
+        made: list[dict[str, Any]] = []
+        lines = []
+        for sha in shas:
+            subject = git(self.remote, "log", "-1", "--format=%s", sha)
+            weights = applied.get(sha)
+            made.append({"commit": sha, "subject": subject, "nginx": weights})
+            route = (", ".join(f"{k} {v}" for k, v in weights.items()) if weights is not None
+                     else "(superseded before the reconciler's next pass)")
+            short = subject if len(subject) <= 72 else subject[:71] + "…"
+            lines.append(f"{sha[:7]} {short:72}  nginx {router}: {route}")
+        s.say("The GitOps commits, and what nginx routed after each:")
+        s.show("\n".join(lines))
+        return made
+
+    def split_seen(self, commits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What Prometheus counted, in each canary stage, of users' requests (those nginx forwarded): the
+        services' routed counters from a scrape after the stage's commit was applied (nginx had
+        reloaded) to when the chapter's next commit was."""
+        prometheus = self.prometheus
+        assert prometheus is not None
+        applied = {entry["commit"]: entry for entry in self.applied}
+        # A commit followed within the reconciler's interval by another (from a chapter alongside) took
+        # effect with the later one: each commit is in force from the first applied at or after it.
+        effect: dict[str, dict[str, Any]] = {}
+        waiting: list[str] = []
+        for sha in git(self.remote, "rev-list", "--reverse", "main").split():  # oldest first
+            waiting.append(sha)
+            if sha in applied:
+                effect.update((pending, applied[sha]) for pending in waiting)
+                waiting.clear()
+        query = 'sum by (track) (http_routed_requests_total{job="shop"})'
+
+        def counts(when: float) -> dict[str, float]:
+            return {str(r["metric"]["track"]): float(r["value"][1])  # type: ignore[index]
+                    for r in prometheus.query(query, when)}
+
+        stages = []
+        for this, after in itertools.pairwise(commits):
+            if "canary to" not in this["subject"] or this["commit"] not in effect or after["commit"] not in effect:
+                continue
+            routed = effect[this["commit"]]
+            start, end = routed["at"] + 2 * SCRAPE, effect[after["commit"]]["at"]  # a scrape after nginx reloaded
+            if end <= start:
+                continue
+            first, last = counts(start), counts(end)
+            seen = {track: int(last.get(track, 0) - first.get(track, 0)) for track in ("stable", "canary")}
+            stages.append({"commit": this["commit"], "nginx": routed["nginx"]["production"], "prometheus": seen})
+        return stages
+
+    # -- the scenarios ---------------------------------------------------------------------------
+
+    def tell(self) -> None:
+        """The four chapters: the staged canary's two told as they run; blue/green and then the rolling
+        deploy run alongside them (they touch other files and other routers; the pushes of both
+        sides meet in the GitOps repository, as two pipelines' would) and are told after them."""
+        first = self.story.chapters
+        aside = self.story.aside(chapters=first + 2)
+        failed: list[BaseException] = []
+
+        def alongside() -> None:
+            try:
+                self.blue_green(aside)
+                self.rolling(aside)
+            except BaseException as err:  # noqa: BLE001 -- re-raised by the main thread after telling it
+                failed.append(err)
+
+        thread = threading.Thread(target=alongside, name="demo-alongside", daemon=True)
+        thread.start()
+        try:
+            self.canary_good(self.story)
+            self.canary_bad(self.story)
+        finally:
+            thread.join()
+            self.story.tell(aside)
+        if failed:
+            raise failed[0]
+
+    def rollout(self, s: Story, tag: str) -> dict[str, Any]:
+        s.step(f"gitops-bump: the canary gets {tag}; then rollout walks its stages, each one commit")
+        self.bump(s, "shop", f"{PROD}/canary", tag, "production", "canary")
+        self.wait("canary", tag)
+        out = self.run(s, "rollout", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
+                       "--path", PROD, "--canary-steps", "10,30,50,90,100", "--canary-path", f"{PROD}/canary",
+                       "--image", self.image["shop"], *STAGES, "--canary-url", self.services["canary"].url + "/",
+                       "--baseline-url", self.services["stable"].url + "/", "--report", f"records/rollout-{tag}.json")
+        s.say(f"rollout: {out['decision']} at stage {out['stage']}/{out['stages']} — {out['reason']}")
         return out
 
-    def router_history(self) -> None:
-        self.story.show("\n".join(f"{subject[:60]:60}  nginx: {weights}" for subject, weights in self.history))
-        self.history.clear()
-
-    def canary_releases(self) -> None:
-        s = self.story
-        assert self.reconciler is not None
+    def canary_good(self, s: Story) -> None:
         s.chapter("A good release walks 10 → 30 → 50 → 90 → 100 %",
-                  "Each stage is one commit of the canary's weight; nginx follows each one.")
-        out = self.rollout("v1.4.0")
+                  "shop v1.4.0 in production: each stage is one commit of the canary's weight in the HTTPRoute, "
+                  "judged by canary-monitor for at most 3 s; nginx follows each commit.")
+        since = git(self.remote, "rev-parse", "main")
+        out = self.rollout(s, "v1.4.0")
         if out["decision"] != "promote":
             raise DemoFailed(f"the good release was not promoted: {out['reason']}")
-        self._settle()
-        s.say(f"through the router now: {sample(self.prod.url)}")
+        self.settle()
+        at_100 = sample(self.routers["production"].url, 50)
+        s.say(f"At 100 %, 50 requests through nginx: {shown(at_100)}.")
         s.step("Promote: the stable gets v1.4.0, and the canary's weight goes back to 0")
-        self.bump(f"{PROD}/stable.yaml", "v1.4.0", "--strategy", "canary")
-        self.reconciler.wait_for("stable", "1.4.0", timeout=30)
-        self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
-                 "--path", PROD, "--weight", "0")
-        self._settle()
-        self.router_history()
+        self.bump(s, "shop", f"{PROD}/stable", "v1.4.0", "production", "canary")
+        self.wait("stable", "1.4.0")
+        self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "production",
+                 "--path", PROD, "--weight", "0", "--image", self.image["shop"])
+        self.settle()
+        after = sample(self.routers["production"].url, 50)
+        commits = self.commits(s, since, PROD, "production")
+        s.say(f"After the promotion, 50 requests through nginx: {shown(after)} (the stable now runs v1.4.0).")
+        split = self.split_seen(commits)
+        s.say("Prometheus, users' requests nginx forwarded in each stage (the services' http_routed_requests_total): "
+              + "; ".join(f"{st['nginx']['shop-canary']} %: " + (
+                  f"canary {st['prometheus']['canary']} of {sum(st['prometheus'].values())}"
+                  if any(st["prometheus"].values()) else "no scrape inside the stage") for st in split) + ".")
+        self.scenarios.append({"scenario": "staged canary, good release", "app": "shop", "environment": "production",
+                               "strategy": "canary", "version": "v1.4.0", "outcome": "promoted",
+                               "stage": out["stage"], "stages": out["stages"], "reason": out["reason"],
+                               "commits": commits, "through_router": {"at 100%": at_100, "after": after},
+                               "prometheus": split})
 
+    def canary_bad(self, s: Story) -> None:
         s.chapter("A bad release is stopped at its first stage",
-                  "v1.5.0 answers 40 % of its requests with 500; it never gets more than 10 %.")
-        out = self.rollout("v1.5.0")
+                  "shop v1.5.0 answers 40 % of its requests with 500; it never gets more than 10 % of the traffic. "
+                  "The failed stage sets the weight back to 0 and the canary's image back, in one forward commit "
+                  "with the reason and an incident record.")
+        since = git(self.remote, "rev-parse", "main")
+        out = self.rollout(s, "v1.5.0")
         if out["decision"] != "rollback" or out["stage"] != 1:
             raise DemoFailed(f"the bad release was not stopped at stage 1: {out['reason']}")
-        self.bump(f"{PROD}/canary.yaml", "v1.4.0", "--rollback", "true", "--reason", str(out["reason"]),
-                  "--evidence", str(out["evidence"]))
-        self.reconciler.wait_for("canary", "1.4.0", timeout=30)
-        self._settle()
-        self.router_history()
-        s.say(f"through the router now: {sample(self.prod.url)}")
+        self.wait("canary", "1.4.0")
+        self.settle()
+        after = sample(self.routers["production"].url, 50)
+        commits = self.commits(s, since, PROD, "production")
+        s.say(f"After the rollback, 50 requests through nginx: {shown(after)}.")
+        self.scenarios.append({"scenario": "staged canary, bad release", "app": "shop", "environment": "production",
+                               "strategy": "canary", "version": "v1.5.0", "outcome": "rolled back",
+                               "stage": out["stage"], "stages": out["stages"], "reason": out["reason"],
+                               "commits": commits, "through_router": {"after": after}})
 
-    def blue_green(self) -> None:
-        s = self.story
-        assert self.reconciler is not None
+    def blue_green(self, s: Story) -> None:
         s.chapter("Blue/green: switch to the idle slot, and back",
-                  "The live Service selects blue; the release goes to the idle slot, then the selector moves.")
-        idle = self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
+                  "shop in staging: the live Service selects blue, the preview Service the idle slot. The release "
+                  "goes to the idle slot, is smoke-tested through the preview, then the live selector moves in one "
+                  "commit; switching back is instant, the old slot still runs.")
+        since = git(self.remote, "rev-parse", "main")
+        idle = self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
                         "--path", STAGING, "--slot", "idle", "--mode", "none", "--record", "")
-        slot = str(idle["slot"])
-        s.say(f"live: {idle['previous-slot']}, idle: {slot} (a dry run: nothing was written)")
-        self.bump(f"{STAGING}/{slot}/deployment.yaml", "v1.4.0")
-        self.reconciler.wait_for(slot, "1.4.0", timeout=30)
-        self.story.command(["smoke-test", "--url", self.services[slot].url + "/health", "--expect-version", "1.4.0",
-                            "--timeout", "10s"], self.work)
-        before = sample(self.staging.url, 20)
-        self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
-                 "--path", STAGING, "--slot", slot)
-        self.reconciler.wait_for(slot, "1.4.0", timeout=30)
-        self._settle()
-        after = sample(self.staging.url, 20)
-        self.run("traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
-                 "--path", STAGING, "--slot", str(idle["previous-slot"]), "--rollback", "true", "--reason",
-                 "the demo switches back")
-        self._settle()
-        back = sample(self.staging.url, 20)
-        s.say(f"through the router: before the switch {before}; after it {after}; after the switch back {back}")
+        slot, live = str(idle["slot"]), str(idle["previous-slot"])
+        s.say(f"live: {live}, idle: {slot} (a dry run: nothing was written)")
+        self.bump(s, "shop", f"{STAGING}/{slot}", "v1.4.0", "staging", "blue-green")
+        self.wait(slot, "1.4.0")
+        self.settle()
+        s.command(["smoke-test", "--url", self.routers["preview"].url + "/health", "--expect-version",
+                            "1.4.0", "--timeout", "10s"], self.work)
+        before = sample(self.routers["staging"].url, 20)
+        self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
+                 "--path", STAGING, "--slot", slot, "--image", self.image["shop"])
+        self.settle()
+        switched = sample(self.routers["staging"].url, 20)
+        self.run(s, "traffic", "--repository", "./gitops.git", "--app", "shop", "--environment", "staging",
+                 "--path", STAGING, "--slot", live, "--rollback", "true", "--reason", "the demo switches back",
+                 "--image", self.image["shop"])
+        self.settle()
+        back = sample(self.routers["staging"].url, 20)
+        commits = self.commits(s, since, STAGING, "staging")
+        s.say(f"20 requests through nginx each time: before the switch {shown(before)}; after it {shown(switched)}; "
+              f"after the switch back {shown(back)}.")
+        self.scenarios.append({"scenario": "blue/green, switched and back", "app": "shop", "environment": "staging",
+                               "strategy": "blue-green", "version": "v1.4.0", "outcome": f"switched to {slot}, and "
+                               f"back to {live}", "reason": "the demo switches back", "commits": commits,
+                               "through_router": {"before": before, "switched": switched, "back": back}})
 
-    def _settle(self) -> None:
-        """Until the reconciler (and so the routers) applied the latest commit."""
-        assert self.reconciler is not None
-        tip = git(self.remote, "rev-parse", "main")
-        for _ in range(100):
-            if self.reconciler.revision == tip:
-                return
-            time.sleep(0.1)
-        raise DemoFailed(f"the reconciler did not apply {tip[:7]}")
+    def rolling(self, s: Story) -> None:
+        prometheus = self.prometheus_with_baseline()
+        s.chapter("A rolling deploy caught by the watch",
+                  "cart v1.4.1 in production, rolling: no canary to compare with, so the watch compares the cart "
+                  "with itself before the deploy, with the runbooks' triggers (error rate > 5 %, p99 > 5× the "
+                  "baseline, more than half the instances down), in Prometheus.")
+        s.say(f"Prometheus has scraped the cart every {SCRAPE:g} s since the chapters began; it holds the "
+              f"{BASELINE_SECONDS} s before the deploy.")
+        since = git(self.remote, "rev-parse", "main")
+        deployed_at = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.bump(s, "cart", CART_PROD, "v1.4.1", "production", "rolling")
+        self.wait("cart", "1.4.1")
+        report = "records/watch-cart-v1.4.1.json"
+        out = watch_after_rolling(s, self.work, prometheus_url=prometheus.url, selector='job="cart"',
+                                  deployed_at=deployed_at, report=report)
+        s.say(f"watch: {out['decision']} — {out['reason']}")
+        if out["decision"] != "rollback":
+            raise DemoFailed(f"the watch did not catch the bad rolling deploy: {out['reason']}")
+        s.step("Roll back: a forward commit to v1.3.0, with the watch's reason and report")
+        self.bump(s, "cart", CART_PROD, "v1.3.0", "production", "rolling", "--rollback", "true", "--reason",
+                  f"the watch: {out['reason']}", "--evidence", report)
+        self.wait("cart", "1.3.0")
+        time.sleep(1.5)  # one more scrape: Prometheus holds the counters as they ended
+        served = {f"{r['metric']['version']} {r['metric']['code']}": int(float(r["value"][1]))  # type: ignore[index]
+                  for r in prometheus.query('sum by (version, code) (http_requests_total{job="cart"})')}
+        commits = self.commits(s, since, CART_PROD, "cart")
+        s.say("What Prometheus holds for the cart, by version and status: "
+              + ", ".join(f"{key}: {n}" for key, n in sorted(served.items())) + ".")
+        self.scenarios.append({"scenario": "rolling, caught by the watch", "app": "cart", "environment": "production",
+                               "strategy": "rolling", "version": "v1.4.1", "outcome": "rolled back",
+                               "reason": out["reason"], "commits": commits, "prometheus": served,
+                               "report": report})
 
-    def history_of_gitops(self) -> None:
-        self.story.chapter("The GitOps history: every traffic change is a commit")
-        self.story.show(git(self.remote, "log", "--format=%h %s", "main"))
+    # -- what is left behind ---------------------------------------------------------------------
+
+    def write_records(self, records: Path) -> None:
+        """records/router.jsonl: each GitOps commit nginx was configured from, and the weights it loaded."""
+        with (records / "router.jsonl").open("w") as out:
+            for entry in self.applied:
+                out.write(json.dumps(entry) + "\n")
 
     def close(self) -> None:
-        if self.traffic is not None:
-            self.traffic.close()
-        if self.reconciler is not None:
-            self.reconciler.stop()
-        self.prod.stop()
-        self.staging.stop()
+        for traffic in self.traffic:
+            traffic.close()
+        for reconciler in self.reconcilers:
+            reconciler.stop()
+        if self.prometheus is not None:
+            self.prometheus.close()
+        for router in self.routers.values():
+            router.stop()
         for service in self.services.values():
             service.close()
-
-
-def main() -> int:
-    work = Path(os.environ.get("DEMO_WORK_DIR", str(ROOT / ".work" / "demo-progressive"))).resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "records").mkdir(parents=True)
-    story = Story(work)
-    demo = Progressive(story, work)
-    try:
-        demo.setup()
-        demo.canary_releases()
-        demo.blue_green()
-        demo.history_of_gitops()
-    except DemoFailed as err:
-        print(f"\ndemo failed: {err}", file=sys.stderr)
-        return 1
-    finally:
-        demo.close()
-    story.chapter("Done")
-    story.say(f"{story.elapsed():.0f} s.")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from demo.service import ROUTED_HEADER
 from deploy_actions.gitops.routing import routed
 
 
@@ -43,8 +44,9 @@ class Router:
     """nginx on 127.0.0.1:`port`, sending traffic to `backends` (backend or slot name → host:port)."""
 
     def __init__(self, backends: Mapping[str, str], *, needle: str, scope: Sequence[str] = (),
-                 slots: Sequence[str] = ("blue", "green"), nginx: str = "nginx") -> None:
+                 slots: Sequence[str] = ("blue", "green"), service: str = "", nginx: str = "nginx") -> None:
         self.backends = dict(backends)
+        self.service = service  # blue/green: the Service whose selector this router follows (default: the first)
         self.needle = needle
         self.scope = list(scope)
         self.slots = tuple(slots)
@@ -69,7 +71,8 @@ class Router:
 
     def apply(self, root: Path) -> dict[str, int]:
         """Configure from the checkout at `root`: the weights of the first split of known backends,
-        else the slot the first slot-selecting Service names. Reloads only when they changed."""
+        else the slot the slot-selecting Service names (`service`, or the first). Reloads only when
+        they changed."""
         splits, selectors = routed(root, self.scope, self.needle, self.slots)
         weights: dict[str, int] = {}
         for split in splits:
@@ -77,8 +80,9 @@ class Router:
             if len(known) >= 2:
                 weights = known
                 break
-        if not weights and selectors:
-            weights = {selectors[0].value: 1} if selectors[0].value in self.backends else {}
+        selector = next((s for s in selectors if s.service == self.service or not self.service), None)
+        if not weights and selector is not None:
+            weights = {selector.value: 1} if selector.value in self.backends else {}
         if weights and weights != self.weights:
             self._write(weights)
             self._reload()
@@ -133,7 +137,7 @@ http {{
     server {{
         listen 127.0.0.1:{self.port};
         location = /_router {{ return 200 "{self.revision}"; }}
-        location / {{ proxy_pass http://app; proxy_next_upstream off; }}
+        location / {{ proxy_pass http://app; proxy_next_upstream off; proxy_set_header {ROUTED_HEADER} 1; }}
     }}
 }}
 """)

@@ -4,7 +4,8 @@
 repository): `GET /health` says which, `GET /` is the app's traffic endpoint (20–40 ms, and 500s
 with the probability its `faults` give that version), `GET /metrics` is Prometheus text with the
 series canary-monitor reads by default (`http_requests_total{code,track,version}` and the
-`http_request_duration_seconds{track}` histogram).
+`http_request_duration_seconds{track}` histogram), and `http_routed_requests_total{track,version}`:
+the requests that came through the demo's router (users' traffic, not canary-monitor's probes).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+ROUTED_HEADER = "X-Demo-Routed"  # demo.router sets it on every request it forwards
 LATENCY = (0.020, 0.040)  # seconds, uniform: like a real handler, fast enough for a brisk demo
 _BUCKETS = (0.005, 0.01, 0.02, 0.025, 0.03, 0.035, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -55,6 +57,8 @@ class AppService:
         self.metrics = CollectorRegistry(auto_describe=True)
         self._requests = Counter("http_requests", "Requests to the app's traffic endpoint, by status.",
                                  ["code", "track", "version"], registry=self.metrics)
+        self._routed = Counter("http_routed_requests", "Requests to the traffic endpoint that came through the "
+                               "demo's router.", ["track", "version"], registry=self.metrics)
         self._duration = Histogram("http_request_duration_seconds", "Latency of the app's traffic endpoint.",
                                    ["track"], registry=self.metrics, buckets=_BUCKETS)
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -74,7 +78,7 @@ class AppService:
         with self._lock:
             self._version = _plain(version) if version else None
 
-    def _serve(self, path: str) -> tuple[int, bytes, str]:
+    def _serve(self, path: str, routed: bool = False) -> tuple[int, bytes, str]:
         with self._lock:
             version = self._version
             fail = version is not None and self._random.random() < self.faults.get(version, 0.0)
@@ -93,6 +97,8 @@ class AppService:
         body = {"status": "ok" if status == 200 else "error", "version": version, "track": self.track}
         self._duration.labels(track=self.track).observe(time.perf_counter() - started)
         self._requests.labels(code=str(status), track=self.track, version=version or "none").inc()
+        if routed:
+            self._routed.labels(track=self.track, version=version or "none").inc()
         return status, json.dumps(body).encode(), "application/json"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -105,7 +111,8 @@ class AppService:
                 pass
 
             def do_GET(self) -> None:
-                status, body, content_type = service._serve(self.path.split("?", 1)[0])
+                status, body, content_type = service._serve(self.path.split("?", 1)[0],
+                                                            routed=ROUTED_HEADER in self.headers)
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))

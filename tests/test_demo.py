@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from demo.reconciler import Reconciler
 from demo.registry import start_registry
@@ -83,7 +84,7 @@ def test_gitops_history_has_the_bump_then_the_rollback_with_trailers(
 def test_rollback_commit_carries_an_incident_record(demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     work, _ = demo_run
     remote = work / "gitops.git"
-    rollback = run_git(remote, "log", "-1", "--format=%H", "--grep=^fix: Rollback", "main")
+    rollback = run_git(remote, "log", "-1", "--format=%H", "--grep=^fix: Rollback app", "main")
     files = run_git(remote, "show", "--format=", "--name-only", rollback).splitlines()
     incidents = [f for f in files if f.startswith("incidents/") and f.endswith("-app.md")]
     assert len(incidents) == 1, files
@@ -290,15 +291,187 @@ def test_the_demo_ends_with_its_operations_report(demo_run: tuple[Path, subproce
     report = (work / "report.md").read_text()
     section = report.split("The operations report, from the records", 1)[1]
     data = json.loads((work / "records" / "report" / "report.json").read_text())
-    # The story: 1.3.0 concluded, 1.4.0 rolled back on the canary with the canary's reason.
-    assert data["dora"]["fleet"]["change_failure_rate"] == {**data["dora"]["fleet"]["change_failure_rate"],
-                                                            "value": 0.5, "failed": 1, "of": 2}
-    assert [(r["from_version"], r["to_version"]) for r in data["rollbacks"]] == [("v1.4.0", "v1.3.0")]
-    assert data["running"][0]["version"] == "v1.3.0" and data["running"][0]["via"] == "rollback"
+    # The story: app 1.3.0 concluded, app 1.4.0 rolled back on the canary with the canary's reason; then the
+    # router chapters' shop 1.5.0 (stopped at its first stage) and cart 1.4.1 (caught by the watch).
+    production = [(d["app"], d["version"], d["outcome"]) for d in data["deployments"] if d["environment"] == "production"]
+    assert production == [("app", "v1.3.0", "concluded"), ("app", "v1.4.0", "rolled-back"),
+                          ("cart", "v1.4.1", "rolled-back"), ("shop", "v1.4.0", "superseded"),
+                          ("shop", "v1.5.0", "rolled-back")]
+    rate = data["dora"]["fleet"]["change_failure_rate"]
+    assert (rate["failed"], rate["of"]) == (3, 4) and rate["value"] == 0.75
+    assert sorted((r["app"], r["environment"], r["from_version"], r["to_version"]) for r in data["rollbacks"]) == [
+        ("app", "production", "v1.4.0", "v1.3.0"), ("cart", "production", "v1.4.1", "v1.3.0"),
+        ("shop", "production", "v1.5.0", "v1.4.0"), ("shop", "staging", "v1.4.0", "v1.3.0")]
+    running = {(r["app"], r["environment"]): r for r in data["running"]}
+    assert running[("app", "production")]["version"] == "v1.3.0" and running[("app", "production")]["via"] == "rollback"
     facts = json.loads((work / "records" / "summary.json").read_text())
-    assert data["running"][0]["gitops_commit"] == facts["rollback_commit"]  # the commit that rolled back
-    assert data["warnings"] == [] and len(data["incidents"]) == 1
+    assert running[("app", "production")]["gitops_commit"] == facts["rollback_commit"]  # the commit that rolled back
+    assert len(data["incidents"]) == 4
+    # The staged canary's traffic records (with their stage) are not read by report yet: left out, and said so.
+    assert data["warnings"] and all("event 'traffic'" in w["message"] for w in data["warnings"])
     for text in ("### Operations report:", "#### DORA keys (production)", "```mermaid", "| v1.4.0 | v1.3.0 |",
                  "(records/report/deployments-per-day.svg)"):
         assert text in section
     assert (work / "records" / "report" / "deployments-per-day.svg").is_file()
+
+
+# -- the router chapters: each outcome read back from the GitOps repository, nginx and Prometheus -------
+
+PROD, STAGING, CART = "apps/shop/production", "apps/shop/staging", "apps/cart/production"
+
+
+def _commits(work: Path, *paths: str) -> list[tuple[str, str]]:
+    """(sha, subject) of every GitOps commit (touching `paths`), oldest first."""
+    log = run_git(work / "gitops.git", "log", "--reverse", "--format=%H %s", "main", "--", *paths).splitlines()
+    return [(line[:40], line[41:]) for line in log]
+
+
+def _yaml_at(work: Path, sha: str, path: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all(run_git(work / "gitops.git", "show", f"{sha}:{path}")) if d]
+
+
+def _route_weights(work: Path, sha: str) -> dict[str, int]:
+    route = _yaml_at(work, sha, f"{PROD}/route.yaml")[0]
+    return {b["name"]: b["weight"] for b in route["spec"]["rules"][0]["backendRefs"]}
+
+
+def _live_slot(work: Path, sha: str) -> str:
+    return next(d["spec"]["selector"]["slot"] for d in _yaml_at(work, sha, f"{STAGING}/services.yaml")
+                if d["metadata"]["name"] == "shop")
+
+
+def _image(work: Path, sha: str, path: str) -> str:
+    return str(_yaml_at(work, sha, path)[0]["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+def _nginx(work: Path) -> dict[str, dict[str, dict[str, int]]]:
+    """What each nginx router was configured with from each GitOps commit: that of the first commit the
+    reconciler applied at or after it (it fetches the tip; a commit followed within its interval by
+    another, from a chapter running alongside, is applied with it). The history is linear."""
+    applied = {e["commit"]: e["nginx"] for e in map(json.loads, (work / "records" / "router.jsonl").read_text()
+                                                     .splitlines())}
+    shas = [sha for sha, _ in _commits(work)]
+    return {sha: next(applied[later] for later in shas[i:] if later in applied) for i, sha in enumerate(shas)
+            if any(later in applied for later in shas[i:])}
+
+
+def _scenario(work: Path, name: str) -> dict:
+    summary = json.loads((work / "records" / "summary.json").read_text())
+    return next(s for s in summary["scenarios"] if s["scenario"] == name)
+
+
+def _between(commits: list[tuple[str, str]], first: str, last_prefix: str) -> list[tuple[str, str]]:
+    start = next(i for i, (_, s) in enumerate(commits) if s == first)
+    end = next(i for i, (_, s) in enumerate(commits) if i > start and s.startswith(last_prefix))
+    return commits[start:end + 1]
+
+
+def test_a_good_release_walks_every_stage_and_nginx_follows_each_commit(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    work, _ = demo_run
+    nginx = _nginx(work)
+    walk = _between(_commits(work, PROD), "chore: Shift shop canary to 10% in production",
+                    "chore: Shift shop canary to 0% in production")
+    shifts = [(sha, s) for sha, s in walk if "canary to" in s]
+    assert [_route_weights(work, sha)["shop-canary"] for sha, _ in shifts] == [10, 30, 50, 90, 100, 0]
+    for sha, _ in shifts:  # each stage was judged for at least a second: the reconciler applied every one
+        weights = _route_weights(work, sha)
+        assert nginx[sha]["production"] == weights, sha
+        assert sum(weights.values()) == 100
+    promote = next(sha for sha, s in walk if s == "chore: Bump shop to v1.4.0")
+    assert _image(work, promote, f"{PROD}/stable/deployment.yaml").endswith("/org/shop:v1.4.0")
+    assert [s for _, s in walk].index("chore: Shift shop canary to 100% in production") < [
+        s for _, s in walk].index("chore: Bump shop to v1.4.0")  # the stable gets the tag only after 100 %
+    scenario = _scenario(work, "staged canary, good release")
+    assert scenario["through_router"] == {"at 100%": {"canary": 50}, "after": {"stable": 50}}
+    # Prometheus saw the split each commit asked for: the users' requests nginx forwarded in each stage,
+    # counted by the services (nginx's weighted round robin is exact; a scrape either side may miss one).
+    # A stage of a second or two may hold no scrape on a loaded machine (Prometheus drops a scrape that
+    # times out): those are left out, but most stages must be seen.
+    stages = scenario["prometheus"]
+    assert [st["nginx"]["shop-canary"] for st in stages] == [10, 30, 50, 90, 100]
+    seen = [st for st in stages if sum(st["prometheus"].values()) >= 10]
+    assert len(seen) >= 3, stages
+    for st in seen:
+        canary, total = st["prometheus"]["canary"], sum(st["prometheus"].values())
+        assert abs(canary - total * st["nginx"]["shop-canary"] / 100) <= 3, st
+
+
+def test_a_bad_release_is_stopped_at_its_first_stage_in_one_forward_commit(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    work, _ = demo_run
+    remote = work / "gitops.git"
+    walk = _between(_commits(work, PROD), "chore: Bump shop to v1.5.0", "fix: Shift shop canary back to 0%")
+    assert [s for _, s in walk][1] == "chore: Shift shop canary to 10% in production"
+    assert len(walk) == 3  # the bump, its first stage, and the rollback: never more than 10 %
+    fix, subject = walk[-1]
+    assert subject.startswith("fix: Shift shop canary back to 0% due to stage 1/5 at 10%: rollback: error-rate")
+    assert _route_weights(work, fix) == {"shop": 100, "shop-canary": 0}
+    assert _image(work, fix, f"{PROD}/canary/deployment.yaml").endswith("/org/shop:v1.4.0")  # in the same commit
+    files = run_git(remote, "show", "--format=", "--name-only", fix).splitlines()
+    assert f"{PROD}/route.yaml" in files and f"{PROD}/canary/deployment.yaml" in files
+    assert any(f.startswith("incidents/") and f.endswith("-shop.md") for f in files)
+    assert "error rate" in run_git(remote, "log", "-1", "--format=%B", fix)
+    assert _nginx(work)[fix]["production"] == {"shop": 100, "shop-canary": 0}
+    scenario = _scenario(work, "staged canary, bad release")
+    assert (scenario["stage"], scenario["through_router"]) == (1, {"after": {"stable": 50}})
+
+
+def test_blue_green_switches_to_the_idle_slot_and_back_through_nginx(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    work, _ = demo_run
+    nginx = _nginx(work)
+    walk = _between(_commits(work, STAGING), "chore: Switch shop to green (v1.4.0) in staging",
+                    "fix: Switch shop back to blue")
+    assert len(walk) == 2
+    (switch, _), (back, subject) = walk
+    assert subject == "fix: Switch shop back to blue (v1.3.0) due to the demo switches back"
+    assert (_live_slot(work, switch), _live_slot(work, back)) == ("green", "blue")
+    assert _image(work, switch, f"{STAGING}/green/deployment.yaml").endswith("/org/shop:v1.4.0")
+    assert _image(work, back, f"{STAGING}/green/deployment.yaml").endswith("/org/shop:v1.4.0")  # still running
+    assert (nginx[switch]["staging"], nginx[back]["staging"]) == ({"green": 1}, {"blue": 1})
+    assert _scenario(work, "blue/green, switched and back")["through_router"] == {
+        "before": {"blue": 20}, "switched": {"green": 20}, "back": {"blue": 20}}
+
+
+def test_a_rolling_deploy_is_caught_by_the_watch_and_rolled_back(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    work, _ = demo_run
+    remote = work / "gitops.git"
+    walk = _between(_commits(work, CART), "chore: Bump cart to v1.4.1", "fix: Rollback cart to v1.3.0 due to the watch")
+    assert len(walk) == 2
+    bump, rollback = walk[0][0], walk[1][0]
+    assert _image(work, bump, f"{CART}/deployment.yaml").endswith("/org/cart:v1.4.1")
+    assert _image(work, rollback, f"{CART}/deployment.yaml").endswith("/org/cart:v1.3.0")
+    files = run_git(remote, "show", "--format=", "--name-only", rollback).splitlines()
+    assert any(f.startswith("incidents/") and f.endswith("-cart.md") for f in files)
+    ledger = [json.loads(line) for line in run_git(remote, "show", "main:deployments/production.jsonl").splitlines()]
+    cart = [(r["event"], r["version"], r["strategy"]) for r in ledger if r["app"] == "cart"]
+    assert cart == [("bump", "v1.4.1", "rolling"), ("rollback", "v1.3.0", "rolling")]
+    watch = json.loads((work / "records" / "watch-cart-v1.4.1.json").read_text())
+    assert watch["decision"] == "rollback" and "before the deploy" in watch["baseline"]
+    assert {v["metric"]: v["verdict"] for v in watch["verdicts"]}["error-rate"] == "fail"
+    # Prometheus, read when the cart was back on v1.3.0: the bad version's 500s, none from the good one.
+    served = _scenario(work, "rolling, caught by the watch")["prometheus"]
+    assert served.get("1.4.1 500", 0) > 0 and "1.3.0 500" not in served and served["1.3.0 200"] > 0
+
+
+def test_the_report_lists_the_router_chapters_deployments_with_their_strategy(
+        demo_run: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    work, proc = demo_run
+    report = (work / "report.md").read_text()
+    for row in ("| staged canary, good release | shop | production | canary | v1.4.0 | promoted at stage 5/5 |",
+                "| staged canary, bad release | shop | production | canary | v1.5.0 | rolled back at stage 1/5 |",
+                "| blue/green, switched and back | shop | staging | blue-green | v1.4.0 | switched to green, and back "
+                "to blue |",
+                "| rolling, caught by the watch | cart | production | rolling | v1.4.1 | rolled back |"):
+        assert row in report
+    data = json.loads((work / "records" / "report" / "report.json").read_text())
+    strategies = {(d["app"], d["environment"], d["version"]): d["strategy"] for d in data["deployments"]}
+    assert strategies[("shop", "production", "v1.5.0")] == "canary"
+    assert strategies[("shop", "staging", "v1.4.0")] == "blue-green"
+    assert strategies[("cart", "production", "v1.4.1")] == "rolling"
+    # Every GitOps commit is shown, and the shortened durations are said.
+    for sha, _ in _commits(work):
+        assert sha[:7] in proc.stdout
+    assert "Durations are shortened for the demo" in proc.stdout and "10 minutes in the runbooks" in report

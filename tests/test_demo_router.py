@@ -1,14 +1,12 @@
 """The demo's stand-in router: real nginx, configured from the GitOps repository's HTTPRoute and
 Services with the project's routing shapes, sends real requests in the proportions the commits
-asked for, and follows each commit the reconciler applies."""
+asked for. (`make demo`'s router chapters, read back from its commits, nginx and Prometheus, are
+checked in test_demo.py, which runs the demo once.)"""
 
 from __future__ import annotations
 
 import collections
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -76,18 +74,14 @@ def test_the_router_follows_a_blue_green_switch_and_back(services, tmp_path: Pat
         assert _tracks(router.url, 10) == {"blue": 10}
 
 
-def test_the_progressive_demo_tells_its_story_to_the_end(tmp_path: Path):
-    env = {**os.environ, "DEMO_WORK_DIR": str(tmp_path / "work"), "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "demo.progressive"], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    history = subprocess.run(["git", "log", "--format=%s", "main"], cwd=tmp_path / "work" / "gitops.git",
-                             capture_output=True, text=True, check=True).stdout.splitlines()[::-1]
-    shifts = [line for line in history if "canary to" in line or "canary back" in line]
-    assert shifts[:6] == [f"chore: Shift shop canary to {w}% in production" for w in (10, 30, 50, 90, 100, 0)]
-    assert shifts[6] == "chore: Shift shop canary to 10% in production"  # the bad release: its first stage only
-    assert shifts[7].startswith("fix: Shift shop canary back to 0% due to stage 1/5 at 10%")
-    assert history[-2:] == ["chore: Switch shop to green (v1.4.0) in staging",
-                            "fix: Switch shop back to blue (v1.3.0) due to the demo switches back"]
-    assert "after it green 20; after the switch back blue 20" in proc.stdout
-    assert "through the router now: canary 50" in proc.stdout  # all of it, once the 100 % commit is applied
+def test_a_router_can_follow_the_preview_service_instead_of_the_live_one(services, tmp_path: Path):
+    (tmp_path / "services.yaml").write_text(SERVICES)
+    backends = {"blue": services["blue"].url.removeprefix("http://"),
+                "green": services["green"].url.removeprefix("http://")}
+    with Router(backends, needle="shop", service="shop") as live, \
+            Router(backends, needle="shop", service="shop-preview") as preview:
+        assert (live.apply(tmp_path), preview.apply(tmp_path)) == ({"blue": 1}, {"green": 1})
+        assert _tracks(preview.url, 10) == {"green": 10}
+        _apply(plan_slot(tmp_path, [], service="shop", preview="shop-preview", slot="green", slots=("blue", "green")))
+        assert (live.apply(tmp_path), preview.apply(tmp_path)) == ({"green": 1}, {"blue": 1})
+        assert _tracks(live.url, 10) == {"green": 10} and _tracks(preview.url, 10) == {"blue": 10}
