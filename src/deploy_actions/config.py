@@ -31,6 +31,7 @@ CONFIG_FILE = ".deploy-actions.yml"
 MAX_CONFIG_BYTES = 1 << 20
 NOT_IN_CONFIG = frozenset({"repo"})
 MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,8 @@ def _as_input(option: Option, value: object, name: str, shown: str, line: int | 
     if option.kind == "lines":
         raise FileError(f"{name} must be a list of text lines (or a mapping)", file=shown, line=line)
     if option.kind == "yaml":
-        raise FileError(f"{name} must be YAML of at most {MAX_YAML_NODES:,} values without tags", file=shown,
-                        line=line)
+        raise FileError(f"{name} must be YAML of at most {MAX_YAML_NODES:,} values, {MAX_YAML_DEPTH} levels "
+                        "deep, without tags", file=shown, line=line)
     raise FileError(f"{name} must be a single value (text, true/false or a number)", file=shown, line=line)
 
 
@@ -174,21 +175,22 @@ def input_text(option: Option, value: object) -> str | None:
     if option.kind == "yaml" and isinstance(value, dict | list):
         import json
 
-        plain = _plain(value, [MAX_YAML_NODES])
-        return None if plain is None else json.dumps(plain)  # JSON is YAML: the input's own text
+        plain = _plain(value, [MAX_YAML_NODES], 0)
+        return None if plain is None else json.dumps(plain, ensure_ascii=False)  # JSON is YAML: the input's text
     return _scalar(value)
 
 
-def _plain(value: object, budget: list[int]) -> object | None:
+def _plain(value: object, budget: list[int], depth: int) -> object | None:
     """`value` as plain JSON data, or None past the budget of values (an alias that repeats a
-    list of aliases grows exponentially) or for a value JSON cannot hold."""
+    list of aliases grows exponentially), too deep (an alias inside itself), or for a value
+    JSON cannot hold."""
     budget[0] -= 1
-    if budget[0] < 0:
+    if budget[0] < 0 or depth > MAX_YAML_DEPTH:
         return None
     if isinstance(value, dict):
         items = {}
         for key, item in value.items():
-            plain_key, plain_item = _scalar(key), _plain(item, budget)
+            plain_key, plain_item = _scalar(key), _plain(item, budget, depth + 1)
             if plain_key is None or (plain_item is None and item is not None):
                 return None
             items[plain_key] = plain_item
@@ -196,7 +198,7 @@ def _plain(value: object, budget: list[int]) -> object | None:
     if isinstance(value, list):
         values = []
         for item in value:
-            plain_item = _plain(item, budget)
+            plain_item = _plain(item, budget, depth + 1)
             if plain_item is None and item is not None:
                 return None
             values.append(plain_item)

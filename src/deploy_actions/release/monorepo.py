@@ -7,8 +7,10 @@ request covering them all).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from semver import Version
 
@@ -113,10 +115,8 @@ def release_packages(git: Git, opts: vb.VersionBumpOptions, notes: list[str]) ->
     groups = parse_linked(opts.linked_versions, opts.packages)
     for package in opts.packages:
         inside_repo(git.root, package.path, f"packages[{package.path}]", package.path)
-    plans = {}
-    for package in opts.packages:
-        plans[package.path] = vb.plan_release(git, package_options(opts, package),
-                                              pathspecs(package, opts.packages), [])
+    _one_owner_per_file(git, opts)
+    plans = {package.path: _plan(git, opts, package) for package in opts.packages}
     for group in groups:
         _link(group, opts.packages, plans, notes)
     count, shown = _untouched(git, opts.packages, list(plans.values()))
@@ -138,6 +138,42 @@ def release_packages(git: Git, opts: vb.VersionBumpOptions, notes: list[str]) ->
                 results[path] = by_tag[result.tag]
     return MonorepoResult(tuple(PackageResult(p, results[p.path]) for p in opts.packages), tuple(notes),
                           opts.dry_run)
+
+
+def _one_owner_per_file(git: Git, opts: vb.VersionBumpOptions) -> None:
+    """Check every package's files before any history is read, and refuse a file two packages would
+    rewrite (each would plan its edit from the same original text)."""
+    from deploy_actions.release.version_files import files_of
+
+    owner: dict[Path, str] = {}
+    for package in opts.packages:
+        own = package_options(opts, package)
+        with _named(package):
+            files = files_of(git.root, own.version_files)
+            if own.changelog == "update":
+                files.append(inside_repo(git.root, own.changelog_file, "changelog-file"))
+        for path in dict.fromkeys(files):
+            if path in owner and owner[path] != package.name:
+                raise InputError("packages", str(path.relative_to(git.root.resolve())),
+                                 f"each file edited by one package only ({owner[path]} and {package.name} "
+                                 "both rewrite it)")
+            owner[path] = package.name
+
+
+@contextmanager
+def _named(package: Package) -> Iterator[None]:
+    """An error in one of the package's own settings names the package and the setting."""
+    try:
+        yield
+    except InputError as err:
+        if err.name.replace("-", "_") in dict(package.settings):
+            raise InputError(f"packages[{package.path}].{err.name}", err.value, err.expected) from None
+        raise
+
+
+def _plan(git: Git, opts: vb.VersionBumpOptions, package: Package) -> vb.Plan:
+    with _named(package):
+        return vb.plan_release(git, package_options(opts, package), pathspecs(package, opts.packages), [])
 
 
 def _link(group: LinkedGroup, packages: Sequence[Package], plans: dict[str, vb.Plan], notes: list[str]) -> None:

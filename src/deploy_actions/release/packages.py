@@ -132,6 +132,10 @@ def _folder(key: object) -> str:
     if isinstance(key, bool) or not isinstance(key, str | int):
         raise InputError(INPUT, key, "package folders as text, e.g. packages/api")
     raw = str(key)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(INPUT, raw, "package folders as UTF-8 text") from None
     text = untrusted.path_text(INPUT, raw).rstrip("/")
     if text in ("", "."):
         return "."

@@ -45,7 +45,7 @@ from deploy_actions.release.next_version import (
     valid_prerelease_id,
 )
 from deploy_actions.release.notes import parse_sections, render_notes
-from deploy_actions.release.packages import Package
+from deploy_actions.release.packages import Package, parse_linked
 
 if TYPE_CHECKING:
     from deploy_actions.release.monorepo import MonorepoResult
@@ -153,6 +153,7 @@ def _validate(opts: VersionBumpOptions) -> None:
     if opts.release_as and parse_release_as(opts.release_as) is None:
         raise InputError("release-as", opts.release_as, "a semantic version such as 2.0.0 or 1.3.0-rc.1")
     _prerelease_branches(opts.prerelease_branches)
+    parse_linked(opts.linked_versions, opts.packages)
     if opts.prerelease_id and not valid_prerelease_id(opts.prerelease_id):
         raise InputError("prerelease-id", opts.prerelease_id,
                          "a semver prerelease identifier such as rc, beta or alpha.1")
@@ -416,17 +417,10 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
 
 
 def plan_all_files(git: Git, plans: Sequence[Plan]) -> dict[Path, tuple[bytes, bytes]]:
-    """The edits of every release of the run; a file two of them would edit is refused."""
+    """The edits of every release of the run (each file is one package's: monorepo checks it)."""
     edits: dict[Path, tuple[bytes, bytes]] = {}
-    owner: dict[Path, str] = {}
     for plan in plans:
-        current = str(plan.current) if plan.current else None
-        for path, edit in plan_files(git, plan.opts, plan.result, current).items():
-            if path in edits:
-                shown = str(path.relative_to(git.root))
-                raise InputError("packages", shown, f"each file edited by one package only ({owner[path]} and "
-                                 f"{plan.result.tag} both rewrite it)")
-            edits[path], owner[path] = edit, plan.result.tag
+        edits.update(plan_files(git, plan.opts, plan.result, str(plan.current) if plan.current else None))
     return edits
 
 
