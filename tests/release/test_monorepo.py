@@ -351,3 +351,57 @@ def test_any_packages_config_is_packages_or_one_error_naming_the_field(data, lin
         prefixes = [p.tag_prefix for p in parsed if p.tag_prefix]
         assert len(set(prefixes)) == len(prefixes)
         assert all(len(g.components) >= 2 for g in groups)
+
+
+@pytest.fixture
+def gh_env(github_api, monkeypatch):
+    for key, value in github_api.env.items():
+        monkeypatch.setenv(key, value)
+    import deploy_actions.github as gh
+
+    monkeypatch.setattr(gh, "SECONDS_BETWEEN_REQUESTS", 0.0, raising=False)
+    monkeypatch.setattr(gh, "SECONDS_BETWEEN_WRITES", 0.0, raising=False)
+    return github_api
+
+
+def test_one_release_pull_request_covers_every_changed_package_then_each_is_tagged(mono, gh_env, capsys):
+    mono.commit("feat: stream uploads", {"packages/api/upload.py": "x"})
+    mono.commit("fix: escape the query", {"packages/web/query.js": "x"})
+    mono.push()
+    before = mono.git("rev-parse", "HEAD"), (mono.path / "packages/api/pyproject.toml").read_text()
+    code, out, err = bump(mono, capsys, "--mode", "pull-request", "--push")
+    assert code == 0, err
+    assert out["released"] is False and out["released-count"] == 0 and out["pull-request-url"]
+    assert [(p["tag"], p["released"]) for p in out["packages"]] == [("api-v1.5.0", False), ("web-v0.3.2", False)]
+    assert (mono.git("rev-parse", "HEAD"), (mono.path / "packages/api/pyproject.toml").read_text()) == before
+    assert 'version = "1.5.0"' in mono.remote_git("show", "release/next:packages/api/pyproject.toml")
+    assert '"version": "0.3.2"' in mono.remote_git("show", "release/next:packages/web/package.json")
+    (pr,) = gh_env.pulls.values()
+    assert pr.base == "main" and pr.title == "chore: release api-v1.5.0, web-v0.3.2"
+    assert "**api-v1.5.0** (a minor bump from 1.4.0)" in pr.body and "**web-v0.3.2** (a patch bump" in pr.body
+    assert pr.body.index("## api-v1.5.0") < pr.body.index("stream uploads") < pr.body.index("## web-v0.3.2")
+
+    # Another change lands first: the same pull request is updated, and lists the new package too.
+    mono.commit("fix: plugin loading", {"packages/api/plugins/load.py": "x"})
+    mono.push()
+    code, out, err = bump(mono, capsys, "--mode", "pull-request", "--push")
+    assert code == 0, err
+    (pr,) = gh_env.pulls.values()
+    assert "plugins/v2.0.1" in pr.title and "plugin loading" in pr.body
+
+    # Merged: each package is tagged on the merge and gets its GitHub release; the next run does nothing.
+    mono.git("fetch", "-q", "origin", "release/next")
+    mono.git("merge", "-q", "--no-ff", "-m", "Merge pull request #1 from org/release/next", "FETCH_HEAD")
+    mono.push()
+    code, out, err = bump(mono, capsys, "--mode", "pull-request", "--push", "--github-release")
+    assert code == 0, err
+    assert out["released-count"] == 3 and out["tag"] == "api-v1.5.0 web-v0.3.2 plugins/v2.0.1"
+    head = mono.git("rev-parse", "HEAD")
+    for tag in ("api-v1.5.0", "web-v0.3.2", "plugins/v2.0.1"):
+        assert mono.remote_git("rev-parse", f"{tag}^{{commit}}") == head
+        assert gh_env.release_for_tag(tag) is not None
+    assert "stream uploads" in gh_env.release_for_tag("api-v1.5.0").body
+    assert "stream uploads" not in gh_env.release_for_tag("web-v0.3.2").body
+    code, out, err = bump(mono, capsys, "--mode", "pull-request", "--push")
+    assert code == 0 and out["released-count"] == 0 and out["packages"] == [] and len(gh_env.pulls) == 1
+    assert gh_env.token not in err
