@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -81,6 +83,8 @@ def test_each_changed_package_is_released_from_its_own_commits_in_one_commit(mon
     assert "escape the query" not in packages["api"]["release-notes"]
     assert packages["web"]["tag"] == "web-v0.3.2" and "escape the query" in packages["web"]["release-notes"]
     assert out["tag"] == "api-v1.5.0 web-v0.3.2" and out["bump"] == "minor"
+    assert out["version"] == "" and out["release-notes"].index("## api-v1.5.0") < \
+        out["release-notes"].index("stream uploads") < out["release-notes"].index("## web-v0.3.2")
     assert "plugins: nothing to release (current: 2.0.0)" in err
     # One release commit holds both packages' files; each package has its own tag on it, pushed.
     sha = mono.git("rev-parse", "HEAD")
@@ -154,16 +158,45 @@ def test_a_root_package_owns_every_file_no_other_package_does(git_repo, capsys):
     assert "touch no package" not in err
 
 
-def test_a_package_without_a_tag_reads_its_version_file(git_repo, capsys):
+def test_a_package_without_a_tag_reads_its_version_file_or_starts_from_nothing(git_repo, capsys):
     """release-please's manifest holds the current versions; with no tags yet, version-files say it."""
     git_repo.commit("chore: config", {
-        ".deploy-actions.yml": "version-bump:\n  version-source: version-files\n  packages:\n"
-                               "    svc: {version-files: [VERSION]}\n",
-        "svc/VERSION": "4.2.0\n"})
-    git_repo.commit("fix: a fix", {"svc/main.go": "x"})
+        ".deploy-actions.yml": "version-bump:\n  packages:\n"
+                               "    svc: {version-files: [VERSION], version-source: version-files}\n"
+                               "    cli: {version-files: [VERSION]}\n",
+        "svc/VERSION": "4.2.0\n", "cli/VERSION": "3.0.0\n"})
+    git_repo.commit("feat: a feature", {"svc/main.go": "x", "cli/main.go": "x"})
     code, out, err = bump(git_repo, capsys, "--dry-run")
     assert code == 0, err
-    assert by_component(out)["svc"]["tag"] == "svc-v4.2.1"
+    assert {c: p["tag"] for c, p in by_component(out).items()} == {"svc": "svc-v4.3.0", "cli": "cli-v0.1.0"}
+
+
+def test_a_package_prerelease_channel_is_its_own(mono, capsys):
+    config = CONFIG.replace("      component: api\n", "      component: api\n      prerelease-id: rc\n")
+    mono.commit("chore: api on rc", {".deploy-actions.yml": config})
+    mono.commit("feat: two features", {"packages/api/a.py": "x", "packages/web/a.js": "x"})
+    code, out, err = bump(mono, capsys, "--dry-run")
+    assert code == 0, err
+    assert {c: p["version"] for c, p in by_component(out).items()} == {"api": "1.5.0-rc.1", "web": "0.4.0"}
+    assert out["is-prerelease"] is True
+
+
+def test_the_readme_migration_from_a_release_please_manifest_keeps_the_next_versions(git_repo, capsys):
+    """The README's `.deploy-actions.yml` for the release-please manifest it shows: the manifest's
+    versions are the tags; a feature in client and a fix in packages/api then give what
+    release-please gives (client and server linked)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("becomes\n\n  ```yaml\n", 1)[1].split("  ```", 1)[0]
+    git_repo.commit("chore: config", {".deploy-actions.yml": textwrap.dedent(block),
+                                      "packages/api/pyproject.toml": '[project]\nversion = "1.4.0"\n'})
+    for tag in ("api-v1.4.0", "client-v2.0.1", "server-v2.0.1"):
+        git_repo.tag(tag)
+    git_repo.commit("feat: offline mode", {"client/offline.ts": "x"})
+    git_repo.commit("fix: pagination", {"packages/api/pages.py": "x"})
+    code, out, err = bump(git_repo, capsys, "--dry-run")
+    assert code == 0, err
+    assert {c: p["tag"] for c, p in by_component(out).items()} == {
+        "api": "api-v1.4.1", "client": "client-v2.1.0", "server": "server-v2.1.0"}
 
 
 LINKED = """\
@@ -387,7 +420,7 @@ def test_one_release_pull_request_covers_every_changed_package_then_each_is_tagg
     code, out, err = bump(mono, capsys, "--mode", "pull-request", "--push")
     assert code == 0, err
     (pr,) = gh_env.pulls.values()
-    assert "plugins/v2.0.1" in pr.title and "plugin loading" in pr.body
+    assert "plugins/v2.0.1" in pr.title and "### Fixed\n\n- plugin loading" in pr.body  # its own sections
 
     # Merged: each package is tagged on the merge and gets its GitHub release; the next run does nothing.
     mono.git("fetch", "-q", "origin", "release/next")
