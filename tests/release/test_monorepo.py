@@ -300,6 +300,7 @@ def test_packages_given_as_an_action_input_work_as_from_the_file(git_repo, capsy
     ("api: {}\napi/: {}", "each folder listed once"),
     ("a/api: {}\nb/api: {}", "input 'packages[b/api].component'"),
     ("a: {tag-prefix: x-}\nb: {tag-prefix: x-}", "a tag prefix of its own; a has it already"),
+    (".: {}\nb: {tag-prefix: v}", "input 'packages[b].tag-prefix': got 'v'; expected a tag prefix of its own; . has"),
     ("api: [1, 2]", "a mapping of the package's settings"),
     ("just text", "a mapping of package folders"),
     ("api: {", "input 'packages': got"),
@@ -381,8 +382,8 @@ def test_any_packages_config_is_packages_or_one_error_naming_the_field(data, lin
     else:
         assert len({p.path for p in parsed}) == len(parsed)
         assert all(p.path == "." or (".." not in p.path.split("/") and not p.path.startswith("/")) for p in parsed)
-        prefixes = [p.tag_prefix for p in parsed if p.tag_prefix]
-        assert len(set(prefixes)) == len(prefixes)
+        components = [p.component for p in parsed if p.component]
+        assert len(set(components)) == len(components)
         assert all(len(g.components) >= 2 for g in groups)
 
 

@@ -20,7 +20,7 @@ from deploy_actions.git import Git
 from deploy_actions.outcome import Outcome
 from deploy_actions.release import version_bump as vb
 from deploy_actions.release.next_version import release_as
-from deploy_actions.release.packages import LinkedGroup, Package, parse_linked, pathspecs
+from deploy_actions.release.packages import LinkedGroup, Package, parse_linked, pathspecs, unique
 
 _BUMP_ORDER = ("none", "prerelease", "patch", "minor", "major")
 _SHOWN_IGNORED = 5
@@ -51,7 +51,7 @@ class MonorepoResult:
 
     def outputs(self) -> dict[str, object]:
         changed = [p.result for p in self.changed]
-        first = changed[0] if changed else None
+        first = changed[0] if changed else self.packages[0].result if self.packages else None
         return {
             "version": "", "previous-version": "",
             "tag": " ".join(r.tag for r in changed),
@@ -115,6 +115,8 @@ def release_packages(git: Git, opts: vb.VersionBumpOptions, notes: list[str]) ->
     groups = parse_linked(opts.linked_versions, opts.packages)
     for package in opts.packages:
         inside_repo(git.root, package.path, f"packages[{package.path}]", package.path)
+    # Two packages with one prefix would read each other's tags (the run's prefix counts for a root package).
+    unique(opts.packages, "tag-prefix", lambda p: package_options(opts, p).tag_prefix, "a tag prefix of its own")
     _one_owner_per_file(git, opts)
     plans = {package.path: _plan(git, opts, package) for package in opts.packages}
     for group in groups:

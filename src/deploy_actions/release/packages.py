@@ -114,8 +114,7 @@ def parse(text: str, convert: Convert) -> tuple[Package, ...]:
         if any(p.path == path for p in packages):
             raise InputError(f"{INPUT}[{path}]", key, "each folder listed once")
         packages.append(_package(path, settings, convert))
-    _unique(packages, "component", lambda p: p.component, "a component of its own (set `component`)")
-    _unique(packages, "tag-prefix", lambda p: p.tag_prefix or "", "a tag prefix of its own")
+    unique(packages, "component", lambda p: p.component, "a component of its own (set `component`)")
     return tuple(packages)
 
 
@@ -177,11 +176,12 @@ def _package(path: str, settings: object, convert: Convert) -> Package:
     return Package(path, component, tuple(typed))
 
 
-def _unique(packages: Sequence[Package], what: str, key: Callable[[Package], str], expected: str) -> None:
+def unique(packages: Sequence[Package], what: str, key: Callable[[Package], str | None], expected: str) -> None:
+    """Refuse two packages with the same `key` (None: no value to compare)."""
     seen: dict[str, Package] = {}
     for package in packages:
         value = key(package)
-        if not value:
+        if value is None or (what == "component" and not value):
             continue
         if value in seen:
             raise InputError(f"{INPUT}[{package.path}].{what}", value,
