@@ -290,6 +290,8 @@ def test_packages_given_as_an_action_input_work_as_from_the_file(git_repo, capsy
     ("api: {tag-prefix: 'a b'}", "input 'packages[api].tag-prefix': got 'a b'; expected a tag prefix"),
     ("api: {bump: major}", "input 'packages[api].bump'"),
     ("api: {component: 'x y'}", "input 'packages[api].component'"),
+    ("api: {component: 'x..y'}", "input 'packages[api].component': got 'x..y'"),
+    ("x..y: {}", "input 'packages[x..y].component'"),
     ("api: {version-files: {a: [b]}}", "input 'packages[api].version-files'"),
     ("api: {major-on-zero: maybe}", "expected true or false"),
     ("api: {prerelease-id: 'a..b'}", "input 'packages[api].prerelease-id'"),

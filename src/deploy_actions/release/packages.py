@@ -30,7 +30,7 @@ MAX_PACKAGES = 1000
 PACKAGE_SETTINGS = ("tag-prefix", "version-files", "version-source", "changelog", "changelog-file",
                     "changelog-sections", "commit-types", "squash-bodies", "major-on-zero", "prerelease-id",
                     "release-as", "floating-tags")
-_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_COMPONENT = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # it starts a tag name: no '..'
 _LINKED = "linked-versions"
 
 # Turns one setting (input name, the value as written) into the typed value the command takes;
@@ -160,7 +160,7 @@ def _package(path: str, settings: object, convert: Convert) -> Package:
         if name == "component":
             if not isinstance(value, str | int) or isinstance(value, bool) or not _COMPONENT.match(str(value)):
                 raise InputError(f"{field}.component", value, "a name of letters, digits, '.', '_' and '-' "
-                                 "(at most 100), starting with a letter or digit")
+                                 "(at most 100, no '..'), starting with a letter or digit")
             component = str(value)
         elif name in PACKAGE_SETTINGS:
             try:

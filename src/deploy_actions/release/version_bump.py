@@ -46,10 +46,10 @@ from deploy_actions.release.next_version import (
 )
 from deploy_actions.release.notes import parse_sections, render_notes
 from deploy_actions.release.packages import Package, parse_linked
+from deploy_actions.release.pep440 import parse_any
 
 if TYPE_CHECKING:
     from deploy_actions.release.monorepo import MonorepoResult
-from deploy_actions.release.pep440 import parse_any
 
 _REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
 
