@@ -298,6 +298,7 @@ def test_packages_given_as_an_action_input_work_as_from_the_file(git_repo, capsy
     ("api: {release-as: banana}", "input 'packages[api].release-as'"),
     ("../elsewhere: {}", "input 'packages[../elsewhere]'"),
     ("/etc: {}", "input 'packages[/etc]'"),
+    ("/: {}", "input 'packages[/]'"),
     (".git/hooks: {}", "input 'packages[.git/hooks]'"),
     ("api: {}\napi/: {}", "each folder listed once"),
     ("a/api: {}\nb/api: {}", "input 'packages[b/api].component'"),

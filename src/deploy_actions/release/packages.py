@@ -135,13 +135,11 @@ def _folder(key: object) -> str:
         raw.encode("utf-8")
     except UnicodeEncodeError:
         raise InputError(INPUT, raw, "package folders as UTF-8 text") from None
-    text = untrusted.path_text(INPUT, raw).rstrip("/")
-    if text in ("", "."):
-        return "."
-    parts = PurePosixPath(text).parts
-    if text.startswith("/") or "\\" in text or any(p == ".." for p in parts) or parts[0] == ".git":
+    written = untrusted.path_text(INPUT, raw)
+    parts = PurePosixPath(written.rstrip("/") or ".").parts
+    if written.startswith("/") or "\\" in written or ".." in parts or parts[:1] == (".git",):
         raise InputError(f"{INPUT}[{raw}]", raw, "a folder inside the repository, relative to its root "
-                         "(no leading '/', no '..', no backslash)")
+                         "(no leading '/', no '..', no backslash, not .git)")
     clean = "/".join(p for p in parts if p != ".")
     return clean or "."
 
