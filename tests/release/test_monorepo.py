@@ -269,6 +269,32 @@ def test_version_files_outside_the_package_folder_are_refused(git_repo, capsys):
     assert code == 2 and "input 'packages[a].version-files'" in err and "'..'" in err, err
 
 
+def test_a_merged_release_of_a_package_without_version_files_is_told_by_the_release_commit(
+        git_repo, gh_env, capsys):
+    """A package that keeps no version file: the merged release commit, which lists each package's
+    message with its tag, says what landed; the same version of another package does not count."""
+    git_repo.commit("chore: config", {".deploy-actions.yml": (
+        "version-bump:\n  packages:\n    a: {}\n    b: {version-files: [VERSION]}\n    c: {}\n"),
+        "b/VERSION": "1.0.0\n"})
+    for tag in ("a-v1.0.0", "b-v1.0.0", "c-v1.0.0"):
+        git_repo.tag(tag)
+    git_repo.commit("fix: a and b", {"a/x": "x", "b/x": "x"})
+    git_repo.push()
+    code, out, err = bump(git_repo, capsys, "--mode", "pull-request", "--push")
+    assert code == 0 and [p["released"] for p in out["packages"]] == [False, False], err
+    git_repo.git("fetch", "-q", "origin", "release/next")
+    git_repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #1 from org/release/next", "FETCH_HEAD")
+    git_repo.commit("fix: c", {"c/x": "x"})
+    git_repo.push()
+    code, out, err = bump(git_repo, capsys, "--mode", "pull-request", "--push")
+    assert code == 0, err
+    assert [(p["tag"], p["released"]) for p in out["packages"]] == [
+        ("a-v1.0.1", True), ("b-v1.0.1", True), ("c-v1.0.1", False)]
+    assert git_repo.remote_git("tag", "--list", "[abc]-v1.0.1").split() == ["a-v1.0.1", "b-v1.0.1"]
+    (pr,) = gh_env.pulls.values()
+    assert pr.title == "chore: release c-v1.0.1"
+
+
 def test_without_packages_the_single_release_is_unchanged(git_repo, capsys):
     git_repo.tag("v1.0.0")
     git_repo.commit("feat: x")

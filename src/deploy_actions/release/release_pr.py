@@ -18,7 +18,7 @@ from deploy_actions.git import Git
 from deploy_actions.release import version_bump as vb
 
 
-def _landed(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult) -> bool:
+def _landed(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult, *, monorepo: bool) -> bool:
     """Whether HEAD already holds the release, i.e. the release pull request was merged."""
     if opts.version_files:
         from deploy_actions.release.version_files import plan_version_files
@@ -37,9 +37,10 @@ def _landed(git: Git, opts: vb.VersionBumpOptions, result: vb.VersionBumpResult)
         return parse_changelog(path.read_text("utf-8", "replace"), str(path)).entry(result.version) is not None
     first = vb.release_message(opts, [result]).splitlines()[0]
     since = f"{opts.tag_prefix}{result.previous_version}..HEAD" if result.previous_version else "HEAD"
-    lines = git.out("log", "--format=%B", since).splitlines()
-    # A release of several packages lists each one's message in its body (vb.release_message).
-    return any(line.startswith(first) or line == f"- {first} ({result.tag})" for line in lines)
+    if monorepo:  # the release commit lists each package's message with its tag (vb.release_message)
+        return f"- {first} ({result.tag})" in git.out("log", "--format=%B", since).splitlines()
+    subjects = git.out("log", "--format=%s", since).splitlines()
+    return any(s.startswith(first) for s in subjects)
 
 
 def _base_branch(git: Git, opts: vb.VersionBumpOptions) -> str:
@@ -59,7 +60,7 @@ def pull_request_step(git: Git, opts: vb.VersionBumpOptions, plans: list[vb.Plan
         raise InputError("github-repository", "", "owner/name (or $GITHUB_REPOSITORY) in pull-request mode")
     if not opts.token:
         raise InputError("token", "", "a GitHub token in pull-request mode")
-    merged = [_landed(git, plan.opts, plan.result) for plan in plans]
+    merged = [_landed(git, plan.opts, plan.result, monorepo=bool(opts.packages)) for plan in plans]
     landed = [plan for plan, done in zip(plans, merged, strict=True) if done]
     pending = [plan for plan, done in zip(plans, merged, strict=True) if not done]
     # The release pull request was merged: tag what landed and publish it.

@@ -429,11 +429,11 @@ def file_edits(root: Path, edits: dict[Path, tuple[bytes, bytes]]) -> list[FileE
 
 
 def release_message(opts: VersionBumpOptions, results: Sequence[VersionBumpResult]) -> str:
-    """`commit-message` for one release; for several, one header naming every tag, and the
-    message of each below it."""
+    """`commit-message` for one release; for a monorepo's, one header naming every tag and the
+    message of each below it, with its tag (what tells whose release a commit is)."""
     messages = [opts.commit_message.format(version=r.version, tag=r.tag, previous_version=r.previous_version)
                 for r in results]
-    if len(messages) == 1:
+    if len(messages) == 1 and not opts.packages:
         return messages[0]
     return f"chore: release {', '.join(r.tag for r in results)}\n\n" + "\n".join(
         f"- {m.splitlines()[0]} ({r.tag})" for m, r in zip(messages, results, strict=True))
