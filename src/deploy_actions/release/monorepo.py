@@ -190,17 +190,15 @@ def _link(group: LinkedGroup, packages: Sequence[Package], plans: dict[str, vb.P
         plan = plans[package.path]
         if plan.rerun or (plan.result.released and Version.parse(plan.result.version) == primary):
             continue
-        own: list[str] = []
         decision, note = release_as(str(primary), f"the linked versions of {group.name}", plan.last_release,
                                     plan.tagged, plan.level)
         if decision is None:
             notes.append(f"{package.name}: {note}")
             continue
-        own.append(note)
         release_notes = plan.result.release_notes if plan.result.released else (
             f"### Miscellaneous Chores\n\n- **{package.name}:** synchronize {group.name} versions")
         result = vb.released_result(plan.opts, decision, plan.result.previous_version, release_notes,
-                                    plan.tagged, plan.result.commit_sha, [*plan.result.notes, *own])
+                                    plan.tagged, plan.result.commit_sha, [*plan.result.notes, note])
         plans[package.path] = dataclasses.replace(plan, result=result)
 
 
