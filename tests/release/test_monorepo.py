@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploy_actions.cli import main
-from tests.plugins.git_repos import GitRepo
+from tests.plugins.git_repos import GitRepo, run_git
 
 CONFIG = """\
 version-bump:
@@ -105,6 +105,21 @@ def test_each_changed_package_is_released_from_its_own_commits_in_one_commit(mon
     code, out, err = bump(mono, capsys)
     assert code == 0 and out["released"] is False and out["released-count"] == 0 and out["packages"] == []
     assert mono.git("rev-parse", "HEAD") == sha
+
+
+def test_a_rejected_push_takes_back_the_release_commit_and_every_tag(mono, capsys, tmp_path):
+    mono.commit("feat: stream uploads", {"packages/api/upload.py": "x"})
+    mono.commit("fix: escape the query", {"packages/web/query.js": "x"})
+    other = tmp_path / "other"
+    run_git(tmp_path, "clone", "-q", str(mono.remote), str(other))
+    run_git(other, "-c", "user.name=o", "-c", "user.email=o@x", "commit", "-q", "--allow-empty", "-m", "chore: first")
+    run_git(other, "push", "-q", "origin", "main")
+    before = mono.git("rev-parse", "HEAD"), mono.tags()
+    code, _out, err = bump(mono, capsys, "--push")
+    assert code == 1, err
+    assert (mono.git("rev-parse", "HEAD"), mono.tags()) == before
+    assert mono.remote_git("tag", "--list", "*-v*").split() == ["api-v1.4.0", "web-v0.3.1"]
+    assert (mono.path / "packages/api/pyproject.toml").read_text().count('version = "1.4.0"') == 1
 
 
 def test_a_commit_touching_two_packages_releases_both(mono, capsys):
