@@ -17,6 +17,11 @@ semantic-release and commitizen users):
   channels            alpha.1, then beta with no new commit, then the final (semantic-release)
   hotfix              a patch tagged on a maintenance branch, then a fix on main (steps over it)
 
+and monorepo histories (release-please's manifest releaser): three packages, one nested in
+another, and commits touching one package, two, or none (CI files, the root README); at each
+point one run releases every package, compared package by package with a release-please model
+(a file belongs to the deepest package holding it; each package bumps from its own commits).
+
 Each history is replayed release by release: at each release point the command runs in a fresh
 process (`deploy-actions version-bump --dry-run --json`, with the channel the bot used), its
 answer is compared with the version the bot released (the oracle, from the bots' documented
@@ -26,6 +31,7 @@ point starts from the real history. The CHANGELOG.md the bot wrote (release-plea
 
     python benchmarks/release_replay.py                      # 8 histories x 30 releases
     python benchmarks/release_replay.py --histories 2 --releases 10 --json out.json
+    python benchmarks/release_replay.py --histories 0 --monorepos 2 --releases 20   # monorepos only
 
 Agreement and times are printed; the exit status is 0 whatever they are.
 """
@@ -197,6 +203,68 @@ def play(rng: random.Random, shape: str, repo: Repo, oracle: Oracle, pr: int
     raise ValueError(shape)
 
 
+MONO_PACKAGES = {"services/api": "api", "services/web": "web", "services/api/plugins": "plugins"}
+MONO_FILES = ("services/api/app.py", "services/api/db.py", "services/web/app.js", "services/web/style.css",
+              "services/api/plugins/hooks.py", "services/api/plugins/sub/x.py", "README.md", ".github/ci.yml")
+MONO_KINDS = ("feat", "fix", "fix", "perf", "docs", "chore", "feat!")
+
+
+def _owner(path: str) -> str | None:
+    """release-please's rule, written out: the deepest package folder holding the file."""
+    holding = [folder for folder in MONO_PACKAGES if path.startswith(folder + "/")]
+    return MONO_PACKAGES[max(holding, key=len)] if holding else None
+
+
+def replay_monorepo(index: int, releases: int, work: Path, seed: int, src: Path) -> list[Point]:
+    rng = random.Random(seed * 7000 + index)
+    repo = Repo(work / f"monorepo-{index}")
+    config = repo.path / ".deploy-actions.yml"
+    config.write_text("version-bump:\n  packages:\n" + "".join(f"    {folder}: {{}}\n" for folder in MONO_PACKAGES))
+    repo.git("add", "-A")
+    repo.commit("chore: the packages")
+    oracles = {component: Oracle() for component in MONO_PACKAGES.values()}
+    for component in oracles:
+        repo.git("tag", "-a", f"{component}-v1.0.0", "-m", "first")
+    points = []
+    order = {"patch": 1, "minor": 2, "major": 3}
+    for _ in range(releases):
+        levels: dict[str, str] = {}
+        for n in range(rng.randint(1, 4)):
+            kind = rng.choice(MONO_KINDS)
+            files = rng.sample(MONO_FILES, rng.randint(1, 2))
+            for name in files:
+                target = repo.path / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(f"{rng.random()}\n")
+            repo.git("add", "-A")
+            subject = rng.choice(FEATURES if kind.startswith("feat") else FIXES)
+            repo.commit(f"{kind}: {subject} {n}")
+            level = {"feat": "minor", "feat!": "major", "fix": "patch", "perf": "patch"}.get(kind)
+            for component in {c for name in files if (c := _owner(name)) is not None}:
+                if level and order[level] > order.get(levels.get(component, ""), 0):
+                    levels[component] = level
+        expected = {component: oracles[component].bump(level) for component, level in sorted(levels.items())}
+        got, seconds = run_ours_packages(repo.path, src)
+        points.append(Point(index, "monorepo", json.dumps(expected, sort_keys=True),
+                            json.dumps(got, sort_keys=True) if isinstance(got, dict) else got, seconds))
+        for component, version in expected.items():
+            repo.git("tag", "-a", f"{component}-v{version}", "-m", "release")
+    return points
+
+
+def run_ours_packages(repo: Path, src: Path) -> tuple[dict[str, str] | str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
+    env["PYTHONPATH"] = str(src)
+    argv = [sys.executable, "-m", "deploy_actions", "version-bump", "--repo", str(repo), "--dry-run", "--json"]
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - start
+    try:
+        return {p["component"]: p["version"] for p in json.loads(done.stdout)["packages"]}, seconds
+    except (ValueError, KeyError, TypeError):
+        return f"error: {(done.stderr.strip().splitlines() or ['?'])[-1]}", seconds
+
+
 def run_ours(repo: Path, extra: list[str], src: Path) -> tuple[str, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
     env["PYTHONPATH"] = str(src)
@@ -260,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--histories", type=int, default=8)
     parser.add_argument("--releases", type=int, default=30, help="release points per history")
+    parser.add_argument("--monorepos", type=int, default=2, help="monorepo histories (three packages each)")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--src", type=Path, default=ROOT / "src",
@@ -278,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
             agreed = sum(p.agrees for p in found)
             print(f"history {index}: {agreed}/{len(found)} versions agree, changelog {same}/{total} entries identical",
                   flush=True)
+        for index in range(args.monorepos):
+            found = replay_monorepo(index, args.releases, work, args.seed, args.src.resolve())
+            points += found
+            print(f"monorepo {index}: {sum(p.agrees for p in found)}/{len(found)} release points agree on every "
+                  "package's version", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     agreed = sum(p.agrees for p in points)
@@ -286,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     by_shape: Counter[str] = Counter(p.shape for p in points)
     ok_shape: Counter[str] = Counter(p.shape for p in points if p.agrees)
     print("\n| shape | points | agree |\n| --- | --- | --- |")
-    for shape in SHAPES:
+    for shape in (*SHAPES, "monorepo"):
         if by_shape[shape]:
             print(f"| {shape} | {by_shape[shape]} | {ok_shape[shape]} |")
     misses = [p for p in points if not p.agrees]

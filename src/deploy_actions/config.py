@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CONFIG_FILE = ".deploy-actions.yml"
 MAX_CONFIG_BYTES = 1 << 20
 NOT_IN_CONFIG = frozenset({"repo"})
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,20 @@ def _scalar(value: object) -> str | None:
 
 def _as_input(option: Option, value: object, name: str, shown: str, line: int | None) -> str:
     """The text the action input would carry for this value."""
+    text = input_text(option, value)
+    if text is not None:
+        return text
+    if option.kind == "lines":
+        raise FileError(f"{name} must be a list of text lines (or a mapping)", file=shown, line=line)
+    if option.kind == "yaml":
+        raise FileError(f"{name} must be YAML of at most {MAX_YAML_NODES:,} values, {MAX_YAML_DEPTH} levels "
+                        "deep, without tags", file=shown, line=line)
+    raise FileError(f"{name} must be a single value (text, true/false or a number)", file=shown, line=line)
+
+
+def input_text(option: Option, value: object) -> str | None:
+    """The text the action input would carry for `value` as YAML wrote it, or None when the
+    value has the wrong shape for the option."""
     if option.kind == "lines":
         if isinstance(value, list):
             items = [_scalar(v) for v in value]
@@ -155,8 +171,40 @@ def _as_input(option: Option, value: object, name: str, shown: str, line: int | 
                 return "\n".join(f"{k}: {v}" for k, v in pairs)
         elif (text := _scalar(value)) is not None:
             return text
-        raise FileError(f"{name} must be a list of text lines (or a mapping)", file=shown, line=line)
-    text = _scalar(value)
-    if text is None:
-        raise FileError(f"{name} must be a single value (text, true/false or a number)", file=shown, line=line)
-    return text
+        return None
+    if option.kind == "yaml" and isinstance(value, dict | list):
+        import json
+
+        plain = _plain(value, [MAX_YAML_NODES], 0)
+        return None if plain is None else json.dumps(plain, ensure_ascii=False)  # JSON is YAML: the input's text
+    return _scalar(value)
+
+
+def _plain(value: object, budget: list[int], depth: int) -> object | None:
+    """`value` as plain JSON data, or None past the budget of values (an alias that repeats a
+    list of aliases grows exponentially), too deep (an alias inside itself), or for a value
+    JSON cannot hold."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_YAML_DEPTH:
+        return None
+    if isinstance(value, dict):
+        items = {}
+        for key, item in value.items():
+            plain_key, plain_item = _scalar(key), _plain(item, budget, depth + 1)
+            if plain_key is None or (plain_item is None and item is not None):
+                return None
+            items[plain_key] = plain_item
+        return items
+    if isinstance(value, list):
+        values = []
+        for item in value:
+            plain_item = _plain(item, budget, depth + 1)
+            if plain_item is None and item is not None:
+                return None
+            values.append(plain_item)
+        return values
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | str):
+        return value if isinstance(value, str) or not isinstance(value, float) else float(value)
+    return None

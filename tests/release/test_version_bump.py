@@ -35,7 +35,9 @@ def test_dry_run_reports_every_output_and_changes_nothing(released, capsys):
     code, out = bump(released, "--dry-run", "--version-files", "pyproject.toml", capsys=capsys)
     assert code == 0
     assert set(out) == {"version", "previous-version", "tag", "bump", "released", "is-prerelease",
-                        "release-notes", "commit-sha", "pull-request-url", "floating-tags"}
+                        "release-notes", "commit-sha", "pull-request-url", "floating-tags", "packages",
+                        "released-count"}
+    assert out["released-count"] == 1 and [p["tag"] for p in out["packages"]] == ["v1.3.0"]
     assert out["version"] == "1.3.0" and out["previous-version"] == "1.2.0" and out["tag"] == "v1.3.0"
     assert out["bump"] == "minor" and out["released"] is True and out["is-prerelease"] is False
     assert "### Features\n\n- **api:** add search" in out["release-notes"]

@@ -20,11 +20,12 @@ from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 
 # str: free text (bounded); line: one line (trailers, names); ref: a git branch, tag or remote name;
 # tag-prefix: a prefix of one; commit: hex commit id; repository: owner/name; url: absolute http(s);
-# run-url: https (http only on loopback); path: a file or folder path (what it may name is the command's).
+# run-url: https (http only on loopback); path: a file or folder path (what it may name is the command's);
+# yaml: YAML text the command reads (in .deploy-actions.yml, the mapping or list written in place).
 # An input whose default is the runner's own `${{ github.repository }}` stays `str` and is checked where it is
 # used (github.parse_repository): under act that default is a local path, and most runs never use it.
 Kind = Literal["str", "line", "bool", "lines", "choice", "int", "float", "duration", "ref", "tag-prefix",
-               "commit", "repository", "url", "run-url", "path"]
+               "commit", "repository", "url", "run-url", "path", "yaml"]
 
 # Kinds whose empty value is a value ("" = none), not a request for the default.
 TEXT_KINDS = frozenset({"str", "line", "path", "ref", "tag-prefix", "commit", "repository", "url", "run-url"})
@@ -108,6 +109,8 @@ def convert(option: Option, raw: str) -> Any:
         if value in _FALSE:
             return False
         raise InputError(option.name, shown, "true or false")
+    if kind == "yaml":
+        return untrusted.text(option.name, raw)
     if kind == "lines":
         return tuple(line.strip() for line in untrusted.text(option.name, raw).splitlines() if line.strip())
     if kind == "choice":

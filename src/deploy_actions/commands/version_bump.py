@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy_actions.commands.spec import CommandSpec, Option, Output
+from deploy_actions.commands.spec import CommandSpec, Option, Output, convert
 from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 from deploy_actions.outcome import Outcome
+from deploy_actions.release.packages import PACKAGE_SETTINGS
 
 SPEC = CommandSpec(
     name="version-bump",
@@ -41,8 +42,16 @@ SPEC = CommandSpec(
                "instead (one API call per pull request; needs the token).", "false", kind="bool"),
         Option("release-as", "Release exactly this version (as a `Release-As: x.y.z` commit footer "
                "does), when it is above the last release and not tagged yet.", ""),
-        Option("paths", "Only count commits touching these paths (monorepo), one per line.", "",
-               kind="lines"),
+        Option("paths", "Only count commits touching these paths (one package of a monorepo per run), one "
+               "per line.", "", kind="lines"),
+        Option("packages", "A monorepo's packages, released each on its own in one run (release-please's "
+               "manifest): YAML mapping each folder to its settings, e.g. `packages/api: {component: api, "
+               "version-files: [pyproject.toml]}` (tags `api-v1.2.3`; files relative to the folder; own "
+               "settings: " + ", ".join(PACKAGE_SETTINGS) + "). A file belongs to the deepest package holding it.",
+               "", kind="yaml"),
+        Option("linked-versions", "Groups of package components that always release together at the highest "
+               "next version of any of them, one `group: component, component` per line (release-please's "
+               "linked-versions).", "", kind="lines"),
         Option("version-files", "Files whose version to rewrite, one per line: pyproject.toml, "
                "package.json, Chart.yaml, VERSION, *.app.src, mix.exs, Cargo.toml, or PATH:REGEX "
                "with one capture group.", "", kind="lines"),
@@ -89,12 +98,33 @@ SPEC = CommandSpec(
         Output("commit-sha", "The release commit (or the tagged commit)."),
         Output("pull-request-url", "The release pull request, in pull-request mode."),
         Output("floating-tags", "The floating tags moved to the release, e.g. `v1 v1.3` (space-separated)."),
+        Output("packages", "JSON list of the packages released (or proposed in the release pull request), "
+               "each with component, path, previous-version, version, tag, bump, is-prerelease, release-notes "
+               "and released. With packages, tag lists every new tag (space-separated), bump is the highest, "
+               "release-notes has a section per tag, and version and previous-version are empty."),
+        Output("released-count", "How many packages were (or, in a dry run, would be) released: 0 or 1 "
+               "without packages."),
     ),
 )
 
 
 def run(options: dict[str, Any]) -> Outcome:
+    from deploy_actions.release import packages
     from deploy_actions.release.version_bump import VersionBumpOptions, version_bump
 
+    options = {**options, "packages": packages.parse(options["packages"], _package_setting)
+               if options["packages"].strip() else ()}
     result = version_bump(VersionBumpOptions(**options))
     return result.outcome()
+
+
+def _package_setting(name: str, value: object) -> Any:
+    """One package's own setting, read as the input of the same name would be."""
+    from deploy_actions.config import input_text
+    from deploy_actions.errors import InputError
+
+    option = next(o for o in SPEC.options if o.name == name)
+    text = input_text(option, value)
+    if text is None:
+        raise InputError(name, value, "a list of text lines" if option.kind == "lines" else "a single value")
+    return convert(option, text)

@@ -12,9 +12,10 @@ import datetime as dt
 import fnmatch
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from semver import Version
 
@@ -44,7 +45,11 @@ from deploy_actions.release.next_version import (
     valid_prerelease_id,
 )
 from deploy_actions.release.notes import parse_sections, render_notes
+from deploy_actions.release.packages import Package, parse_linked
 from deploy_actions.release.pep440 import parse_any
+
+if TYPE_CHECKING:
+    from deploy_actions.release.monorepo import MonorepoResult
 
 _REF_UNSAFE = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
 
@@ -65,6 +70,8 @@ class VersionBumpOptions:
     floating_tags: bool = False
     release_as: str = ""
     paths: tuple[str, ...] = ()
+    packages: tuple[Package, ...] = ()  # a monorepo's packages (release-please's manifest), each released on its own
+    linked_versions: tuple[str, ...] = ()  # groups of components that share one version
     version_files: tuple[str, ...] = ()
     changelog: str = "none"
     changelog_file: str = "CHANGELOG.md"
@@ -110,7 +117,16 @@ class VersionBumpResult:
             "commit-sha": self.commit_sha,
             "pull-request-url": self.pull_request_url,
             "floating-tags": " ".join(self.floating_tags),
+            "packages": [{**self.package_entry("", "."), "released": self.released}]
+            if self.released or self.pull_request_url else [],
+            "released-count": int(self.released),
         }
+
+    def package_entry(self, component: str, path: str) -> dict[str, object]:
+        """This release as one item of the `packages` output."""
+        return {"component": component, "path": path, "previous-version": self.previous_version,
+                "version": self.version, "tag": self.tag, "bump": self.bump, "is-prerelease": self.is_prerelease,
+                "release-notes": self.release_notes}
 
     def outcome(self) -> Outcome:
         prefix = "would release" if self.dry_run else "released"
@@ -137,6 +153,7 @@ def _validate(opts: VersionBumpOptions) -> None:
     if opts.release_as and parse_release_as(opts.release_as) is None:
         raise InputError("release-as", opts.release_as, "a semantic version such as 2.0.0 or 1.3.0-rc.1")
     _prerelease_branches(opts.prerelease_branches)
+    parse_linked(opts.linked_versions, opts.packages)
     if opts.prerelease_id and not valid_prerelease_id(opts.prerelease_id):
         raise InputError("prerelease-id", opts.prerelease_id,
                          "a semver prerelease identifier such as rc, beta or alpha.1")
@@ -238,7 +255,52 @@ def _checked_paths(root: Path, paths: tuple[str, ...]) -> list[str]:
     return list(paths)
 
 
-def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
+@dataclass(frozen=True)
+class Plan:
+    """One line of releases decided (one tag prefix over its paths), before anything is written."""
+
+    opts: VersionBumpOptions  # the package's own options (the run's, without packages)
+    result: VersionBumpResult  # released, or not (the rerun and "nothing to release" answers)
+    current: Version | None  # what the newest tag released: what the version files hold now
+    last_release: Version | None  # the newest non-prerelease tag
+    tagged: tuple[Version, ...]  # every version tagged with the prefix, on any branch
+    level: Level
+    rerun: bool = False  # a release tag of this line is already at HEAD
+
+
+def version_bump(opts: VersionBumpOptions) -> VersionBumpResult | MonorepoResult:
+    _validate(opts)
+    git = Git.open(opts.repo, token=opts.token or None)
+    notes: list[str] = []
+    opts = with_branch_channel(git, opts, notes)
+    if opts.packages:
+        from deploy_actions.release.monorepo import release_packages
+
+        return release_packages(git, opts, notes)
+    plan = plan_release(git, opts, _checked_paths(git.root, opts.paths), notes)
+    if not plan.result.released or opts.dry_run:
+        return plan.result
+    if opts.mode == "pull-request":
+        from deploy_actions.release.release_pr import pull_request_step
+
+        return pull_request_step(git, opts, [plan])[0]
+    return release(git, opts, [plan])[0]
+
+
+def with_branch_channel(git: Git, opts: VersionBumpOptions, notes: list[str]) -> VersionBumpOptions:
+    """The options with the prerelease channel of the branch released from, if it has one."""
+    if opts.prerelease_branches and not opts.prerelease_id:
+        branch = _branch(git)
+        channel = branch_channel(opts, branch)
+        if channel:
+            notes.append(f"branch {branch} releases on the {channel} channel")
+            return dataclasses.replace(opts, prerelease_id=channel)
+    return opts
+
+
+def plan_release(git: Git, opts: VersionBumpOptions, paths: Sequence[str], notes: list[str]) -> Plan:
+    """The next version of one line of releases (`opts.tag_prefix`, commits touching `paths`,
+    git pathspecs; none: every commit) and its notes; `notes` gains what was found on the way."""
     _validate(opts)
     rules = parse_rules(opts.commit_types)
     sections = parse_sections(opts.changelog_sections)
@@ -246,15 +308,6 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     # Types a section shows although they release nothing (docs: Documentation) are kept for the notes.
     noted = frozenset(t for t in sections.shown_types if rules.get(t, Level.NONE) is Level.NONE)
     policy = CommitPolicy(rules, squash, noted, _override_reader(opts))
-    git = Git.open(opts.repo, token=opts.token or None)
-    paths = _checked_paths(git.root, opts.paths)
-    notes: list[str] = []
-    if opts.prerelease_branches and not opts.prerelease_id:
-        branch = _branch(git)
-        channel = branch_channel(opts, branch)
-        if channel:
-            opts = dataclasses.replace(opts, prerelease_id=channel)
-            notes.append(f"branch {branch} releases on the {channel} channel")
 
     note = history.ensure_history(git, opts.tag_prefix, opts.remote)
     if note:
@@ -265,15 +318,20 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     releases, changeset = found.releases, found.changes
     previous = releases.newest
     previous_version = str(previous.version) if previous else ""
+    last = releases.last_release
+    current = previous.version if previous else None
+
+    def unreleased(version: Version | None, *, rerun: bool = False) -> Plan:
+        result = _unreleased(opts, version, previous_version, git, notes)
+        return Plan(opts, result, current, last.version if last else None, found.tagged, changeset.level, rerun)
 
     if releases.at_head is not None and opts.bump in ("auto", "prerelease"):
         # A release tag is already here: a rerun on the released commit reports it and creates
         # nothing, unless it asks for another channel or finalises an rc at the same commit.
         done = rerun_tag(history.versions_at_head(git, opts.tag_prefix), opts.prerelease_id, opts.bump)
         if done is not None:
-            return _unreleased(opts, done, previous_version, git, notes)
+            return unreleased(done, rerun=True)
 
-    last = releases.last_release
     new_since_newest = found.new_since_newest
     decision: Decision | None = None
     asked = opts.release_as or changeset.release_as
@@ -284,7 +342,7 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
     if decision is None:
         decision = decide(
             last_release=last.version if last else None,
-            newest=previous.version if previous else None,
+            newest=current,
             level=changeset.level,
             bump=opts.bump,
             prerelease_id=opts.prerelease_id,
@@ -293,27 +351,22 @@ def version_bump(opts: VersionBumpOptions) -> VersionBumpResult:
             taken=found.tagged,
         )
     if decision.version is None:
-        return _unreleased(opts, previous.version if previous else None, previous_version, git, notes)
+        return unreleased(current)
+    result = released_result(opts, decision, previous_version, render_notes(changeset.changes, sections),
+                             found.tagged, git.head(), notes)
+    return Plan(opts, result, current, last.version if last else None, found.tagged, changeset.level)
 
+
+def released_result(opts: VersionBumpOptions, decision: Decision, previous_version: str, release_notes: str,
+                    tagged: tuple[Version, ...], head: str, notes: list[str]) -> VersionBumpResult:
+    assert decision.version is not None
     version = decision.version
-    tag = f"{opts.tag_prefix}{version}"
-    release_notes = render_notes(changeset.changes, sections)
-    result = VersionBumpResult(
-        version=str(version), previous_version=previous_version, tag=tag, bump=decision.bump,
-        released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
-        commit_sha=git.head(), dry_run=opts.dry_run, notes=tuple(notes),
-        floating_tags=floating_tags(version, opts.tag_prefix, found.tagged)
-        if opts.floating_tags and opts.tag else (),
+    return VersionBumpResult(
+        version=str(version), previous_version=previous_version, tag=f"{opts.tag_prefix}{version}",
+        bump=decision.bump, released=True, is_prerelease=bool(version.prerelease), release_notes=release_notes,
+        commit_sha=head, dry_run=opts.dry_run, notes=tuple(notes),
+        floating_tags=floating_tags(version, opts.tag_prefix, tagged) if opts.floating_tags and opts.tag else (),
     )
-    if opts.dry_run:
-        return result
-    # Version files hold what the newest tag released, a prerelease included.
-    current = previous.version if previous else None
-    if opts.mode == "pull-request":
-        from deploy_actions.release.release_pr import pull_request_step
-
-        return pull_request_step(git, opts, result, current)
-    return _release(git, opts, result, str(current) if current else None)
 
 
 def _unreleased(opts: VersionBumpOptions, current: Version | None, previous_version: str,
@@ -363,65 +416,88 @@ def plan_files(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
     return edits
 
 
+def plan_all_files(git: Git, plans: Sequence[Plan]) -> dict[Path, tuple[bytes, bytes]]:
+    """The edits of every release of the run (each file is one package's: monorepo checks it)."""
+    edits: dict[Path, tuple[bytes, bytes]] = {}
+    for plan in plans:
+        edits.update(plan_files(git, plan.opts, plan.result, str(plan.current) if plan.current else None))
+    return edits
+
+
 def file_edits(root: Path, edits: dict[Path, tuple[bytes, bytes]]) -> list[FileEdit]:
     return [FileEdit(path, str(path.relative_to(root)), before, after) for path, (before, after) in edits.items()]
 
 
-def commit_release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
+def release_message(opts: VersionBumpOptions, results: Sequence[VersionBumpResult]) -> str:
+    """`commit-message` for one release; for a monorepo's, one header naming every tag and the
+    message of each below it, with its tag (what tells whose release a commit is)."""
+    messages = [opts.commit_message.format(version=r.version, tag=r.tag, previous_version=r.previous_version)
+                for r in results]
+    if len(messages) == 1 and not opts.packages:
+        return messages[0]
+    return f"chore: release {', '.join(r.tag for r in results)}\n\n" + "\n".join(
+        f"- {m.splitlines()[0]} ({r.tag})" for m, r in zip(messages, results, strict=True))
+
+
+def commit_release(git: Git, opts: VersionBumpOptions, message: str,
                    edits: dict[Path, tuple[bytes, bytes]]) -> str:
     """Write the edits and commit them; returns the commit (HEAD unchanged when no edits)."""
     if not edits:
         return git.head()
-    message = opts.commit_message.format(version=result.version, tag=result.tag,
-                                         previous_version=result.previous_version)
     return commit_edits(git, file_edits(git.root, edits), message, user_name=opts.git_user_name,
                         user_email=opts.git_user_email)
 
 
-def _release(git: Git, opts: VersionBumpOptions, result: VersionBumpResult,
-             current: str | None) -> VersionBumpResult:
-    notes = list(result.notes)
+def release(git: Git, opts: VersionBumpOptions, plans: Sequence[Plan], *,
+            write_files: bool = True) -> list[VersionBumpResult]:
+    """Commit the edits of every planned release as one commit, tag each, push it all in one
+    atomic push, then publish; on a failed tag or push the local repository is put back."""
+    results = [plan.result for plan in plans]
     original = git.head()
-    edits = plan_files(git, opts, result, current)
+    edits = plan_all_files(git, plans) if write_files else {}
     if git.run("status", "--porcelain", "--", *[str(p.relative_to(git.root)) for p in edits],
                check=False).stdout.strip():
         raise OperationError("version files have uncommitted changes; commit or discard them first")
-    sha = commit_release(git, opts, result, edits)
-    if edits:
-        notes.append(f"committed {len(edits)} file(s) as {sha[:12]}")
+    sha = commit_release(git, opts, release_message(opts, results), edits)
+    done = [f"committed {len(edits)} file(s) as {sha[:12]}"] if edits else []
     floated: dict[str, str] = {}  # floating tag → where it pointed locally before ("" = nowhere)
+    tags = [r.tag for r in results] if opts.tag else []
+    moved = [name for r in results for name in r.floating_tags]
     try:
-        if opts.tag:
+        for result in results if opts.tag else ():
             git.run("-c", f"user.name={opts.git_user_name}", "-c", f"user.email={opts.git_user_email}",
                     "tag", "--annotate", "-F", "-", "--", result.tag, sha,
                     input_text=f"Release {result.tag}\n\n{result.release_notes}".strip() + "\n")
-            notes.append(f"tagged {result.tag}")
-        for name in result.floating_tags:
+        if tags:
+            done.append(f"tagged {' '.join(tags)}")
+        for name in moved:
             floated[name] = git.run("rev-parse", "-q", "--verify", f"refs/tags/{name}", check=False).stdout.strip()
             git.run("tag", "--force", name, sha)
-        if result.floating_tags:
-            notes.append(f"moved {' '.join(result.floating_tags)} to {sha[:12]}")
+        if moved:
+            done.append(f"moved {' '.join(moved)} to {sha[:12]}")
         if opts.push:
-            _push(git, opts, result)
-            notes.append(f"pushed to {opts.remote}")
+            _push(git, opts, tags, moved)
+            done.append(f"pushed to {opts.remote}")
     except OperationError:
-        _undo(git, result, original, sha, floated)
+        _undo(git, tags, original, sha, floated)
         raise
-    if opts.github_release:
-        url = _github_release(opts, result, sha)
-        notes.append(f"GitHub release {url}")
-    return VersionBumpResult(**{**result.__dict__, "commit_sha": sha, "notes": tuple(notes)})
+    released = []
+    for result in results:
+        notes = [*result.notes, *done]
+        if opts.github_release:
+            notes.append(f"GitHub release {_github_release(opts, result, sha)}")
+        released.append(dataclasses.replace(result, commit_sha=sha, notes=tuple(notes)))
+    return released
 
 
-def _push(git: Git, opts: VersionBumpOptions, result: VersionBumpResult) -> None:
+def _push(git: Git, opts: VersionBumpOptions, tags: Sequence[str], moved: Sequence[str]) -> None:
     refs = []
     leases = []
     branch = git.current_branch()
     if branch:
         refs.append(f"refs/heads/{branch}:refs/heads/{branch}")
-    if opts.tag:
-        refs.append(f"refs/tags/{result.tag}:refs/tags/{result.tag}")
-    for name in result.floating_tags:
+    refs += [f"refs/tags/{tag}:refs/tags/{tag}" for tag in tags]
+    for name in moved:
         # A floating tag moves by design; the lease makes sure it moves from where we saw it.
         ref = f"refs/tags/{name}"
         seen = git.run("ls-remote", "--tags", opts.remote, ref, authenticated=True).stdout.split()
@@ -432,9 +508,10 @@ def _push(git: Git, opts: VersionBumpOptions, result: VersionBumpResult) -> None
     git.run("push", "--atomic", "--quiet", *leases, opts.remote, *refs, authenticated=True)
 
 
-def _undo(git: Git, result: VersionBumpResult, original: str, sha: str, floated: dict[str, str]) -> None:
+def _undo(git: Git, tags: Sequence[str], original: str, sha: str, floated: dict[str, str]) -> None:
     """Put the local repository back as it was after a failed tag or push."""
-    git.run("tag", "-d", result.tag, check=False)
+    for tag in tags:
+        git.run("tag", "-d", tag, check=False)
     for name, before in floated.items():
         if before:
             git.run("tag", "--force", name, before, check=False)
@@ -442,7 +519,7 @@ def _undo(git: Git, result: VersionBumpResult, original: str, sha: str, floated:
             git.run("tag", "-d", name, check=False)
     if sha != original:
         git.run("reset", "--quiet", "--keep", original, check=False)
-    actions_runtime.log(f"rolled back the local release commit and tag {result.tag}")
+    actions_runtime.log(f"rolled back the local release commit and tag(s) {' '.join(tags)}")
 
 
 def _github_release(opts: VersionBumpOptions, result: VersionBumpResult, sha: str) -> str:

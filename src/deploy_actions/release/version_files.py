@@ -92,6 +92,17 @@ def read_version(repo_root: Path, entries: Sequence[str]) -> tuple[str, str] | N
     return None
 
 
+def files_of(repo_root: Path, entries: Sequence[str]) -> list[Path]:
+    """The files the entries name, each entry checked (its format, its path inside the repository)."""
+    root = repo_root.resolve()
+    paths = []
+    for raw in entries:
+        entry = raw.strip()
+        if entry and not entry.startswith("#"):
+            paths.append(_inside(root, _parse_entry(entry)[0], entry))
+    return paths
+
+
 def _check_version(name: str, version: str) -> None:
     if not _VERSION_TEXT.fullmatch(version):
         raise InputError(name, version, "a version such as 1.3.0 or 2.0.0-rc.1")
