@@ -449,7 +449,8 @@ def test_a_rolling_deploy_is_caught_by_the_watch_and_rolled_back(
     cart = [(r["event"], r["version"], r["strategy"]) for r in ledger if r["app"] == "cart"]
     assert cart == [("bump", "v1.4.1", "rolling"), ("rollback", "v1.3.0", "rolling")]
     watch = json.loads((work / "records" / "watch-cart-v1.4.1.json").read_text())
-    assert watch["decision"] == "rollback" and "before the deploy" in watch["baseline"]
+    assert watch["decision"] == "rollback" and watch["baseline"]["mode"] == "before-deploy"
+    assert "before the deploy" in watch["baseline"]["described"]
     assert {v["metric"]: v["verdict"] for v in watch["verdicts"]}["error-rate"] == "fail"
     # Prometheus, read when the cart was back on v1.3.0: the bad version's 500s, none from the good one.
     served = _scenario(work, "rolling, caught by the watch")["prometheus"]
