@@ -1,10 +1,14 @@
 """traffic: move an app's traffic in the GitOps repository, as one auditable commit: shift the
-canary's share (`weight`), or switch a blue/green Service to a slot (`slot`).
+canary's share (`weight`), switch a blue/green Service to a slot (`slot`), or give a slot's
+workloads a replica count (`scale-slot`: the old slot scaled down after a switch, Argo Rollouts'
+`scaleDownDelaySeconds` as a later commit, or back up before the next release goes to it).
 
 Order of work, as gitops-bump's: validate → clone (or the local checkout) → plan every edit
 (gitops.routing) → write → commit → push, re-planned on a moved tip. Nothing is written before
 the plan is complete. A rollback (`rollback: true` with a reason) is the same forward commit:
 the canary's weight back to 0, or the Service back to the slot it left, with an incident record.
+A scale-down waits out its `delay` first and plans only then, so a switch back that landed in the
+meantime is seen: the slot is live again, and it keeps running.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from deploy_actions.git import (
 )
 from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 from deploy_actions.gitops.bump import _local_root, _render, _scope
-from deploy_actions.gitops.routing import IDLE, SlotPlan, WeightPlan, plan_slot, plan_weight
+from deploy_actions.gitops.routing import IDLE, ScalePlan, SlotPlan, WeightPlan, plan_scale, plan_slot, plan_weight
 from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records import incident, journal
 
@@ -42,6 +46,10 @@ class TrafficOptions:
     app: str = ""
     weight: int | None = None
     slot: str = ""
+    scale_slot: str = ""
+    replicas: str = "0"
+    delay: float | None = None
+    since: str = ""
     environment: str = ""
     repository: str = ""
     ref: str = "main"
@@ -63,6 +71,7 @@ class TrafficOptions:
     switch_message: str = "chore: Switch {app} to {slot} ({tag}) in {environment}"
     abort_message: str = "fix: Shift {app} canary back to {weight}% due to {reason}"
     rollback_message: str = "fix: Switch {app} back to {slot} ({tag}) due to {reason}"
+    scale_message: str = "chore: Scale {direction} {app} {slot} ({tag}) in {environment}"
     record: str = "deployments/{environment}.jsonl"
     incident: str = "incidents/{timestamp}-{app}.md"
     evidence: str = ""
@@ -90,6 +99,9 @@ class TrafficResult:
     idle_slot: str = ""
     tag: str = ""
     previous_tag: str = ""
+    scaled_slot: str = ""
+    replicas: int | None = None
+    previous_replicas: int | None = None
     commit_sha: str = ""
     notes: tuple[str, ...] = ()
     findings: tuple[Annotation, ...] = ()
@@ -108,6 +120,9 @@ class TrafficResult:
             "idle-slot": self.idle_slot,
             "tag": self.tag,
             "previous-tag": self.previous_tag,
+            "scaled-slot": self.scaled_slot,
+            "replicas": "" if self.replicas is None else self.replicas,
+            "previous-replicas": "" if self.previous_replicas is None else self.previous_replicas,
             "commit-sha": self.commit_sha,
         }
 
@@ -155,9 +170,21 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
         raise InputError("app", opts.app, "the application's name (letters, digits, '.', '_' and '-')")
     if opts.environment and not _NAME.match(opts.environment):
         raise InputError("environment", opts.environment, "a name of letters, digits, '.', '_' and '-'")
-    if (opts.weight is None) == (not opts.slot):
-        raise InputError("weight" if opts.weight is None else "slot", "",
-                         "either weight (a canary's share) or slot (a blue/green switch), one of them")
+    asked = [name for name, given in (("weight", opts.weight is not None), ("slot", bool(opts.slot)),
+                                      ("scale-slot", bool(opts.scale_slot))) if given]
+    if len(asked) != 1:
+        raise InputError(asked[1] if len(asked) > 1 else "weight", "",
+                         "one of weight (a canary's share), slot (a blue/green switch) or scale-slot (a slot's "
+                         "replicas)")
+    if not opts.scale_slot and (opts.delay or opts.since or opts.replicas not in ("", "0")):
+        name = "delay" if opts.delay else "since" if opts.since else "replicas"
+        raise InputError(name, str(getattr(opts, name)), "nothing unless scale-slot is given (it scales a slot)")
+    if opts.scale_slot:
+        _replicas(opts)
+        if opts.rollback:
+            raise InputError("rollback", "true", "no rollback with scale-slot (switch back with slot and rollback)")
+        if opts.since and journal.parse_time(opts.since.strip()) is None:
+            raise InputError("since", opts.since, "an ISO 8601 time such as 2026-11-22T10:15:00Z (the switch's)")
     if opts.weight is not None and not 0 <= opts.weight <= 100:
         raise InputError("weight", str(opts.weight), "a percentage from 0 to 100")
     if opts.rollback and not opts.reason.strip():
@@ -175,6 +202,9 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
     slots = _slots(opts)
     if opts.slot and opts.slot not in (*slots, IDLE):
         raise InputError("slot", opts.slot, f"one of the slots: {', '.join(slots)}, or {IDLE} (the one not live)")
+    if opts.scale_slot and opts.scale_slot not in (*slots, IDLE):
+        raise InputError("scale-slot", opts.scale_slot, f"one of the slots: {', '.join(slots)}, or {IDLE} (the one "
+                         "not live)")
     if opts.slot == IDLE and opts.rollback:
         raise InputError("slot", opts.slot, "the slot to switch back to, by name, for a rollback")
     if opts.canary_steps and opts.weight:
@@ -190,6 +220,28 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
     return slots
 
 
+def _replicas(opts: TrafficOptions) -> int | None:
+    """scale-slot's count: a whole number, or None for `live` (as many as the live slot runs)."""
+    text = opts.replicas.strip() or "0"
+    if text == "live":
+        return None
+    if not re.fullmatch(r"\d{1,5}", text):
+        raise InputError("replicas", opts.replicas, "a whole number of pods (0 scales the slot down), or live: as "
+                         "many as the live slot runs")
+    return int(text)
+
+
+def _wait(opts: TrafficOptions) -> None:
+    """A scale-slot's delay, counted from `since` (default now): the plan is made after it."""
+    if not opts.delay:
+        return
+    since = journal.parse_time(opts.since.strip()) if opts.since.strip() else None
+    start = since.timestamp() if since is not None else time.time()
+    left = start + opts.delay - time.time()
+    if left > 0:
+        time.sleep(left)
+
+
 def _named(opts: TrafficOptions, name: str) -> str:
     template = getattr(opts, name.replace("-", "_"))
     return _render(template, name, app=opts.app, environment=opts.environment)
@@ -197,6 +249,7 @@ def _named(opts: TrafficOptions, name: str) -> str:
 
 def traffic(opts: TrafficOptions) -> TrafficResult:
     slots = _validate(opts)
+    _wait(opts)
     started = time.time()
     facts = _rollback_facts(opts, started)
     if opts.repository:
@@ -251,6 +304,8 @@ def _run(opts: TrafficOptions, root: Path, git: Git | None, slots: tuple[str, ..
 def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, slots: tuple[str, ...],
           facts: _Rollback | None) -> _Planned:
     env = f" in {opts.environment}" if opts.environment else ""
+    if opts.scale_slot:
+        return _plan_scale(opts, root, scope, git, slots, env)
     if opts.weight is not None:
         plan = plan_weight(root, scope, canary=_named(opts, "canary"), stable=_named(opts, "stable"),
                            weight=opts.weight, image=opts.image)
@@ -289,6 +344,37 @@ def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, s
                       *([f"Rollback-Reason: {' '.join(opts.reason.split())}"] if opts.rollback else [])])
     changed = replace(result, changed=True, files=tuple(sorted(e.relpath for e in files)), notes=(note,))
     return _Planned(tuple(files), changed, message + ("\n\n" + body if body else ""))
+
+
+def _plan_scale(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, slots: tuple[str, ...],
+                env: str) -> _Planned:
+    plan = plan_scale(root, scope, service=_named(opts, "service"), slot=opts.scale_slot, slots=slots,
+                      replicas=_replicas(opts), label=opts.slot_label, image=opts.image)
+    result = _scale_result(plan)
+    annotations = tuple(Annotation(f.level, f.message, file=f.relpath, line=f.line) for f in plan.findings)
+    result = replace(result, findings=annotations)
+    note = (f"{opts.app} {plan.slot}{env}: {plan.previous} → {plan.replicas} replica(s); {plan.service} stays on "
+            f"{plan.live}")
+    if not plan.edits:
+        why = "; it is live, so it keeps running" if plan.findings else "; nothing to change"
+        return _Planned((), replace(result, notes=(note + why,)), "")
+    direction = "down" if plan.replicas < plan.previous else "up"
+    message = _render(opts.scale_message, "scale-message", app=opts.app, environment=opts.environment or "default",
+                      slot=plan.slot, tag=plan.tag or "untagged", direction=direction, replicas=str(plan.replicas),
+                      previous_replicas=str(plan.previous))
+    files = list(plan.edits)
+    record = _record_edit(opts, root, git, result, "")
+    files += [record] if record is not None else []
+    body = "\n".join(trailers(opts.source_repository, opts.source_commit, journal.workflow_run_url(opts.run_url)))
+    changed = replace(result, changed=True, files=tuple(sorted(e.relpath for e in files)), notes=(note,))
+    return _Planned(tuple(files), changed, message + ("\n\n" + body if body else ""))
+
+
+def _scale_result(plan: ScalePlan) -> TrafficResult:
+    idle = next((s for s in (plan.slot,) if s != plan.live), "")
+    return TrafficResult(False, "blue-green", slot=plan.live, previous_slot=plan.live, idle_slot=idle, tag=plan.tag,
+                         previous_tag=plan.tag, scaled_slot=plan.slot, replicas=plan.replicas,
+                         previous_replicas=plan.previous)
 
 
 def _canary_back(opts: TrafficOptions, root: Path, plan: WeightPlan) -> tuple[FileEdit, ...]:
@@ -360,6 +446,9 @@ def _record_edit(opts: TrafficOptions, root: Path, git: Git | None, result: Traf
             entry.update(stage=result.stage, stages=result.stages)
     else:
         entry.update(slot=result.slot, previous_slot=result.previous_slot)
+    if result.scaled_slot:
+        entry.update(scaled_slot=result.scaled_slot, replicas=result.replicas,
+                     previous_replicas=result.previous_replicas)
     if opts.rollback:
         entry["reason"] = opts.reason
     if incident_path:
