@@ -417,7 +417,7 @@ def test_the_live_slot_is_never_scaled_down(tmp_path: Path) -> None:
 def test_switching_to_a_slot_scaled_down_is_refused_until_it_is_scaled_up(tmp_path: Path) -> None:
     root = _blue_green(tmp_path, _slot_workload("green", "v1.5.0").replace("replicas: 2", "replicas: 0"))
     before = {p.name: p.read_bytes() for p in root.iterdir()}
-    with pytest.raises(FileError, match="runs 0 replicas .*scale-slot: green, replicas: live"):
+    with pytest.raises(FileError, match=r"runs 0 replicas .*scale-slot: green, replicas: live"):
         plan_slot(root, [], service="shop", preview="shop-preview", slot="green", slots=("blue", "green"))
     assert {p.name: p.read_bytes() for p in root.iterdir()} == before
     _write(plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=None))
@@ -426,7 +426,7 @@ def test_switching_to_a_slot_scaled_down_is_refused_until_it_is_scaled_up(tmp_pa
 
 def test_a_slot_workload_without_replicas_or_a_missing_slot_is_refused(tmp_path: Path) -> None:
     root = _blue_green(tmp_path, _slot_workload("green", "v1.5.0").replace("  replicas: 2\n", ""))
-    with pytest.raises(FileError, match="has no replicas .*write its replicas explicitly first"):
+    with pytest.raises(FileError, match=r"has no replicas .*write its replicas explicitly first"):
         plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=0)
     with pytest.raises(InputError, match="input 'scale-slot': got 'purple'"):
         plan_scale(root, [], service="shop", slot="purple", slots=("blue", "green"), replicas=0)

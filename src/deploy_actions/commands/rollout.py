@@ -10,7 +10,8 @@ from deploy_actions.outcome import Outcome
 
 # traffic's inputs that a staged canary sets itself, and canary-monitor's that become per stage
 _NOT_TRAFFIC = {"weight", "slot", "service", "preview-service", "slots", "slot-label", "rollback", "reason",
-                "evidence", "detected-at", "switch-message", "rollback-message", "canary-steps"}
+                "evidence", "detected-at", "switch-message", "rollback-message", "canary-steps", "scale-slot",
+                "replicas", "delay", "since", "scale-message"}
 _PER_STAGE = {"duration", "report", "fail-on-rollback", "alpha"}
 TRAFFIC_OPTIONS = tuple(o for o in traffic.SPEC.options if o.name not in _NOT_TRAFFIC)
 MONITOR_OPTIONS = tuple(o for o in canary_monitor.SPEC.options if o.name not in _PER_STAGE)

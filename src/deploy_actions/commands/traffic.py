@@ -40,8 +40,9 @@ SPEC = CommandSpec(
         Option("stable", "The stable backend, named the same ways.", "{app}"),
         Option("canary-steps", "The rollout's stages in percent, e.g. 10,30,50,90,100: weight must be one of them "
                "(or 0), and the record names the stage reached.", ""),
-        Option("canary-path", "Canary rollback (weight 0): the canary workload's folder; its image (image) goes back "
-               "to the stable's tag in the same commit. {app} and {environment} are replaced.", ""),
+        Option("canary-path", "The canary workload's folder, when it is not under path: the tag of image there is the "
+               "version the record names; a canary rollback (weight 0) pins the stable's tag there in the same commit. "
+               "{app} and {environment} are replaced.", ""),
         Option("service", "Blue/green: the live Service; {app} and {environment} are replaced.", "{app}"),
         Option("preview-service", "Blue/green: the preview Service, switched to the idle slot (when it exists).",
                "{app}-preview"),

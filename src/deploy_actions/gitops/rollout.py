@@ -79,14 +79,13 @@ def rollout(traffic_options: dict[str, Any], monitor_options: dict[str, Any], *,
     judged = [w for w in planned if w < 100]
     stage_alpha = total_alpha / max(1, len(judged))
     base = TrafficOptions(**traffic_options)
-    shifts = replace(base, canary_path="")  # the canary's image goes back only with a rollback
     monitor = _stage_monitor(monitor_options, duration, stage_alpha, report, 0)
     _check_monitor(monitor)  # bad canary-monitor input fails before the first commit
     done: list[Stage] = []
     last_sha = ""
     shifted: TrafficResult | None = None
     for number, weight in enumerate(planned, start=1):
-        shifted = traffic(replace(shifts, weight=weight, canary_steps=canary_steps))
+        shifted = traffic(replace(base, weight=weight, canary_steps=canary_steps))
         last_sha = shifted.commit_sha or last_sha
         if weight == 100:
             done.append(Stage(number, weight, "shifted", "all traffic on the canary (not judged: no baseline left)",

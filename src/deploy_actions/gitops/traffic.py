@@ -33,6 +33,7 @@ from deploy_actions.git import (
 )
 from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 from deploy_actions.gitops.bump import _local_root, _render, _scope
+from deploy_actions.gitops.image_ref import ImageRef, ImageRefError
 from deploy_actions.gitops.routing import IDLE, ScalePlan, SlotPlan, WeightPlan, plan_scale, plan_slot, plan_weight
 from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records import incident, journal
@@ -191,9 +192,10 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
         raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
     if opts.rollback and opts.weight not in (None, 0):
         raise InputError("weight", str(opts.weight), "0 for a canary rollback (its share goes back to none)")
-    if opts.canary_path and not (opts.rollback and opts.weight == 0 and opts.image):
-        raise InputError("canary-path", opts.canary_path, "no canary-path unless a canary rollback (rollback: true, "
-                         "weight 0) with image: its image goes back to the stable's tag in the same commit")
+    if opts.canary_path and (opts.weight is None or not opts.image):
+        raise InputError("canary-path", opts.canary_path, "no canary-path without weight and image: the canary "
+                         "workload's folder, where the version it runs is read, and where a canary rollback "
+                         "(weight 0) pins the stable's tag in the same commit")
     if opts.evidence and not opts.rollback:
         raise InputError("evidence", opts.evidence, "no evidence unless rollback: true (it goes in the incident "
                          "record)")
@@ -309,6 +311,8 @@ def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, s
     if opts.weight is not None:
         plan = plan_weight(root, scope, canary=_named(opts, "canary"), stable=_named(opts, "stable"),
                            weight=opts.weight, image=opts.image)
+        if opts.canary_path and not plan.canary_tag:  # the canary workload lives outside the routing's folder
+            plan = replace(plan, canary_tag=_canary_path_tag(opts, root))
         result = _weight_result(opts, plan)
         note = (f"{opts.app} canary{env}: {_percent(plan.previous)}% → {_percent(plan.reached)}% in "
                 f"{len(plan.splits)} split(s)" + (f" (asked {opts.weight}%: the closest the replicas allow)"
@@ -377,21 +381,35 @@ def _scale_result(plan: ScalePlan) -> TrafficResult:
                          previous_replicas=plan.previous)
 
 
+def _canary_path_tag(opts: TrafficOptions, root: Path) -> str:
+    """The tag `image` is pinned at under canary-path ('' when none, or more than one)."""
+    from deploy_actions.gitops import manifests
+
+    scope = _render(opts.canary_path, "canary-path", app=opts.app, environment=opts.environment)
+    inside_repo(root, scope, "canary-path")
+    sites, _ = manifests.find_image_sites(root, [scope], _image(opts))
+    tags = {site.current.tag for site in sites if site.current.tag}
+    return tags.pop() if len(tags) == 1 else ""
+
+
+def _image(opts: TrafficOptions) -> ImageRef:
+    try:
+        return ImageRef.parse(opts.image)
+    except ImageRefError as err:
+        raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
+
+
 def _canary_back(opts: TrafficOptions, root: Path, plan: WeightPlan) -> tuple[FileEdit, ...]:
     """With canary-path, a canary rollback also pins the stable's tag in the canary's workload, in
     the same commit as its weight going back to 0 (gitops-bump's planning, the same byte-exact edits)."""
-    if not opts.canary_path:
+    if not (opts.canary_path and opts.rollback):
         return ()
     from deploy_actions.gitops import manifests
-    from deploy_actions.gitops.image_ref import ImageRef, ImageRefError
 
     if not plan.stable_tag:
         raise InputError("stable", _named(opts, "stable"), f"a workload of that name pinning {opts.image} (its tag "
                          "is what the canary goes back to)")
-    try:
-        image = ImageRef.parse(opts.image)
-    except ImageRefError as err:
-        raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
+    image = _image(opts)
     scope = _render(opts.canary_path, "canary-path", app=opts.app, environment=opts.environment)
     inside_repo(root, scope, "canary-path")
     update = manifests.plan_image_update(root, [scope], image.with_tag(plan.stable_tag, None))
@@ -440,6 +458,11 @@ def _record_edit(opts: TrafficOptions, root: Path, git: Git | None, result: Traf
         "actor": opts.actor,
         "run_url": journal.workflow_run_url(opts.run_url),
     }
+    if not entry["version"]:  # a record line without a version cannot be read back (records.history)
+        where = "canary-path" if result.strategy == "canary" else "path"
+        raise InputError(where, getattr(opts, where.replace("-", "_")), "a folder where the workload of the "
+                         f"{'canary' if result.strategy == 'canary' else 'slot'} pins a tag (the record names the "
+                         "version it runs); or record: '' for no record")
     if result.strategy == "canary":
         entry.update(weight=_percent(result.weight), previous_weight=_percent(result.previous_weight))
         if result.stage is not None:
