@@ -16,9 +16,11 @@ Durations are shortened for the test (the starters' `vars`): a canary stage is j
 
 - canary: v1.3.0 walks 10 → 30 → 50 → 90 → 100 % and is promoted; v1.3.1 (40 % of its answers
   are 500s) is stopped at 10 %, its weight and image going back in one forward commit;
-- blue/green: v1.3.1 goes to the idle slot, passes its smoke test, is switched to, falls over
-  under live traffic (its instances stop answering, so Prometheus sees them down), and the watch
-  switches back to the slot it left, still running v1.2.0;
+- blue/green: v1.3.0 goes to the idle slot (green), passes its smoke test through it, is switched
+  to and watched; the old slot (blue) is scaled down after `scale-down-delay`, as a later commit.
+  v1.3.1 then goes to blue (scaled back up first), is switched to, falls over under live traffic
+  (its instances stop answering, so Prometheus sees them down), and the watch switches back to
+  green, still running v1.3.0;
 - rolling: v1.3.1 passes its smoke test, falls over, and the watch rolls it back to v1.2.0 as a
   forward commit with an incident record.
 """
@@ -336,7 +338,8 @@ def test_a_staged_canary_walks_its_stages_and_a_bad_one_stops_at_the_first(lab: 
     records = lab.records(start)
     opened = records[0]
     assert (opened["event"], opened["strategy"]) == ("deployment_opened_v1", "canary"), opened
-    assert records[-1]["event"] == "deployment_concluded_v1" and records[-1]["strategy"] == "canary", records[-1]
+    assert records[-1]["event"] == "deployment_concluded_v1", records[-1]
+    assert {r["strategy"] for r in records} == {"canary"}, records
     shifts = [r for r in records if r["event"] == "traffic"]
     assert [(r["strategy"], r["weight"], r.get("stage"), r.get("stages")) for r in shifts] == [
         ("canary", w, s, 5) for w, s in ((10, 1), (30, 2), (50, 3), (90, 4), (100, 5), (0, 0))], shifts
@@ -383,41 +386,69 @@ def test_a_staged_canary_walks_its_stages_and_a_bad_one_stops_at_the_first(lab: 
 
 
 @pytest.mark.parametrize("lab", ["blue-green"], indirect=True)
-def test_blue_green_switches_to_the_idle_slot_and_back_when_it_falls_over(lab: Lab) -> None:
+def test_blue_green_switches_scales_the_old_slot_down_and_switches_back_when_the_new_one_falls_over(lab: Lab) -> None:
     start = lab.git("rev-parse", "main")
     lab.settle()
+    common = {"WATCH": "32s", "WATCH_SELECTOR": 'job="{app}",slot="{slot}"', "SCALE_DOWN_DELAY": "2s"}
 
-    run = lab.deploy("v1.3.1", {"PREVIEW_HEALTH_URL": lab.services["green"].url + "/health", "WATCH": "40s",
-                                "WATCH_SELECTOR": 'job="{app}",slot="{slot}"'})
+    # -- v1.3.0 to the idle slot (green), switched to, watched, concluded; blue scaled down after it --
+    good = lab.deploy("v1.3.0", {"PREVIEW_HEALTH_URL": lab.services["green"].url + "/health", **common})
+
+    assert good.ok, good.report
+    out = good.record()
+    assert (out["outcome"], out["decision"], out["state"]) == ("promoted", "promote", "concluded"), good.report
+    assert lab.subjects(start) == [  # green already runs as many replicas as blue: no scale-up commit
+        "chore(deploy): app v1.3.0 in staging: opened",
+        "chore: Bump app to v1.3.0",
+        "chore: Switch app to green (v1.3.0) in staging",
+        "chore(deploy): app v1.3.0 in staging: concluded",
+        "chore: Scale down app blue (v1.2.0) in staging"], lab.subjects(start)
+    switched = _commit_time(lab, "--grep=^chore: Switch app to green")
+    scaled = _commit_time(lab, "--grep=^chore: Scale down app blue")
+    assert scaled - switched >= 2, "scale-down-delay counts from the switch"
+    assert "replicas: 0" in lab.git("show", f"main:apps/app/{ENV}/blue/deployment.yaml")
+    records = lab.records(start)
+    assert records[0]["strategy"] == "blue-green" and records[-1]["scaled_slot"] == "blue", records
+    assert {r["strategy"] for r in records} == {"blue-green"}, records
+
+    # -- v1.3.1 to the idle slot (blue, scaled down: up first), switched to, falls over, switched back --
+    middle = lab.git("rev-parse", "main")
+    lab.settle()
+    lab.routed[:] = lab.routed[-1:]
+
+    run = lab.deploy("v1.3.1", {"PREVIEW_HEALTH_URL": lab.services["blue"].url + "/health", **common,
+                                "WATCH": "40s"})
 
     assert not run.ok, run.report
     out = logged_outputs(run.log)
     assert (out["outcome"], out["decision"], out["state"]) == ("rolled-back", "rollback", "paused"), run.report
-    subjects = lab.subjects(start)
-    assert subjects[:3] == ["chore(deploy): app v1.3.1 in staging: opened", "chore: Bump app to v1.3.1",
-                            "chore: Switch app to green (v1.3.1) in staging"], subjects
-    assert subjects[3].startswith("fix: Switch app back to blue (v1.2.0) due to more than 50% of instances down"), \
+    subjects = lab.subjects(middle)
+    assert subjects[:4] == ["chore(deploy): app v1.3.1 in staging: opened",
+                            "chore: Scale up app blue (v1.2.0) in staging",
+                            "chore: Bump app to v1.3.1",
+                            "chore: Switch app to blue (v1.3.1) in staging"], subjects
+    assert subjects[4].startswith("fix: Switch app back to green (v1.3.0) due to more than 50% of instances down"), \
         subjects
-    assert subjects[4:] == ["chore(deploy): app v1.3.1 in staging: shelved"], subjects
+    assert subjects[5:] == ["chore(deploy): app v1.3.1 in staging: shelved"], subjects
     bump = lab.git("log", "-1", "--format=%H", "--grep=^chore: Bump app to v1.3.1", "main")
     assert lab.git("show", "--name-only", "--format=", bump).split() == [
-        "apps/app/staging/green/deployment.yaml", "deployments/staging.jsonl"], "only the idle slot was bumped"
-    records = lab.records(start)
-    assert records[0]["strategy"] == "blue-green"
+        f"apps/app/{ENV}/blue/deployment.yaml", f"deployments/{ENV}.jsonl"], "only the idle slot was bumped"
+    records = lab.records(middle)
     moves = [(r["event"], r["strategy"], r["slot"], r["previous_slot"], r["version"]) for r in records
-             if r.get("slot")]
-    assert moves == [("traffic", "blue-green", "green", "blue", "v1.3.1"),
-                     ("rollback", "blue-green", "blue", "green", "v1.2.0")], records
+             if r.get("slot") and not r.get("scaled_slot")]
+    assert moves == [("traffic", "blue-green", "blue", "green", "v1.3.1"),
+                     ("rollback", "blue-green", "green", "blue", "v1.3.0")], records
+    assert "replicas: 2" in lab.git("show", f"main:apps/app/{ENV}/green/deployment.yaml"), "never scaled down"
     lab.settle()
-    assert lab.services["blue"].version == "1.2.0", "the old slot kept running, so the switch back was instant"
+    assert lab.services["green"].version == "1.3.0", "the old slot kept running, so the switch back was instant"
     # The router followed the selector, and Prometheus saw the traffic move and the new slot fall over.
-    assert [w for _, w in lab.routed] == [{"blue": 1}, {"green": 1}, {"blue": 1}], lab.routed
+    assert [w for _, w in lab.routed] == [{"green": 1}, {"blue": 1}, {"green": 1}], lab.routed
     (_, _), (switched, _), (back, _) = lab.routed
     time.sleep(4)
-    assert lab.requests('slot="blue"', switched + 1.5, min(back, switched + CRASH_AFTER) - 0.5) < 5
-    assert lab.requests('slot="green"', switched + 1.5, min(back, switched + CRASH_AFTER) - 0.5) > 30
-    assert lab.up('slot="green"', back) == 0.0
-    assert lab.requests('slot="blue"', back + 1.5, time.time()) > 30
+    assert lab.requests('slot="green"', switched + 1.5, min(back, switched + CRASH_AFTER) - 0.5) < 5
+    assert lab.requests('slot="blue"', switched + 1.5, min(back, switched + CRASH_AFTER) - 0.5) > 30
+    assert lab.up('slot="blue"', back) == 0.0
+    assert lab.requests('slot="green"', back + 1.5, time.time()) > 30
 
 
 @pytest.mark.parametrize("lab", ["rolling"], indirect=True)
@@ -439,7 +470,7 @@ def test_a_rolling_deploy_is_caught_by_the_watch_and_rolled_back_forward(lab: La
     changed = lab.git("show", "--name-only", "--format=", rollback_commit).split()
     assert f"apps/app/{ENV}/deployment.yaml" in changed and any(f.startswith("incidents/") for f in changed), changed
     records = lab.records(start)
-    assert records[0]["strategy"] == "rolling"
+    assert {r["strategy"] for r in records} == {"rolling"}, records
     rollback = next(r for r in records if r["event"] == "rollback")
     assert (rollback["version"], rollback["previous_version"]) == ("v1.2.0", "v1.3.1"), rollback
     # Prometheus saw the instance go down while v1.3.1 ran, and come back with v1.2.0.
