@@ -22,11 +22,14 @@ Durations are shortened for the test (the starters' `vars`): a canary stage is j
   (its instances stop answering, so Prometheus sees them down), and the watch switches back to
   green, still running v1.3.0;
 - rolling: v1.3.1 passes its smoke test, falls over, and the watch rolls it back to v1.2.0 as a
-  forward commit with an incident record.
+  forward commit with an incident record;
+- recreate (the rolling starter with `strategy: recreate`, as its comment offers): v1.3.0 is
+  concluded with its downtime window, from the deploy commit until the smoke test saw it answer.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import threading
@@ -216,6 +219,7 @@ class Layout:
     targets: dict[str, dict[str, str]]  # workload → Prometheus target labels
     faults: dict[str, float] = field(default_factory=dict)
     crashes: tuple[str, ...] = ()
+    strategy: str = ""  # the starter's `strategy:` replaced by this one, as the rolling starter's comment offers
 
 
 def _layout(strategy: str, image: str) -> Layout:
@@ -239,7 +243,8 @@ def _layout(strategy: str, image: str) -> Layout:
             {"blue": {"slot": "blue"}, "green": {"slot": "green"}}, crashes=("1.3.1",))
     return Layout("deploy-rolling.yml", {
         f"{where}/deployment.yaml": _deployment("app", "{app: app}", "v1.2.0", image)},
-        {"app": f"{where}/deployment.yaml"}, {"app": "app"}, {"app": {}}, crashes=("1.3.1",))
+        {"app": f"{where}/deployment.yaml"}, {"app": "app"}, {"app": {}}, crashes=("1.3.1",),
+        strategy="recreate" if strategy == "recreate" else "")
 
 
 @pytest.fixture
@@ -257,9 +262,13 @@ def lab(request: pytest.FixtureRequest, act: Act, github_api: GitHubAPIFake, git
     gitops_bare.parent.mkdir(parents=True)
     run_git(tmp_path, "clone", "-q", "--bare", str(seed), str(gitops_bare))
 
+    workflow = starter.read_text()
+    if layout.strategy:
+        assert workflow.count("      strategy: rolling\n") == 1
+        workflow = workflow.replace("      strategy: rolling\n", f"      strategy: {layout.strategy}\n")
     code = tmp_path / "app"
     _seed(code, {"pyproject.toml": PYPROJECT, "CHANGELOG.md": CHANGELOG,
-                 ".github/workflows/deploy.yml": with_report(starter.read_text(), "deploy", OUTPUTS)},
+                 ".github/workflows/deploy.yml": with_report(workflow, "deploy", OUTPUTS)},
           "feat: search")
     for tag in ("v1.2.0", "v1.3.0", "v1.3.1"):
         run_git(code, "tag", "-a", tag, "-m", tag)
@@ -481,6 +490,32 @@ def test_a_rolling_deploy_is_caught_by_the_watch_and_rolled_back_forward(lab: La
     assert lab.up("", bumped + 1) == 1.0, "it answered its smoke test first"
     time.sleep(4)
     assert lab.up("", time.time()) == 1.0
+
+
+@pytest.mark.parametrize("lab", ["recreate"], indirect=True)
+def test_a_recreate_deploy_records_its_downtime_window(lab: Lab) -> None:
+    start = lab.git("rev-parse", "main")
+    lab.settle()
+
+    run = lab.deploy("v1.3.0", {"HEALTH_URL": lab.services["app"].url + "/health", "WATCH": "5s"})
+
+    assert run.ok, run.report
+    assert run.record()["outcome"] == "promoted", run.report  # the short watch passed
+    assert lab.subjects(start) == ["chore(deploy): app v1.3.0 in staging: opened", "chore: Bump app to v1.3.0",
+                                   "chore(deploy): app v1.3.0 in staging: concluded"], lab.subjects(start)
+    records = lab.records(start)
+    assert {r["strategy"] for r in records} == {"recreate"}, records
+    concluded = records[-1]
+    assert concluded["event"] == "deployment_concluded_v1", concluded
+    window = concluded["downtime"]
+    began, ended = (dt.datetime.fromisoformat(window[k].replace("Z", "+00:00")).timestamp() for k in ("from", "until"))
+    assert window["seconds"] == round(ended - began) >= 0, window
+    # From the deploy commit until the new version answered: the moment the stand-in for Flux
+    # switched the workload to v1.3.0 lies inside it (to the second the records keep).
+    bumped = _commit_time(lab, "--grep=^chore: Bump app to v1.3.0")
+    switched = next(at for at, name, version, _ in lab.reconciler.events if version == "1.3.0").timestamp()
+    assert bumped - 1 <= began <= switched + 1 and switched - 1 <= ended, (window, bumped, switched)
+    assert ended <= dt.datetime.fromisoformat(concluded["timestamp"].replace("Z", "+00:00")).timestamp()
 
 
 def _commit_time(lab: Lab, *grep: str) -> float:
