@@ -1,7 +1,7 @@
 """The strategies' starters, proven by running them: `workflows/deploy-canary.yml` (staged),
-`workflows/deploy-blue-green.yml` and `workflows/deploy-rolling.yml` (with its watch), copied
-unchanged into a code repository and run under act, calling
-`org/deploy-actions/.github/workflows/deploy.yml@v1` exactly as users write it.
+`workflows/deploy-blue-green.yml`, `workflows/deploy-rolling.yml` (with its watch) and
+`workflows/deploy-recreate.yml`, copied unchanged into a code repository and run under act,
+calling `org/deploy-actions/.github/workflows/deploy.yml@v1` exactly as users write it.
 
 Everything they touch is real: the GitOps repository is served over authenticated smart HTTP
 (GITHUB_SERVER_URL), the images are in a real registry, the GitHub API is the fake validated
@@ -23,8 +23,8 @@ Durations are shortened for the test (the starters' `vars`): a canary stage is j
   green, still running v1.3.0;
 - rolling: v1.3.1 passes its smoke test, falls over, and the watch rolls it back to v1.2.0 as a
   forward commit with an incident record;
-- recreate (the rolling starter with `strategy: recreate`, as its comment offers): v1.3.0 is
-  concluded with its downtime window, from the deploy commit until the smoke test saw it answer.
+- recreate (`workflows/deploy-recreate.yml`): v1.3.0 is concluded with its downtime window, from
+  the deploy commit until the smoke test saw it answer.
 """
 
 from __future__ import annotations
@@ -219,7 +219,6 @@ class Layout:
     targets: dict[str, dict[str, str]]  # workload → Prometheus target labels
     faults: dict[str, float] = field(default_factory=dict)
     crashes: tuple[str, ...] = ()
-    strategy: str = ""  # the starter's `strategy:` replaced by this one, as the rolling starter's comment offers
 
 
 def _layout(strategy: str, image: str) -> Layout:
@@ -241,10 +240,9 @@ def _layout(strategy: str, image: str) -> Layout:
             {"blue": f"{where}/blue/deployment.yaml", "green": f"{where}/green/deployment.yaml"},
             {"blue": "blue", "green": "green"},
             {"blue": {"slot": "blue"}, "green": {"slot": "green"}}, crashes=("1.3.1",))
-    return Layout("deploy-rolling.yml", {
+    return Layout(f"deploy-{strategy}.yml", {  # rolling and recreate
         f"{where}/deployment.yaml": _deployment("app", "{app: app}", "v1.2.0", image)},
-        {"app": f"{where}/deployment.yaml"}, {"app": "app"}, {"app": {}}, crashes=("1.3.1",),
-        strategy="recreate" if strategy == "recreate" else "")
+        {"app": f"{where}/deployment.yaml"}, {"app": "app"}, {"app": {}}, crashes=("1.3.1",))
 
 
 @pytest.fixture
@@ -262,13 +260,9 @@ def lab(request: pytest.FixtureRequest, act: Act, github_api: GitHubAPIFake, git
     gitops_bare.parent.mkdir(parents=True)
     run_git(tmp_path, "clone", "-q", "--bare", str(seed), str(gitops_bare))
 
-    workflow = starter.read_text()
-    if layout.strategy:
-        assert workflow.count("      strategy: rolling\n") == 1
-        workflow = workflow.replace("      strategy: rolling\n", f"      strategy: {layout.strategy}\n")
     code = tmp_path / "app"
     _seed(code, {"pyproject.toml": PYPROJECT, "CHANGELOG.md": CHANGELOG,
-                 ".github/workflows/deploy.yml": with_report(workflow, "deploy", OUTPUTS)},
+                 ".github/workflows/deploy.yml": with_report(starter.read_text(), "deploy", OUTPUTS)},
           "feat: search")
     for tag in ("v1.2.0", "v1.3.0", "v1.3.1"):
         run_git(code, "tag", "-a", tag, "-m", tag)
