@@ -367,7 +367,8 @@ def test_a_staged_canary_walks_its_stages_and_a_bad_one_stops_at_the_first(lab: 
 
     assert not bad.ok, "a rolled-back release fails the run (fail-on-rollback)\n" + bad.report
     out = logged_outputs(bad.log)  # act stops at a failed called job: the report job does not run
-    assert (out["outcome"], out["decision"], out["state"]) == ("rolled-back", "rollback", "paused"), bad.report
+    assert (out.get("outcome"), out.get("decision"), out.get("state")) == ("rolled-back", "rollback", "paused"), \
+        bad.report
     subjects = lab.subjects(middle)
     assert subjects[:3] == ["chore(deploy): app v1.3.1 in staging: opened", "chore: Bump app to v1.3.1",
                             "chore: Shift app canary to 10% in staging"], subjects
@@ -424,7 +425,8 @@ def test_blue_green_switches_scales_the_old_slot_down_and_switches_back_when_the
 
     assert not run.ok, run.report
     out = logged_outputs(run.log)
-    assert (out["outcome"], out["decision"], out["state"]) == ("rolled-back", "rollback", "paused"), run.report
+    assert (out.get("outcome"), out.get("decision"), out.get("state")) == ("rolled-back", "rollback", "paused"), \
+        run.report
     subjects = lab.subjects(middle)
     assert subjects[:4] == ["chore(deploy): app v1.3.1 in staging: opened",
                             "chore: Scale up app blue (v1.2.0) in staging",
@@ -463,7 +465,8 @@ def test_a_rolling_deploy_is_caught_by_the_watch_and_rolled_back_forward(lab: La
 
     assert not run.ok, run.report
     out = logged_outputs(run.log)
-    assert (out["outcome"], out["decision"], out["state"]) == ("rolled-back", "rollback", "paused"), run.report
+    assert (out.get("outcome"), out.get("decision"), out.get("state")) == ("rolled-back", "rollback", "paused"), \
+        run.report
     assert out["reason"].startswith("canary: more than 50% of instances down"), out["reason"]
     subjects = lab.subjects(start)
     assert subjects[:2] == ["chore(deploy): app v1.3.1 in staging: opened", "chore: Bump app to v1.3.1"], subjects
