@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 
 from deploy_actions.errors import FileError, InputError
 from deploy_actions.gitops import yaml_splice
-from deploy_actions.gitops.routing import plan_slot, plan_weight
+from deploy_actions.gitops.routing import plan_scale, plan_slot, plan_weight
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -375,3 +375,61 @@ def test_odd_values_in_weights_are_read_or_refused_never_a_crash(tmp_path_factor
         for edit in plan.edits:  # whatever was planned reads back as YAML with the asked share
             yaml_splice.compose(edit.after.decode())
         assert all(change.canary[1] * 100 == change.total * weight for change in plan.splits)
+
+
+# --------------------------------------------------------------------------- a slot's replicas
+
+
+def _blue_green(tmp_path: Path, green: str = "") -> Path:
+    return seed(tmp_path, {"services.yaml": BLUE_GREEN, "blue.yaml": _slot_workload("blue", "v1.4.0"),
+                           "green.yaml": green or _slot_workload("green", "v1.5.0")})
+
+
+def _write(plan: object) -> None:
+    for edit in plan.edits:  # type: ignore[attr-defined]
+        edit.path.write_bytes(edit.after)
+
+
+def test_scaling_the_old_slot_down_edits_its_replicas_only_and_reads_back(tmp_path: Path) -> None:
+    root = _blue_green(tmp_path)  # blue is live
+    plan = plan_scale(root, [], service="shop", slot="idle", slots=("blue", "green"), replicas=0)
+    assert (plan.slot, plan.live, plan.previous, plan.replicas, plan.tag) == ("green", "blue", 2, 0, "v1.5.0")
+    assert {e.relpath: e.after.decode() for e in plan.edits} == {
+        "green.yaml": _slot_workload("green", "v1.5.0").replace("replicas: 2", "replicas: 0")}
+    reparsed = YAML(typ="safe").load(plan.edits[0].after)
+    assert reparsed["spec"]["replicas"] == 0 and isinstance(reparsed["spec"]["replicas"], int)
+    _write(plan)
+    again = plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=0)
+    assert again.edits == () and again.previous == 0
+    up = plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=None)  # as the live
+    assert up.replicas == 2 and up.edits[0].after.decode() == _slot_workload("green", "v1.5.0")
+
+
+def test_the_live_slot_is_never_scaled_down(tmp_path: Path) -> None:
+    """A switch back that landed before the delay ran out: the slot is live again and keeps its pods."""
+    root = _blue_green(tmp_path)
+    plan = plan_scale(root, [], service="shop", slot="blue", slots=("blue", "green"), replicas=0)
+    assert plan.edits == () and plan.replicas == plan.previous == 2
+    (finding,) = plan.findings
+    assert finding.level == "warning" and "selects blue" in finding.message
+
+
+def test_switching_to_a_slot_scaled_down_is_refused_until_it_is_scaled_up(tmp_path: Path) -> None:
+    root = _blue_green(tmp_path, _slot_workload("green", "v1.5.0").replace("replicas: 2", "replicas: 0"))
+    before = {p.name: p.read_bytes() for p in root.iterdir()}
+    with pytest.raises(FileError, match=r"runs 0 replicas .*scale-slot: green, replicas: live"):
+        plan_slot(root, [], service="shop", preview="shop-preview", slot="green", slots=("blue", "green"))
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == before
+    _write(plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=None))
+    assert plan_slot(root, [], service="shop", preview="shop-preview", slot="green", slots=("blue", "green")).edits
+
+
+def test_a_slot_workload_without_replicas_or_a_missing_slot_is_refused(tmp_path: Path) -> None:
+    root = _blue_green(tmp_path, _slot_workload("green", "v1.5.0").replace("  replicas: 2\n", ""))
+    with pytest.raises(FileError, match=r"has no replicas .*write its replicas explicitly first"):
+        plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=0)
+    with pytest.raises(InputError, match="input 'scale-slot': got 'purple'"):
+        plan_scale(root, [], service="shop", slot="purple", slots=("blue", "green"), replicas=0)
+    (root / "green.yaml").unlink()
+    with pytest.raises(InputError, match="input 'scale-slot': got 'green'; expected a slot with a workload"):
+        plan_scale(root, [], service="shop", slot="green", slots=("blue", "green"), replicas=0)

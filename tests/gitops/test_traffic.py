@@ -230,3 +230,72 @@ def test_concurrent_moves_land_one_after_the_other(gitops):
     subjects = git(gitops["bare"], "log", "--format=%s", "-3").splitlines()
     assert sorted(subjects[:2]) == ["chore: Shift shop canary to 30% in production",
                                     "chore: Switch shop to green (v1.5.0) in staging"] and subjects[2] == "seed"
+
+
+def test_the_old_slot_is_scaled_down_after_a_delay_as_a_later_commit(gitops, capsys, monkeypatch):
+    code, out, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "green")
+    assert code == 0, err
+    switched = git(gitops["bare"], "log", "-1", "--format=%cI")
+    code, out, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--scale-slot", "blue",
+                             "--replicas", "0", "--delay", "1s", "--since", switched)
+    assert code == 0, err
+    assert (out["scaled-slot"], out["replicas"], out["previous-replicas"], out["slot"], out["changed"]) == (
+        "blue", 0, 2, "green", True)
+    assert git(gitops["bare"], "log", "-2", "--format=%s").splitlines() == [
+        "chore: Scale down shop blue (v1.4.0) in staging", "chore: Switch shop to green (v1.5.0) in staging"]
+    assert git(gitops["bare"], "show", "main:apps/shop/staging/blue.yaml") == _workload(
+        "shop-blue", "{app: shop, slot: blue}", "v1.4.0").replace("replicas: 2", "replicas: 0")
+    assert sorted(out["files"]) == ["apps/shop/staging/blue.yaml", "deployments/staging.jsonl"]
+    last = records(gitops["bare"], "staging")[-1]
+    assert {k: last[k] for k in ("event", "strategy", "slot", "scaled_slot", "replicas", "previous_replicas",
+                                 "version")} == {
+        "event": "traffic", "strategy": "blue-green", "slot": "green", "scaled_slot": "blue", "replicas": 0,
+        "previous_replicas": 2, "version": "v1.4.0"}
+    head = git(gitops["bare"], "rev-parse", "main")
+    assert traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--scale-slot", "blue")[1]["changed"] is False
+    assert git(gitops["bare"], "rev-parse", "main") == head
+    # Switching back to a slot with no pods is refused until it is scaled up (as many as the live slot).
+    code, _, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "blue", "--rollback",
+                           "true", "--reason", "p99 6x")
+    assert code == 2 and "runs 0 replicas" in err and git(gitops["bare"], "rev-parse", "main") == head
+    code, out, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--scale-slot", "blue",
+                             "--replicas", "live")
+    assert code == 0 and out["replicas"] == 2, err
+    assert git(gitops["bare"], "log", "-1", "--format=%s") == "chore: Scale up shop blue (v1.4.0) in staging"
+
+
+def test_a_switch_back_during_the_delay_keeps_the_old_slot_running(gitops, capsys, monkeypatch):
+    """The scale-down is scheduled (its delay running) when the watch switches back: it plans after
+    the delay, sees the slot live again, and changes nothing."""
+    assert traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "green")[0] == 0
+    env = {**os.environ, "GITHUB_TOKEN": gitops["token"], "PYTHONPATH": os.pathsep.join(sys.path)}
+    scheduled = subprocess.Popen([sys.executable, "-m", "deploy_actions", "traffic", "--json", "--repository",
+                                  gitops["url"], "--app", "shop", "--path", "apps/{app}/{environment}",
+                                  "--environment", "staging", "--scale-slot", "blue", "--delay", "4s"],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    code, _, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", "--slot", "blue", "--rollback",
+                           "true", "--reason", "error rate 9%")
+    assert code == 0, err
+    head = git(gitops["bare"], "rev-parse", "main")
+    stdout, stderr = scheduled.communicate(timeout=120)
+    assert scheduled.returncode == 0, stderr
+    out = json.loads(stdout)
+    assert (out["changed"], out["slot"], out["replicas"]) == (False, "blue", 2)
+    assert "selects blue" in stderr
+    assert git(gitops["bare"], "rev-parse", "main") == head
+    assert "replicas: 2" in git(gitops["bare"], "show", "main:apps/shop/staging/blue.yaml")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--slot", "green", "--scale-slot", "blue"), "input 'scale-slot'"),
+    (("--slot", "green", "--delay", "10s"), "input 'delay'"),
+    (("--scale-slot", "blue", "--replicas", "two"), "input 'replicas': got 'two'"),
+    (("--scale-slot", "purple"), "input 'scale-slot': got 'purple'"),
+    (("--scale-slot", "blue", "--since", "yesterday"), "input 'since': got 'yesterday'"),
+    (("--scale-slot", "blue", "--rollback", "true", "--reason", "x"), "input 'rollback'"),
+])
+def test_bad_scale_input_is_one_line_exit_2(gitops, capsys, monkeypatch, args, message):
+    head = git(gitops["bare"], "rev-parse", "main")
+    code, _, err = traffic(capsys, monkeypatch, gitops, "--environment", "staging", *args)
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert git(gitops["bare"], "rev-parse", "main") == head

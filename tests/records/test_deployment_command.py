@@ -241,3 +241,35 @@ def test_evidence_that_is_not_a_link_is_refused(gitops, capsys, monkeypatch, lin
     code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "concluded",
                               "--evidence", line)
     assert code == 2 and "input 'evidence'" in err and "a run link" in err
+
+
+def test_a_recreate_deploy_records_its_downtime_window(gitops, capsys, monkeypatch):
+    args = (*base(gitops), "--strategy", "recreate")
+    assert deployment(capsys, monkeypatch, gitops["token"], *args, "--event", "opened")[0] == 0
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *args, "--event", "concluded",
+                              "--downtime-from", "2026-11-22T10:00:00Z", "--downtime-until", "2026-11-22T10:00:42Z")
+    assert code == 0, err
+    last = records(gitops["bare"])[-1]
+    assert (last["event"], last["strategy"]) == ("deployment_concluded_v1", "recreate")
+    assert last["downtime"] == {"from": "2026-11-22T10:00:00Z", "until": "2026-11-22T10:00:42Z", "seconds": 42}
+    from deploy_actions.records import history, journal
+
+    text = run_git(gitops["bare"], "show", "main:deployments/production.jsonl").encode()
+    entries = history.entries(journal.numbered(text.split(b"\n"), "d.jsonl"), "d.jsonl", "app", "production")
+    assert entries[-1].downtime is not None and entries[-1].downtime.seconds == 42
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--strategy", "rolling", "--downtime-from", "2026-11-22T10:00:00Z", "--downtime-until", "2026-11-22T10:00:42Z"),
+     "input 'downtime-from': got '2026-11-22T10:00:00Z'; expected no downtime unless strategy is recreate"),
+    (("--strategy", "recreate", "--downtime-from", "2026-11-22T10:00:00Z"), "input 'downtime-until': got ''"),
+    (("--strategy", "recreate", "--downtime-from", "at ten", "--downtime-until", "2026-11-22T10:00:42Z"),
+     "input 'downtime-from': got 'at ten'"),
+    (("--strategy", "recreate", "--downtime-from", "2026-11-22T10:00:42Z", "--downtime-until", "2026-11-22T10:00:00Z"),
+     "input 'downtime-until': got '2026-11-22T10:00:00Z'; expected a time not before downtime-from"),
+])
+def test_a_downtime_that_is_not_a_window_of_a_recreate_is_refused(gitops, capsys, monkeypatch, args, message):
+    head = run_git(gitops["bare"], "rev-parse", "main")
+    code, _, err = deployment(capsys, monkeypatch, gitops["token"], *base(gitops), "--event", "concluded", *args)
+    assert code == 2 and message in err, err
+    assert run_git(gitops["bare"], "rev-parse", "main") == head

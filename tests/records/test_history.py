@@ -66,12 +66,24 @@ def test_a_version_never_concluded_has_the_whole_soak_left():
     ("timestamp", "yesterday"), ("version", "v1 2"), ("source_commit", "not-hex"), ("run_url", "file:///etc/passwd"),
     ("run_url", "https://x/y z"), ("incident", "../../etc/passwd"), ("approvals", [{"user": "a b"}]),
     ("allow_rolled_back", "yes"), ("previous_version", 3),
+    ("downtime", "12s"), ("downtime", {"from": "2026-11-22T10:00:20Z", "until": "2026-11-22T10:00:00Z", "seconds": 0}),
+    ("downtime", {"from": "2026-11-22T10:00:00Z", "until": "2026-11-22T10:00:12Z", "seconds": 3}),
+    ("downtime", {"from": "2026-11-22T10:00:00Z", "until": "soon", "seconds": 12}),
+    ("downtime", {"from": "2026-11-22T10:00:00Z", "until": "2026-11-22T10:00:12Z", "seconds": True}),
 ])
 def test_a_bad_field_is_named_with_its_file_and_line(field, value):
     with pytest.raises(FileError) as err:
         checked(line("2026-11-22T10:00:00Z", "bump", "v1"), {**line("2026-11-22T10:00:00Z", "bump", "v2"),
                                                               field: value})
     assert err.value.file == "deployments/staging.jsonl" and err.value.line == 2 and repr(field) in err.value.message
+
+
+def test_a_recreate_deploys_downtime_window_is_read_back_checked():
+    window = {"from": "2026-11-22T10:00:00Z", "until": "2026-11-22T10:00:12Z", "seconds": 12}
+    (entry,) = checked(line("2026-11-22T10:00:13Z", "deployment_concluded_v1", "v2", strategy="recreate",
+                            downtime=window))
+    assert entry.downtime is not None and entry.downtime.seconds == 12 and entry.downtime.as_json() == window
+    assert checked(line("2026-11-22T10:00:13Z", "bump", "v2"))[0].downtime is None
 
 
 def test_other_apps_lines_are_not_ours_to_judge():
@@ -81,7 +93,8 @@ def test_other_apps_lines_are_not_ours_to_judge():
 
 @settings(deadline=None)  # a shared machine: time is not what this test is about
 @given(st.dictionaries(st.sampled_from(["timestamp", "event", "version", "previous_version", "reason", "run_url",
-                                        "source_commit", "incident", "approvals", "allow_rolled_back"]),
+                                        "source_commit", "incident", "approvals", "allow_rolled_back",
+                                        "downtime"]),
                        st.one_of(st.text(), st.integers(), st.booleans(), st.none(),
                                  st.lists(st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
                                           max_size=2))))

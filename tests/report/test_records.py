@@ -63,6 +63,21 @@ def test_a_bad_line_is_left_out_with_a_warning_naming_file_and_line(line, messag
     assert message in warnings[0].message and "\n" not in warnings[0].message
 
 
+def test_traffic_moves_are_read_without_a_warning_and_leave_the_deployments_as_they_were():
+    lines = [GOOD, json.dumps({"timestamp": "2026-11-18T10:05:00Z", "event": "traffic", "app": "shop",
+                               "environment": "production", "version": "v1", "strategy": "canary", "weight": 10,
+                               "stage": 1, "stages": 5}).encode()]
+    warnings: list[records.LeftOut] = []
+    events = records.parse_lines(b"\n".join(lines) + b"\n", "deployments/production.jsonl", warnings)
+    assert warnings == [] and [e.event for e in events] == ["bump", "traffic"]
+    import datetime as dt
+
+    from deploy_actions.report import model
+
+    until = dt.datetime(2026, 11, 19, tzinfo=dt.timezone.utc)
+    assert model.fold(events, until) == model.fold(events[:1], until)
+
+
 @FUZZ
 @given(st.lists(st.one_of(st.binary(max_size=60), st.just(GOOD),
                           st.dictionaries(st.sampled_from(["timestamp", "event", "app", "environment", "version",

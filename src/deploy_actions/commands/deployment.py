@@ -55,6 +55,10 @@ SPEC = CommandSpec(
                "promotes.", "", kind="commit"),
         Option("environment-url", "URL of the deployed environment, shown on GitHub.", "", kind="url"),
         Option("strategy", "Deployment strategy written to the record (rolling, canary, blue-green…).", "rolling"),
+        Option("downtime-from", "strategy: recreate, event: concluded: when the downtime began (the deploy commit), "
+               "ISO 8601; written to the record with downtime-until.", ""),
+        Option("downtime-until", "strategy: recreate, event: concluded: when the new version answered (its smoke "
+               "test passed), ISO 8601.", ""),
         *GITOPS_PROVENANCE,  # later events repeat the opened record's source repository and commit
     ),
     outputs=(

@@ -10,7 +10,8 @@ from deploy_actions.outcome import Outcome
 
 # traffic's inputs that a staged canary sets itself, and canary-monitor's that become per stage
 _NOT_TRAFFIC = {"weight", "slot", "service", "preview-service", "slots", "slot-label", "rollback", "reason",
-                "evidence", "detected-at", "switch-message", "rollback-message", "canary-steps"}
+                "evidence", "detected-at", "switch-message", "rollback-message", "canary-steps", "scale-slot",
+                "replicas", "delay", "since", "scale-message"}
 _PER_STAGE = {"duration", "report", "fail-on-rollback", "alpha", "resume-from"}
 # ...and canary-monitor's watch mode, which judges a deploy without a canary: never a stage
 _WATCH = {"baseline", "deployed-at", "baseline-window", "rate-window", "max-unhealthy"}

@@ -1,5 +1,5 @@
 """`deploy-actions traffic`: shift a canary's share of traffic, or switch a blue/green Service to a
-slot, as one commit to the GitOps repository."""
+slot, or give a slot's workloads a replica count, as one commit to the GitOps repository."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ SPEC = CommandSpec(
                "canary's and stable's weights change, and their sum stays.", "", kind="int"),
         Option("slot", "Blue/green: the slot the live Service should select (one of slots), or idle: the one it "
                "does not select now (with mode: none, a dry run that only reports the slots).", ""),
+        Option("scale-slot", "Blue/green: the slot whose workloads get replicas (one of slots, or idle: the one the "
+               "live Service does not select), e.g. the old slot scaled down after a switch. The live slot is never "
+               "scaled down: when a switch back made it live again, it keeps running.", ""),
+        Option("replicas", "With scale-slot: the replica count of each of its workloads (0 scales it down), or live: "
+               "as many as the live slot's workload runs (the idle slot back up before the next release).", "0"),
+        Option("delay", "With scale-slot: wait this long (from since) before planning the change, as Argo Rollouts' "
+               "scaleDownDelaySeconds; a switch back in the meantime is seen.", "", kind="duration"),
+        Option("since", "When the delay started, ISO 8601 (the switch; default now).", ""),
         Option("environment", "Environment (dev, staging, production…), for paths, messages and records.", ""),
         Option("repository", "GitOps repository to clone: owner/name on GitHub or a git URL. Empty: edit the "
                "local checkout that holds path.", ""),
@@ -32,8 +40,9 @@ SPEC = CommandSpec(
         Option("stable", "The stable backend, named the same ways.", "{app}"),
         Option("canary-steps", "The rollout's stages in percent, e.g. 10,30,50,90,100: weight must be one of them "
                "(or 0), and the record names the stage reached.", ""),
-        Option("canary-path", "Canary rollback (weight 0): the canary workload's folder; its image (image) goes back "
-               "to the stable's tag in the same commit. {app} and {environment} are replaced.", ""),
+        Option("canary-path", "The canary workload's folder, when it is not under path: the tag of image there is the "
+               "version the record names; a canary rollback (weight 0) pins the stable's tag there in the same commit. "
+               "{app} and {environment} are replaced.", ""),
         Option("service", "Blue/green: the live Service; {app} and {environment} are replaced.", "{app}"),
         Option("preview-service", "Blue/green: the preview Service, switched to the idle slot (when it exists).",
                "{app}-preview"),
@@ -55,6 +64,9 @@ SPEC = CommandSpec(
                "fix: Shift {app} canary back to {weight}% due to {reason}"),
         Option("rollback-message", "Message of a switch back; also {reason}.",
                "fix: Switch {app} back to {slot} ({tag}) due to {reason}"),
+        Option("scale-message", "Message of a scale-slot change; {app}, {slot}, {tag}, {direction} (down or up), "
+               "{replicas}, {previous_replicas}, {environment}.",
+               "chore: Scale {direction} {app} {slot} ({tag}) in {environment}"),
         Option("record", "Deployment record (JSON lines) appended in the same commit; empty for none.",
                "deployments/{environment}.jsonl"),
         Option("incident", "Incident record (Markdown) a rollback writes in the same commit; {timestamp}, {app} "
@@ -79,6 +91,9 @@ SPEC = CommandSpec(
         Output("idle-slot", "Blue/green: the slot left idle (where the next release goes)."),
         Output("tag", "The tag the canary or the live slot runs."),
         Output("previous-tag", "The tag the stable or the slot left runs."),
+        Output("scaled-slot", "Scale: the slot whose workloads were given replicas."),
+        Output("replicas", "Scale: its replicas now."),
+        Output("previous-replicas", "Scale: its replicas before."),
         Output("commit-sha", "The GitOps commit."),
     ),
 )

@@ -100,13 +100,12 @@ def rollout(traffic_options: dict[str, Any], monitor_options: dict[str, Any], *,
 def _stages(traffic_options: dict[str, Any], monitor_options: dict[str, Any], planned: tuple[int, ...],
             canary_steps: str, duration: float, alpha: float, report: str) -> RolloutResult:
     base = TrafficOptions(**traffic_options)
-    shifts = replace(base, canary_path="")  # the canary's image goes back only with a rollback
     done: list[Stage] = []
     last_sha = ""
     previous = ""  # the last judged stage's report: its evidence carries into the next stage
     shifted: TrafficResult | None = None
     for number, weight in enumerate(planned, start=1):
-        shifted = traffic(replace(shifts, weight=weight, canary_steps=canary_steps))
+        shifted = traffic(replace(base, weight=weight, canary_steps=canary_steps))
         last_sha = shifted.commit_sha or last_sha
         if weight == 100:
             done.append(Stage(number, weight, "shifted", "all traffic on the canary (not judged: no baseline left)",

@@ -89,6 +89,20 @@ class SlotPlan:
     findings: tuple[Finding, ...] = ()
 
 
+@dataclass(frozen=True)
+class ScalePlan:
+    """A slot's workloads given a replica count (blue/green's old slot scaled down, or back up)."""
+
+    edits: tuple[FileEdit, ...]
+    service: str
+    slot: str  # the slot scaled
+    live: str  # the slot the live Service selects
+    replicas: int  # the slot's replicas after (its first workload's)
+    previous: int  # and before
+    tag: str
+    findings: tuple[Finding, ...] = ()
+
+
 # --------------------------------------------------------------------------- reading
 
 
@@ -292,23 +306,18 @@ def plan_slot(root: Path, scope: Sequence[str], *, service: str, preview: str, s
     if slot not in (*slots, IDLE):
         raise InputError("slot", slot, "one of " + ", ".join(slots) + f" (or {IDLE})")
     findings: list[Finding] = []
-    files = _files(root, scope, [service, *slots], findings)
-    found: dict[str, list[tuple[_File, Selector]]] = {service: [], preview: []}
-    for f in files:
-        for doc in f.documents():
-            for selector in service_selector.selectors(doc, slots, label):
-                if selector.service in found:
-                    found[selector.service].append((f, selector))
+    files, found = _services(root, scope, [service, preview], slots, label, findings)
     live = found[service]
-    if not live:
-        raise InputError("service", service, f"a Service under {_where(scope)} whose selector names a slot "
-                         f"({', '.join(slots)}) with {label or 'some label'}")
-    if len({(sel.label, sel.value) for _, sel in live}) > 1:
-        raise FileError(f"the Services named {service!r} under {_where(scope)} select different slots; narrow the "
-                        "path to one environment", file=live[0][0].relpath, line=live[0][1].at.line)
     previous = live[0][1].value
     if slot == IDLE:
         slot = next(s for s in slots if s != previous)
+    if slot != previous:  # traffic to a slot scaled down to nothing would be an outage
+        empty = [(f, split) for f, split in _slot_workloads(files, live[0][1], slot) if split.backends[0].weight == 0]
+        if empty:
+            f, split = empty[0]
+            raise FileError(f"{split.name} runs 0 replicas (slot {slot} was scaled down); scale it up first "
+                            f"(traffic with scale-slot: {slot}, replicas: live), then switch; nothing was written",
+                            file=f.relpath, line=split.line)
     for f, sel in live:
         if sel.value != slot:
             f.changes.append(SetValue(sel.at.node, sel.at.path, slot, sel.at.key))
@@ -333,8 +342,30 @@ def plan_slot(root: Path, scope: Sequence[str], *, service: str, preview: str, s
                     preview if found.get(preview) else "", tuple(findings))
 
 
-def _slot_tag(files: list[_File], live: Selector, slot: str, image: str) -> str:
-    """The tag run by the workload whose pod labels match the Service's selector with `slot`."""
+def _services(root: Path, scope: Sequence[str], names: Sequence[str], slots: Sequence[str], label: str,
+              findings: list[Finding]) -> tuple[list[_File], dict[str, list[tuple[_File, Selector]]]]:
+    """The files in scope, and the slot selectors of the Services called `names` (the first, the
+    live Service, must be there and select one slot)."""
+    service = names[0]
+    files = _files(root, scope, [service, *slots], findings)
+    found: dict[str, list[tuple[_File, Selector]]] = {name: [] for name in names}
+    for f in files:
+        for doc in f.documents():
+            for selector in service_selector.selectors(doc, slots, label):
+                if selector.service in found:
+                    found[selector.service].append((f, selector))
+    live = found[service]
+    if not live:
+        raise InputError("service", service, f"a Service under {_where(scope)} whose selector names a slot "
+                         f"({', '.join(slots)}) with {label or 'some label'}")
+    if len({(sel.label, sel.value) for _, sel in live}) > 1:
+        raise FileError(f"the Services named {service!r} under {_where(scope)} select different slots; narrow the "
+                        "path to one environment", file=live[0][0].relpath, line=live[0][1].at.line)
+    return files, found
+
+
+def _in_slot(live: Selector, slot: str) -> Callable[[Loc], bool]:
+    """Whether a workload's pod labels match the live Service's selector with `slot` for its slot."""
     wanted = {**dict(live.selector), live.label: slot}
 
     def matches(doc: Loc) -> bool:
@@ -342,7 +373,66 @@ def _slot_tag(files: list[_File], live: Selector, slot: str, image: str) -> str:
         have = {k: v.text for k, v in labels.pairs() if k is not None} if labels is not None else {}
         return labels is not None and all(have.get(k) == v for k, v in wanted.items())
 
-    return _workload_tag(files, matches, image)
+    return matches
+
+
+def _slot_tag(files: list[_File], live: Selector, slot: str, image: str) -> str:
+    """The tag run by the workload whose pod labels match the Service's selector with `slot`."""
+    return _workload_tag(files, _in_slot(live, slot), image)
+
+
+def _slot_workloads(files: list[_File], live: Selector, slot: str) -> list[tuple[_File, Split]]:
+    """The workloads of `slot`, each with its replicas (a one-backend split, as replicas.splits reads it)."""
+    matches = _in_slot(live, slot)
+    return [(f, split) for f in files for doc in f.documents() if classify.is_object(doc.root) and matches(doc.root)
+            for split in WORKLOADS(doc)]
+
+
+def plan_scale(root: Path, scope: Sequence[str], *, service: str, slot: str, slots: Sequence[str],
+               replicas: int | None, label: str = "", image: str = "") -> ScalePlan:
+    """The edits that give the workloads of `slot` (IDLE: the slot the live Service does not select)
+    `replicas` pods, or as many as the live slot's first workload runs (`replicas` None). Scaling
+    the live slot down to 0 plans nothing and says why (a switch back landed first): the live
+    slot keeps serving. Writes nothing; a second run plans no edit."""
+    if slot not in (*slots, IDLE):
+        raise InputError("scale-slot", slot, "one of " + ", ".join(slots) + f" (or {IDLE})")
+    findings: list[Finding] = []
+    files, found = _services(root, scope, [service], slots, label, findings)
+    live_file, live = found[service][0]
+    slot = next(s for s in slots if s != live.value) if slot == IDLE else slot
+    workloads = _slot_workloads(files, live, slot)
+    if not workloads:
+        raise InputError("scale-slot", slot, f"a slot with a workload under {_where(scope)} whose pod labels match "
+                         f"Service {service}'s selector with {live.label}: {slot}")
+    if replicas is None:
+        serving = _slot_workloads(files, live, live.value)
+        if not serving:
+            raise InputError("replicas", "live", f"a workload of the live slot {live.value} under {_where(scope)} to "
+                             "count its replicas")
+        replicas = serving[0][1].backends[0].weight
+    previous = workloads[0][1].backends[0].weight
+    tag = _slot_tag(files, live, slot, image)
+    if slot == live.value and replicas == 0:
+        findings.append(Finding(live_file.relpath, live.at.line, "warning", f"Service {service} selects {slot} (it was "
+                                "switched back): its workloads keep running; nothing was scaled down", "slot-live"))
+        return ScalePlan((), service, slot, live.value, previous, previous, tag, tuple(findings))
+    for f, split in workloads:
+        backend = split.backends[0]
+        if backend.weight == replicas:
+            continue
+        if backend.at is None:
+            raise FileError(f"{split.name} {backend.default_note}; write its replicas explicitly first",
+                            file=f.relpath, line=split.line)
+        f.changes.append(SetValue(backend.at.node, backend.at.path, str(replicas), backend.at.key, tag=backend.written))
+    edits = _apply(files, f"{slot}'s replicas to {replicas}")
+    for edit in edits:  # read again: every workload of the slot now runs what was asked
+        text = YamlText(edit.relpath, edit.after)
+        reread = [_File(edit.path, edit.relpath, text, classify.file_role(edit.relpath))]
+        for _, split in _slot_workloads(reread, live, slot):
+            if split.backends[0].weight != replicas:
+                raise FileError(f"{split.name} reads {split.backends[0].weight} replicas after the edit, not "
+                                f"{replicas}; nothing was written", file=edit.relpath, line=split.line)
+    return ScalePlan(tuple(edits), service, slot, live.value, replicas, previous, tag, tuple(findings))
 
 
 def _called(name: str) -> Callable[[Loc], bool]:

@@ -1,10 +1,14 @@
 """traffic: move an app's traffic in the GitOps repository, as one auditable commit: shift the
-canary's share (`weight`), or switch a blue/green Service to a slot (`slot`).
+canary's share (`weight`), switch a blue/green Service to a slot (`slot`), or give a slot's
+workloads a replica count (`scale-slot`: the old slot scaled down after a switch, Argo Rollouts'
+`scaleDownDelaySeconds` as a later commit, or back up before the next release goes to it).
 
 Order of work, as gitops-bump's: validate → clone (or the local checkout) → plan every edit
 (gitops.routing) → write → commit → push, re-planned on a moved tip. Nothing is written before
 the plan is complete. A rollback (`rollback: true` with a reason) is the same forward commit:
 the canary's weight back to 0, or the Service back to the slot it left, with an incident record.
+A scale-down waits out its `delay` first and plans only then, so a switch back that landed in the
+meantime is seen: the slot is live again, and it keeps running.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from deploy_actions.git import (
 )
 from deploy_actions.git.identity import BOT_EMAIL, BOT_NAME
 from deploy_actions.gitops.bump import _local_root, _render, _scope
-from deploy_actions.gitops.routing import IDLE, SlotPlan, WeightPlan, plan_slot, plan_weight
+from deploy_actions.gitops.image_ref import ImageRef, ImageRefError
+from deploy_actions.gitops.routing import IDLE, ScalePlan, SlotPlan, WeightPlan, plan_scale, plan_slot, plan_weight
 from deploy_actions.outcome import Annotation, Outcome
 from deploy_actions.records import incident, journal
 
@@ -42,6 +47,10 @@ class TrafficOptions:
     app: str = ""
     weight: int | None = None
     slot: str = ""
+    scale_slot: str = ""
+    replicas: str = "0"
+    delay: float | None = None
+    since: str = ""
     environment: str = ""
     repository: str = ""
     ref: str = "main"
@@ -63,6 +72,7 @@ class TrafficOptions:
     switch_message: str = "chore: Switch {app} to {slot} ({tag}) in {environment}"
     abort_message: str = "fix: Shift {app} canary back to {weight}% due to {reason}"
     rollback_message: str = "fix: Switch {app} back to {slot} ({tag}) due to {reason}"
+    scale_message: str = "chore: Scale {direction} {app} {slot} ({tag}) in {environment}"
     record: str = "deployments/{environment}.jsonl"
     incident: str = "incidents/{timestamp}-{app}.md"
     evidence: str = ""
@@ -90,6 +100,9 @@ class TrafficResult:
     idle_slot: str = ""
     tag: str = ""
     previous_tag: str = ""
+    scaled_slot: str = ""
+    replicas: int | None = None
+    previous_replicas: int | None = None
     commit_sha: str = ""
     notes: tuple[str, ...] = ()
     findings: tuple[Annotation, ...] = ()
@@ -108,6 +121,9 @@ class TrafficResult:
             "idle-slot": self.idle_slot,
             "tag": self.tag,
             "previous-tag": self.previous_tag,
+            "scaled-slot": self.scaled_slot,
+            "replicas": "" if self.replicas is None else self.replicas,
+            "previous-replicas": "" if self.previous_replicas is None else self.previous_replicas,
             "commit-sha": self.commit_sha,
         }
 
@@ -155,18 +171,31 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
         raise InputError("app", opts.app, "the application's name (letters, digits, '.', '_' and '-')")
     if opts.environment and not _NAME.match(opts.environment):
         raise InputError("environment", opts.environment, "a name of letters, digits, '.', '_' and '-'")
-    if (opts.weight is None) == (not opts.slot):
-        raise InputError("weight" if opts.weight is None else "slot", "",
-                         "either weight (a canary's share) or slot (a blue/green switch), one of them")
+    asked = [name for name, given in (("weight", opts.weight is not None), ("slot", bool(opts.slot)),
+                                      ("scale-slot", bool(opts.scale_slot))) if given]
+    if len(asked) != 1:
+        raise InputError(asked[1] if len(asked) > 1 else "weight", "",
+                         "one of weight (a canary's share), slot (a blue/green switch) or scale-slot (a slot's "
+                         "replicas)")
+    if not opts.scale_slot and (opts.delay or opts.since or opts.replicas not in ("", "0")):
+        name = "delay" if opts.delay else "since" if opts.since else "replicas"
+        raise InputError(name, str(getattr(opts, name)), "nothing unless scale-slot is given (it scales a slot)")
+    if opts.scale_slot:
+        _replicas(opts)
+        if opts.rollback:
+            raise InputError("rollback", "true", "no rollback with scale-slot (switch back with slot and rollback)")
+        if opts.since and journal.parse_time(opts.since.strip()) is None:
+            raise InputError("since", opts.since, "an ISO 8601 time such as 2026-11-22T10:15:00Z (the switch's)")
     if opts.weight is not None and not 0 <= opts.weight <= 100:
         raise InputError("weight", str(opts.weight), "a percentage from 0 to 100")
     if opts.rollback and not opts.reason.strip():
         raise InputError("reason", "", "a reason for the rollback (rollback: true needs one)")
     if opts.rollback and opts.weight not in (None, 0):
         raise InputError("weight", str(opts.weight), "0 for a canary rollback (its share goes back to none)")
-    if opts.canary_path and not (opts.rollback and opts.weight == 0 and opts.image):
-        raise InputError("canary-path", opts.canary_path, "no canary-path unless a canary rollback (rollback: true, "
-                         "weight 0) with image: its image goes back to the stable's tag in the same commit")
+    if opts.canary_path and (opts.weight is None or not opts.image):
+        raise InputError("canary-path", opts.canary_path, "no canary-path without weight and image: the canary "
+                         "workload's folder, where the version it runs is read, and where a canary rollback "
+                         "(weight 0) pins the stable's tag in the same commit")
     if opts.evidence and not opts.rollback:
         raise InputError("evidence", opts.evidence, "no evidence unless rollback: true (it goes in the incident "
                          "record)")
@@ -175,6 +204,9 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
     slots = _slots(opts)
     if opts.slot and opts.slot not in (*slots, IDLE):
         raise InputError("slot", opts.slot, f"one of the slots: {', '.join(slots)}, or {IDLE} (the one not live)")
+    if opts.scale_slot and opts.scale_slot not in (*slots, IDLE):
+        raise InputError("scale-slot", opts.scale_slot, f"one of the slots: {', '.join(slots)}, or {IDLE} (the one "
+                         "not live)")
     if opts.slot == IDLE and opts.rollback:
         raise InputError("slot", opts.slot, "the slot to switch back to, by name, for a rollback")
     if opts.canary_steps and opts.weight:
@@ -190,6 +222,28 @@ def _validate(opts: TrafficOptions) -> tuple[str, ...]:
     return slots
 
 
+def _replicas(opts: TrafficOptions) -> int | None:
+    """scale-slot's count: a whole number, or None for `live` (as many as the live slot runs)."""
+    text = opts.replicas.strip() or "0"
+    if text == "live":
+        return None
+    if not re.fullmatch(r"\d{1,5}", text):
+        raise InputError("replicas", opts.replicas, "a whole number of pods (0 scales the slot down), or live: as "
+                         "many as the live slot runs")
+    return int(text)
+
+
+def _wait(opts: TrafficOptions) -> None:
+    """A scale-slot's delay, counted from `since` (default now): the plan is made after it."""
+    if not opts.delay:
+        return
+    since = journal.parse_time(opts.since.strip()) if opts.since.strip() else None
+    start = since.timestamp() if since is not None else time.time()
+    left = start + opts.delay - time.time()
+    if left > 0:
+        time.sleep(left)
+
+
 def _named(opts: TrafficOptions, name: str) -> str:
     template = getattr(opts, name.replace("-", "_"))
     return _render(template, name, app=opts.app, environment=opts.environment)
@@ -197,6 +251,7 @@ def _named(opts: TrafficOptions, name: str) -> str:
 
 def traffic(opts: TrafficOptions) -> TrafficResult:
     slots = _validate(opts)
+    _wait(opts)
     started = time.time()
     facts = _rollback_facts(opts, started)
     if opts.repository:
@@ -251,9 +306,13 @@ def _run(opts: TrafficOptions, root: Path, git: Git | None, slots: tuple[str, ..
 def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, slots: tuple[str, ...],
           facts: _Rollback | None) -> _Planned:
     env = f" in {opts.environment}" if opts.environment else ""
+    if opts.scale_slot:
+        return _plan_scale(opts, root, scope, git, slots, env)
     if opts.weight is not None:
         plan = plan_weight(root, scope, canary=_named(opts, "canary"), stable=_named(opts, "stable"),
                            weight=opts.weight, image=opts.image)
+        if opts.canary_path and not plan.canary_tag:  # the canary workload lives outside the routing's folder
+            plan = replace(plan, canary_tag=_canary_path_tag(opts, root))
         result = _weight_result(opts, plan)
         note = (f"{opts.app} canary{env}: {_percent(plan.previous)}% → {_percent(plan.reached)}% in "
                 f"{len(plan.splits)} split(s)" + (f" (asked {opts.weight}%: the closest the replicas allow)"
@@ -291,21 +350,66 @@ def _plan(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, s
     return _Planned(tuple(files), changed, message + ("\n\n" + body if body else ""))
 
 
+def _plan_scale(opts: TrafficOptions, root: Path, scope: list[str], git: Git | None, slots: tuple[str, ...],
+                env: str) -> _Planned:
+    plan = plan_scale(root, scope, service=_named(opts, "service"), slot=opts.scale_slot, slots=slots,
+                      replicas=_replicas(opts), label=opts.slot_label, image=opts.image)
+    result = _scale_result(plan)
+    annotations = tuple(Annotation(f.level, f.message, file=f.relpath, line=f.line) for f in plan.findings)
+    result = replace(result, findings=annotations)
+    note = (f"{opts.app} {plan.slot}{env}: {plan.previous} → {plan.replicas} replica(s); {plan.service} stays on "
+            f"{plan.live}")
+    if not plan.edits:
+        why = "; it is live, so it keeps running" if plan.findings else "; nothing to change"
+        return _Planned((), replace(result, notes=(note + why,)), "")
+    direction = "down" if plan.replicas < plan.previous else "up"
+    message = _render(opts.scale_message, "scale-message", app=opts.app, environment=opts.environment or "default",
+                      slot=plan.slot, tag=plan.tag or "untagged", direction=direction, replicas=str(plan.replicas),
+                      previous_replicas=str(plan.previous))
+    files = list(plan.edits)
+    record = _record_edit(opts, root, git, result, "")
+    files += [record] if record is not None else []
+    body = "\n".join(trailers(opts.source_repository, opts.source_commit, journal.workflow_run_url(opts.run_url)))
+    changed = replace(result, changed=True, files=tuple(sorted(e.relpath for e in files)), notes=(note,))
+    return _Planned(tuple(files), changed, message + ("\n\n" + body if body else ""))
+
+
+def _scale_result(plan: ScalePlan) -> TrafficResult:
+    idle = next((s for s in (plan.slot,) if s != plan.live), "")
+    return TrafficResult(False, "blue-green", slot=plan.live, previous_slot=plan.live, idle_slot=idle, tag=plan.tag,
+                         previous_tag=plan.tag, scaled_slot=plan.slot, replicas=plan.replicas,
+                         previous_replicas=plan.previous)
+
+
+def _canary_path_tag(opts: TrafficOptions, root: Path) -> str:
+    """The tag `image` is pinned at under canary-path ('' when none, or more than one)."""
+    from deploy_actions.gitops import manifests
+
+    scope = _render(opts.canary_path, "canary-path", app=opts.app, environment=opts.environment)
+    inside_repo(root, scope, "canary-path")
+    sites, _ = manifests.find_image_sites(root, [scope], _image(opts))
+    tags = {site.current.tag for site in sites if site.current.tag}
+    return tags.pop() if len(tags) == 1 else ""
+
+
+def _image(opts: TrafficOptions) -> ImageRef:
+    try:
+        return ImageRef.parse(opts.image)
+    except ImageRefError as err:
+        raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
+
+
 def _canary_back(opts: TrafficOptions, root: Path, plan: WeightPlan) -> tuple[FileEdit, ...]:
     """With canary-path, a canary rollback also pins the stable's tag in the canary's workload, in
     the same commit as its weight going back to 0 (gitops-bump's planning, the same byte-exact edits)."""
-    if not opts.canary_path:
+    if not (opts.canary_path and opts.rollback):
         return ()
     from deploy_actions.gitops import manifests
-    from deploy_actions.gitops.image_ref import ImageRef, ImageRefError
 
     if not plan.stable_tag:
         raise InputError("stable", _named(opts, "stable"), f"a workload of that name pinning {opts.image} (its tag "
                          "is what the canary goes back to)")
-    try:
-        image = ImageRef.parse(opts.image)
-    except ImageRefError as err:
-        raise InputError("image", opts.image, f"an image repository such as ghcr.io/org/app ({err})") from None
+    image = _image(opts)
     scope = _render(opts.canary_path, "canary-path", app=opts.app, environment=opts.environment)
     inside_repo(root, scope, "canary-path")
     update = manifests.plan_image_update(root, [scope], image.with_tag(plan.stable_tag, None))
@@ -354,12 +458,20 @@ def _record_edit(opts: TrafficOptions, root: Path, git: Git | None, result: Traf
         "actor": opts.actor,
         "run_url": journal.workflow_run_url(opts.run_url),
     }
+    if not entry["version"]:  # a record line without a version cannot be read back (records.history)
+        where = "canary-path" if result.strategy == "canary" else "path"
+        raise InputError(where, getattr(opts, where.replace("-", "_")), "a folder where the workload of the "
+                         f"{'canary' if result.strategy == 'canary' else 'slot'} pins a tag (the record names the "
+                         "version it runs); or record: '' for no record")
     if result.strategy == "canary":
         entry.update(weight=_percent(result.weight), previous_weight=_percent(result.previous_weight))
         if result.stage is not None:
             entry.update(stage=result.stage, stages=result.stages)
     else:
         entry.update(slot=result.slot, previous_slot=result.previous_slot)
+    if result.scaled_slot:
+        entry.update(scaled_slot=result.scaled_slot, replicas=result.replicas,
+                     previous_replicas=result.previous_replicas)
     if opts.rollback:
         entry["reason"] = opts.reason
     if incident_path:

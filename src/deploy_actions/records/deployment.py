@@ -59,6 +59,8 @@ class DeploymentOptions:
     deployment_sha: str = ""
     environment_url: str = ""
     strategy: str = "rolling"
+    downtime_from: str = ""
+    downtime_until: str = ""
     source_repository: str = ""
     source_commit: str = ""
     run_url: str = ""
@@ -110,6 +112,7 @@ def validate(opts: DeploymentOptions) -> None:
         raise InputError("override-reason", "", "the reason for the emergency override")
     approvals(opts)
     evidence(opts)
+    downtime(opts)
     if opts.github_deployments:
         if not (opts.github_token or opts.token):
             raise InputError("github-token", "", "a GitHub token for github-deployments: true")
@@ -148,6 +151,28 @@ def evidence(opts: DeploymentOptions) -> dict[str, str]:
     if found and opts.event != "concluded":
         raise InputError("evidence", opts.evidence[0], "no evidence unless event is concluded")
     return found
+
+
+def downtime(opts: DeploymentOptions) -> history.Downtime | None:
+    """The downtime window of a recreate deploy (downtime-from, downtime-until), or None."""
+    if not (opts.downtime_from.strip() or opts.downtime_until.strip()):
+        return None
+    if opts.strategy != "recreate" or opts.event != "concluded":
+        name = "downtime-from" if opts.downtime_from.strip() else "downtime-until"
+        raise InputError(name, getattr(opts, name.replace("-", "_")), "no downtime unless strategy is recreate and "
+                         "event is concluded (old and new never overlap there, so the deploy has a downtime)")
+    moments = []
+    for name, value in (("downtime-from", opts.downtime_from), ("downtime-until", opts.downtime_until)):
+        moment = journal.parse_time(value.strip()) if value.strip() else None
+        if moment is None:
+            raise InputError(name, value, "an ISO 8601 time such as 2026-11-22T10:15:00Z (both downtime-from and "
+                             "downtime-until)")
+        moments.append(moment)
+    start, end = moments
+    if end < start:
+        raise InputError("downtime-until", opts.downtime_until, f"a time not before downtime-from "
+                         f"({opts.downtime_from.strip()})")
+    return history.Downtime(start, end)
 
 
 def record_event(opts: DeploymentOptions) -> DeploymentResult:
@@ -259,6 +284,9 @@ def _entry(opts: DeploymentOptions, git: Git, step: lifecycle.Step, records: lis
     links = evidence(opts)
     if links:
         entry["evidence"] = links
+    window = downtime(opts)
+    if window is not None:
+        entry["downtime"] = window.as_json()
     return entry
 
 

@@ -46,6 +46,21 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Downtime:
+    """A recreate deploy's downtime: from the deploy commit until the new version answered."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def seconds(self) -> int:
+        return round((self.end - self.start).total_seconds())
+
+    def as_json(self) -> dict[str, object]:
+        return {"from": journal.timestamp(self.start), "until": journal.timestamp(self.end), "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
 class Entry:
     """One record line of an app, checked field by field."""
 
@@ -62,6 +77,7 @@ class Entry:
     incident: str = ""
     allow_rolled_back: bool = False
     approvals: tuple[Approval, ...] = ()
+    downtime: Downtime | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +204,7 @@ def _entry(number: int, record: Mapping[str, Any], rel: str) -> Entry:
         incident=_incident(text("incident", _PATH, "a path inside the repository"), bad),
         allow_rolled_back=allow,
         approvals=_approvals(record.get("approvals", []), bad),
+        downtime=_downtime(record.get("downtime"), bad),
     )
 
 
@@ -196,6 +213,21 @@ def _approvals(value: object, bad: Any) -> tuple[Approval, ...]:
         return approvals_from(value)
     except ValueError:
         raise bad("approvals", "a list of {user, environment, comment}") from None
+
+
+def _downtime(value: object, bad: Any) -> Downtime | None:
+    """{from, until, seconds}: two UTC times in order, and seconds that agree with them."""
+    if value is None:
+        return None
+    expected = "{from, until, seconds}: two UTC times, until not before from, seconds between them"
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("from", "until")):
+        raise bad("downtime", expected)
+    start, end = journal.parse_time(value["from"]), journal.parse_time(value["until"])
+    seconds = value.get("seconds")
+    if (start is None or end is None or end < start or isinstance(seconds, bool)
+            or not isinstance(seconds, int) or seconds != round((end - start).total_seconds())):
+        raise bad("downtime", expected)
+    return Downtime(start, end)
 
 
 def _incident(value: str, bad: Any) -> str:

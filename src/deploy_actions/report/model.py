@@ -144,6 +144,8 @@ def _fold_one(events: list[Event], history: History) -> None:
     latest: Deployment | None = None
     running: Running | None = None
     for e in events:
+        if e.event == "traffic":  # a move of traffic within a deployment; its outcome is in the others
+            continue
         if e.event == "deployment_opened_v1" and latest is not None and not latest.opened and _joins(latest, e) \
                 and latest.concluded_at is None:
             latest.opened = True  # gitops-bump went first, then the deployment was opened: one deployment

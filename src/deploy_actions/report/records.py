@@ -15,7 +15,7 @@ from typing import NamedTuple
 from deploy_actions.errors import FileError
 from deploy_actions.records import incident, journal, lifecycle
 
-KNOWN_EVENTS = ("bump", "rollback", *lifecycle.BY_NAME)
+KNOWN_EVENTS = ("bump", "rollback", *lifecycle.BY_NAME, "traffic")  # traffic: a canary's weight, a slot's switch
 REQUIRED = ("timestamp", "event", "app", "environment", "version")
 _TEXT = ("image", "previous_version", "source_repository", "source_commit", "strategy", "reason", "cause",
          "override_reason", "incident", "gitops_base_commit")  # the fields the report reads, beside REQUIRED
