@@ -20,11 +20,10 @@ Only events before `until` count: a report of a past period reads the records as
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from deploy_actions.report.records import Event
+from deploy_actions.report.records import Event, Record
 
 
 @dataclass(slots=True)
@@ -75,9 +74,10 @@ class Deployment:
     concluded_at: dt.datetime | None = None
     superseded_at: dt.datetime | None = None
     rollback: Rollback | None = None
-    shelves: list[Shelve] = field(default_factory=list)
-    overrides: list[Override] = field(default_factory=list)
+    shelves: tuple[Shelve, ...] = ()  # (tuples: most deployments have none, and an empty tuple costs nothing)
+    overrides: tuple[Override, ...] = ()
     promoted_from: str = ""
+    last_at: dt.datetime | None = None  # its last record: no moment of it is later
 
     @property
     def outcome(self) -> str:
@@ -125,99 +125,182 @@ class History:
     rollbacks: list[Rollback]
     running: list[Running]
     orphans: list[Event]  # lifecycle events naming no deployment the records opened
+    deployed: set[tuple[str, str]] = field(default_factory=set)  # (app, environment) with a deployment
+    # When each build (app and source commit, or app and "@" version when no commit is named) first
+    # appears in the records: the start of its first deployment in any environment.
+    first_seen: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+
+    def since(self, moment: dt.datetime) -> History:
+        """This history less what was over before `moment`: the deployments with no record since, and
+        the rollbacks before it. What runs where, the orphans, the deployed targets and the builds' first
+        records stay whole. Every question about a period from `moment` on has the same answer in both."""
+        return History([d for d in self.deployments if d.last_at is not None and d.last_at >= moment],
+                       [r for r in self.rollbacks if r.at >= moment], self.running, self.orphans, self.deployed,
+                       self.first_seen)
 
 
-def fold(events: Iterable[Event], until: dt.datetime) -> History:
-    by_target: dict[tuple[str, str], list[Event]] = defaultdict(list)
-    for event in events:
-        if event.at < until:
-            by_target[(event.app, event.environment)].append(event)
+def fold(read: Callable[[], Iterable[list[Event]]], until: dt.datetime) -> History:
+    """The history of the events `read()` gives (in file order, a block at a time), streamed: each
+    event goes to the fold of its app and environment at once, so only the folds are kept, not the
+    events. An app whose events in one environment are not in time order (records merged by hand, a
+    skewed clock) is folded again from a second reading, its events then sorted by time (file order
+    breaks ties, as in one sort of all the events)."""
+    targets: dict[tuple[str, str], _Target] = {}
+    for block in read():
+        for e in block:
+            if e.at < until:
+                r = e.record
+                target = targets.get((r.app, r.environment))
+                if target is None:
+                    target = targets[(r.app, r.environment)] = _Target(r.app, r.environment)
+                target.feed(e)
+    late = {key for key, target in targets.items() if target.late}
+    if late:
+        again: dict[tuple[str, str], list[Event]] = {key: [] for key in late}
+        for block in read():
+            for e in block:
+                if e.at < until and (e.record.app, e.record.environment) in late:
+                    again[(e.record.app, e.record.environment)].append(e)
+        for key, events in again.items():
+            events.sort(key=lambda e: e.at)  # stable
+            target = targets[key] = _Target(*key)
+            for e in events:
+                target.feed(e)
     history = History([], [], [], [])
-    for key in sorted(by_target):
-        _fold_one(by_target[key], history)
+    for key in sorted(targets):
+        target = targets[key]
+        history.deployments += target.deployments
+        history.rollbacks += target.rollbacks
+        history.orphans += target.orphans
+        if target.running is not None:
+            history.running.append(target.running)
+        if target.deployments:
+            history.deployed.add(key)
+        first = history.first_seen
+        for build, at in target.first.items():
+            seen = first.get((key[0], build))
+            if seen is None or at < seen:
+                first[(key[0], build)] = at
     _mark_promotions(history.deployments)
     return history
 
 
-def _fold_one(events: list[Event], history: History) -> None:
-    current: dict[str, Deployment] = {}  # the latest deployment of each version
-    latest: Deployment | None = None
-    running: Running | None = None
-    for e in events:
-        if e.event == "deployment_opened_v1" and latest is not None and not latest.opened and _joins(latest, e) \
+_NEVER = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+class _Target:
+    """The fold of one app in one environment, fed its events in time order (see the module's text)."""
+
+    __slots__ = ("app", "current", "deployments", "environment", "first", "last", "late", "latest", "orphans",
+                 "rollbacks", "running")
+
+    def __init__(self, app: str, environment: str) -> None:
+        self.app, self.environment = app, environment
+        self.deployments: list[Deployment] = []
+        self.rollbacks: list[Rollback] = []
+        self.orphans: list[Event] = []
+        self.first: dict[str, dt.datetime] = {}  # build (source commit, or "@" version) → its first deployment
+        self.current: dict[str, Deployment] = {}  # the latest deployment of each version
+        self.latest: Deployment | None = None
+        self.running: Running | None = None
+        self.last = _NEVER  # the time of the last event fed
+        self.late = False  # an event came before the one fed last: this fold is void
+
+    def feed(self, e: Event) -> None:
+        at = e.at
+        if at < self.last or self.late:
+            self.late = True
+            return
+        self.last = at
+        r = e.record
+        name = r.event
+        latest = self.latest
+        if name == "deployment_opened_v1" and latest is not None and not latest.opened and _joins(latest, r) \
                 and latest.concluded_at is None:
             latest.opened = True  # gitops-bump went first, then the deployment was opened: one deployment
-            latest.strategy = e.strategy or latest.strategy
-        elif e.event == "deployment_opened_v1" or (e.event == "bump" and not _joins(latest, e)):
-            if latest is not None and latest.finished_at is None and latest.superseded_at is None:
-                latest.superseded_at = e.at
-            latest = Deployment(e.app, e.environment, e.version, e.at, e.event != "bump", e.strategy,
-                                e.source_repository, e.source_commit, e.previous_version)
-            current[e.version] = latest
-            history.deployments.append(latest)
-        if e.event == "bump":
+            latest.strategy = r.strategy or latest.strategy
+            latest.last_at = at
+        elif name == "deployment_opened_v1" or (name == "bump" and not _joins(latest, r)):
+            if latest is not None and latest.concluded_at is None and latest.rollback is None \
+                    and latest.superseded_at is None:  # not finished, not superseded yet
+                latest.superseded_at = latest.last_at = at
+            latest = self.latest = Deployment(self.app, self.environment, r.version, at, name != "bump", r.strategy,
+                                              r.source_repository, r.source_commit, r.previous_version, last_at=at)
+            self.current[r.version] = latest
+            self.deployments.append(latest)
+            self.first.setdefault(r.source_commit or "@" + r.version, at)
+        if name == "bump":
             assert latest is not None
-            latest.live_at = latest.live_at or e.at
-            since = running.since if running is not None and running.version == e.version else e.at
-            same = running is not None and running.version == e.version
-            running = running if same and running is not None and running.deployment is latest else Running(
-                e.app, e.environment, e.version, since, e.strategy or latest.strategy,
-                e.source_repository or latest.source_repository, e.source_commit or latest.source_commit,
-                e.gitops_base_commit, "deployment", latest, record=(e.file, e.line))
-        elif e.event == "rollback":
-            running = _rollback(e, running, current, history)
-        elif e.event != "deployment_opened_v1" or e.override:
-            target = current.get(e.version)
+            latest.last_at = at
+            if latest.live_at is None:
+                latest.live_at = at
+            running = self.running
+            if running is None or running.version != r.version or running.deployment is not latest:
+                since = running.since if running is not None and running.version == r.version else at
+                self.running = Running(self.app, self.environment, r.version, since, r.strategy or latest.strategy,
+                                       r.source_repository or latest.source_repository,
+                                       r.source_commit or latest.source_commit, r.gitops_base_commit, "deployment",
+                                       latest, record=(e.file, e.line))
+        elif name == "rollback":
+            self._rollback(e)
+        elif name != "deployment_opened_v1" or r.override:
+            target = self.current.get(r.version)
             if target is None:
-                history.orphans.append(e)
-                continue
-            _lifecycle(e, target)
-    if running is not None:
-        history.running.append(running)
+                self.orphans.append(e)
+            else:
+                _lifecycle(e, target)
+
+    def _rollback(self, e: Event) -> None:
+        r, running = e.record, self.running
+        bad = r.previous_version or (running.version if running is not None else "")
+        rollback = Rollback(e.at, self.app, self.environment, bad, r.version, r.reason, r.incident)
+        if running is not None and running.version == bad and running.via == "rollback":
+            rollback.reverts = running.rollback
+        else:
+            failed = self.current.get(bad)
+            if failed is not None and failed.rollback is None and failed.started_at <= e.at:
+                failed.rollback = rollback
+                failed.last_at = e.at
+                rollback.failed = failed
+        self.rollbacks.append(rollback)
+        self.running = Running(self.app, self.environment, r.version, e.at, r.strategy, r.source_repository,
+                               r.source_commit, r.gitops_base_commit, "rollback", None, rollback,
+                               record=(e.file, e.line))
 
 
-def _joins(latest: Deployment | None, e: Event) -> bool:
-    return (latest is not None and latest.version == e.version and latest.rollback is None
+def _joins(latest: Deployment | None, r: Record) -> bool:
+    return (latest is not None and latest.version == r.version and latest.rollback is None
             and latest.superseded_at is None)
 
 
 def _lifecycle(e: Event, target: Deployment) -> None:
-    if e.event == "deployment_shelved_v1":
-        target.shelves.append(Shelve(e.at, e.cause, e.reason))
-    elif e.event == "deployment_resumed_v1" and target.shelves and target.shelves[-1].resumed_at is None:
+    r = e.record
+    target.last_at = e.at
+    if r.event == "deployment_concluded_v1":
+        if target.concluded_at is None:
+            target.concluded_at = e.at
+    elif r.event == "deployment_shelved_v1":
+        target.shelves += (Shelve(e.at, r.cause, r.reason),)
+    elif r.event == "deployment_resumed_v1" and target.shelves and target.shelves[-1].resumed_at is None:
         target.shelves[-1].resumed_at = e.at
-    elif e.event == "deployment_concluded_v1" and target.concluded_at is None:
-        target.concluded_at = e.at
-    if e.override and e.event in ("deployment_opened_v1", "deployment_resumed_v1"):
-        word = "opened" if e.event == "deployment_opened_v1" else "resumed"
-        target.overrides.append(Override(e.at, e.app, e.environment, e.version, word, e.override_reason))
-
-
-def _rollback(e: Event, running: Running | None, current: dict[str, Deployment], history: History) -> Running:
-    bad = e.previous_version or (running.version if running is not None else "")
-    rollback = Rollback(e.at, e.app, e.environment, bad, e.version, e.reason, e.incident)
-    if running is not None and running.version == bad and running.via == "rollback":
-        rollback.reverts = running.rollback
-    else:
-        failed = current.get(bad)
-        if failed is not None and failed.rollback is None and failed.started_at <= e.at:
-            failed.rollback = rollback
-            rollback.failed = failed
-    history.rollbacks.append(rollback)
-    return Running(e.app, e.environment, e.version, e.at, e.strategy, e.source_repository, e.source_commit,
-                   e.gitops_base_commit, "rollback", None, rollback, record=(e.file, e.line))
+    if r.override and r.event in ("deployment_opened_v1", "deployment_resumed_v1"):
+        word = "opened" if r.event == "deployment_opened_v1" else "resumed"
+        target.overrides += (Override(e.at, r.app, r.environment, r.version, word, r.override_reason),)
 
 
 def _mark_promotions(deployments: list[Deployment]) -> None:
     """A deployment whose version went live in another environment of the app before is a promotion
     from the environment where it went live last before it."""
-    live: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = defaultdict(list)
+    live: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {}
     for d in deployments:
         if d.live_at is not None:
-            live[(d.app, d.version)].append((d.live_at, d.environment))
+            live.setdefault((d.app, d.version), []).append((d.live_at, d.environment))
+    shared = {build: went for build, went in live.items() if len(went) >= 2}
+    if not shared:
+        return
     for d in deployments:
-        went = live.get((d.app, d.version))
-        if went is None or len(went) < 2:
+        went = shared.get((d.app, d.version))
+        if went is None:
             continue
         earlier = [(at, env) for at, env in went if env != d.environment and at <= d.started_at]
         if earlier:
