@@ -50,12 +50,15 @@ class Record(msgspec.Struct, gc=False):
     """The fields of one record line that the report reads; text is always str ('' when absent).
     (Not tracked by the cyclic collector: it holds only strings.)"""
 
+    # In the order the commands write them (records/deployment.py, gitops/bump.py): msgspec finds each
+    # key's field at once then.
     timestamp: str
     event: EventName  # (decoded as the one string of that name: compared and hashed at once)
-    app: str
     environment: str
+    app: str
     version: str
     previous_version: str = ""
+    gitops_base_commit: str = ""
     source_repository: str = ""
     source_commit: str = ""
     strategy: str = ""
@@ -64,7 +67,6 @@ class Record(msgspec.Struct, gc=False):
     override: bool = False
     override_reason: str = ""
     incident: str = ""
-    gitops_base_commit: str = ""
 
 
 TEXT = tuple(f for f in Record.__struct_fields__ if f not in REQUIRED and f != "override")
@@ -130,7 +132,7 @@ _UTC = dt.timezone.utc
 
 def _events(lines: list[bytes], rel: str, warnings: list[LeftOut], first: int) -> list[Event]:
     """The events of `lines` (each with its line break), the first of which is line `first` of `rel`."""
-    decode, parse_time, causes, utc = _DECODE, journal.parse_time, _CAUSES, _UTC  # (local: faster)
+    decode, from_iso, parse_time, causes, utc = _DECODE, dt.datetime.fromisoformat, journal.parse_time, _CAUSES, _UTC
     events = []
     for number, raw in enumerate(lines, start=first):
         try:
@@ -142,7 +144,12 @@ def _events(lines: list[bytes], rel: str, warnings: list[LeftOut], first: int) -
         if r is not None and r.app.strip() and r.environment.strip() and r.version.strip() \
                 and (not r.cause or r.event != "deployment_shelved_v1" or r.cause in causes) \
                 and (raw.isascii() or _is_utf8(raw)):
-            at = parse_time(r.timestamp)
+            try:  # journal.parse_time's answer whenever this one has a time zone (3.11 reads a final Z)
+                at: dt.datetime | None = from_iso(r.timestamp)
+            except ValueError:
+                at = None
+            if at is None or at.tzinfo is None:
+                at = parse_time(r.timestamp)
             if at is not None:
                 events.append(Event(at if at.tzinfo is utc else at.astimezone(utc), r, rel, number))
                 continue
@@ -210,8 +217,8 @@ def _validate(record: object, rel: str, number: int, warnings: list[LeftOut]) ->
         warnings.append(LeftOut(rel, number, f"cause {cause[:40]!r} is not one of {', '.join(lifecycle.CAUSES)}; "
                                              "left out"))
         return None
-    fields = Record(stamp, name, record["app"], record["environment"], record["version"], override=override,
-                    **{key: value or "" for key, value in texts.items()})
+    fields = Record(timestamp=stamp, event=name, environment=record["environment"], app=record["app"],
+                    version=record["version"], override=override, **{key: value or "" for key, value in texts.items()})
     return Event(at.astimezone(_UTC), fields, rel, number)
 
 
