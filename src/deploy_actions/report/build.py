@@ -299,8 +299,8 @@ def _post_issue(opts: ReportOptions, written: Written, period: dora.Period) -> W
     client = GitHubClient(repository, opts.github_token or opts.token)
     try:
         body = render.issue_body(written.report, written.charts)
-        url, created = client.open_or_update_issue(issue_title(opts.issue_title, period), body,
-                                                   list(opts.issue_labels))
+        url, _, created = client.open_issue(issue_title(opts.issue_title, period), body, list(opts.issue_labels),
+                                            closed_too=True, update=True)  # one issue per week, updated
     finally:
         client.close()
     return replace(written, issue_url=url, issue_created=created)
