@@ -251,11 +251,16 @@ class _Target:
     def _start(self, e: Event, opened: bool) -> Deployment:
         """A new deployment, which supersedes the latest one unless that one is over."""
         r, latest = e.record, self.latest
-        if latest is not None and latest.concluded_at is None and latest.rollback is None \
-                and latest.superseded_at is None:
-            latest.superseded_at = latest.last_at = e.at
-        started = self.latest = Deployment(self.app, self.environment, r.version, e.at, opened, r.strategy,
-                                           r.source_repository, r.source_commit, r.previous_version, last_at=e.at)
+        strategy, repository, previous = r.strategy, r.source_repository, r.previous_version
+        if latest is not None:
+            if latest.concluded_at is None and latest.rollback is None and latest.superseded_at is None:
+                latest.superseded_at = latest.last_at = e.at
+            # A year of deployments is kept: the texts they share with the one before are kept once.
+            strategy = latest.strategy if strategy == latest.strategy else strategy
+            repository = latest.source_repository if repository == latest.source_repository else repository
+            previous = latest.version if previous == latest.version else previous
+        started = self.latest = Deployment(self.app, self.environment, r.version, e.at, opened, strategy, repository,
+                                           r.source_commit, previous, last_at=e.at)
         self.current[r.version] = started
         self.deployments.append(started)
         self.first.setdefault(r.source_commit or "@" + r.version, e.at)
