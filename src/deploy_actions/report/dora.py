@@ -189,10 +189,10 @@ def _hours(delta: dt.timedelta) -> float:
     return delta.total_seconds() / 3600
 
 
-def _origin(d: Deployment, first_seen: Mapping[tuple[str, str], dt.datetime],
+def _origin(d: Deployment, first_seen: Mapping[str, Mapping[str, dt.datetime]],
             commit_time: CommitTime | None) -> dt.datetime | None:
     if commit_time is not None and d.source_commit:
         found = commit_time(d.source_repository, d.source_commit)
         if found is not None:
             return found
-    return first_seen.get((d.app, d.source_commit or "@" + d.version))
+    return first_seen.get(d.app, {}).get(d.source_commit or "@" + d.version)

@@ -126,9 +126,9 @@ class History:
     running: list[Running]
     orphans: list[Event]  # lifecycle events naming no deployment the records opened
     deployed: set[tuple[str, str]] = field(default_factory=set)  # (app, environment) with a deployment
-    # When each build (app and source commit, or app and "@" version when no commit is named) first
-    # appears in the records: the start of its first deployment in any environment.
-    first_seen: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    # When each build of each app (its source commit, or "@" and its version when no commit is named)
+    # first appears in the records: the start of its first deployment in any environment.
+    first_seen: dict[str, dict[str, dt.datetime]] = field(default_factory=dict)
 
     def since(self, moment: dt.datetime) -> History:
         """This history less what was over before `moment`: the deployments with no record since, and
@@ -176,11 +176,12 @@ def fold(read: Callable[[], Iterable[list[Event]]], until: dt.datetime) -> Histo
             history.running.append(target.running)
         if target.deployments:
             history.deployed.add(key)
-        first = history.first_seen
-        for build, at in target.first.items():
-            seen = first.get((key[0], build))
-            if seen is None or at < seen:
-                first[(key[0], build)] = at
+        seen = history.first_seen.setdefault(key[0], target.first)  # (the app's first target: taken whole)
+        if seen is not target.first:
+            for build, at in target.first.items():
+                before = seen.get(build)
+                if before is None or at < before:
+                    seen[build] = at
     _mark_promotions(history.deployments)
     return history
 
