@@ -182,7 +182,7 @@ def fold(read: Callable[[], Iterable[list[Event]]], until: dt.datetime) -> Histo
                 before = seen.get(build)
                 if before is None or at < before:
                     seen[build] = at
-    _mark_promotions(history.deployments)
+    _mark_promotions(targets.values())
     return history
 
 
@@ -300,20 +300,31 @@ def _lifecycle(e: Event, target: Deployment) -> None:
             target.overrides += (Override(e.at, r.app, r.environment, r.version, "resumed", r.override_reason),)
 
 
-def _mark_promotions(deployments: list[Deployment]) -> None:
+def _mark_promotions(targets: Iterable[_Target]) -> None:
     """A deployment whose version went live in another environment of the app before is a promotion
-    from the environment where it went live last before it."""
-    live: dict[tuple[str, str], list[tuple[dt.datetime, str]]] = {}
-    for d in deployments:
-        if d.live_at is not None:
-            live.setdefault((d.app, d.version), []).append((d.live_at, d.environment))
-    shared = {build: went for build, went in live.items() if len(went) >= 2}
-    if not shared:
-        return
-    for d in deployments:
-        went = shared.get((d.app, d.version))
-        if went is None:
+    from the environment where it went live last before it. Only the versions deployed in two
+    environments of an app can be (found with set operations, in C): their deployments are looked at."""
+    by_app: dict[str, list[_Target]] = {}
+    for target in targets:
+        by_app.setdefault(target.app, []).append(target)
+    for group in by_app.values():
+        seen: set[str] = set()
+        shared: set[str] = set()
+        for target in group:
+            versions = target.current.keys()
+            shared |= versions & seen
+            seen |= versions
+        if not shared:
             continue
-        earlier = [(at, env) for at, env in went if env != d.environment and at <= d.started_at]
-        if earlier:
-            d.promoted_from = max(earlier)[1]
+        candidates = [d for target in group for d in target.deployments if d.version in shared]
+        live: dict[str, list[tuple[dt.datetime, str]]] = {}
+        for d in candidates:
+            if d.live_at is not None:
+                live.setdefault(d.version, []).append((d.live_at, d.environment))
+        for d in candidates:
+            went = live.get(d.version)
+            if went is None or len(went) < 2:
+                continue
+            earlier = [(at, env) for at, env in went if env != d.environment and at <= d.started_at]
+            if earlier:
+                d.promoted_from = max(earlier)[1]
