@@ -6,8 +6,8 @@ A year of a fleet's records is half a million lines, so a line is read the fast 
 decodes it straight into a `Record`, checking the types of the fields the report reads (and only
 those: the others are skipped, though still checked to be JSON), and a few cheap checks follow.
 A line that fails any of it is read again the slow way (`json` and a dictionary), which finds the
-words for what is wrong; both ways hold a line to the same rules. The files are read in blocks, one
-event at a time, so only a block of the records is in memory at once.
+words for what is wrong; both ways hold a line to the same rules. The files are read, and their
+events handed on, a block of lines at a time: only a block of the records is in memory at once.
 """
 
 from __future__ import annotations
@@ -144,7 +144,9 @@ def _events(lines: list[bytes], rel: str, warnings: list[LeftOut], first: int) -
         if r is not None and r.app.strip() and r.environment.strip() and r.version.strip() \
                 and (not r.cause or r.event != "deployment_shelved_v1" or r.cause in causes) \
                 and (raw.isascii() or _is_utf8(raw)):
-            try:  # journal.parse_time's answer whenever this one has a time zone (3.11 reads a final Z)
+            # journal.parse_time's answer whenever this one has a time zone (3.11 reads a final Z). Not
+            # msgspec's datetime: it reads a lowercase t or z, and rounds past microseconds, unlike journal.
+            try:
                 at: dt.datetime | None = from_iso(r.timestamp)
             except ValueError:
                 at = None
