@@ -12,8 +12,10 @@ shelved. Then it times, each in a fresh process, best of N:
 - floor: jq -c 'select(.event == "deployment_concluded_v1" and .environment == "production")'
          over the same files, counted with wc -l (reading every line once and nothing else)
 
-It prints wall time, peak RSS and the ratio to the floor, and checks that both counted the same
-production deployments concluded in the period. Target (printed, never enforced): under 5 s.
+It prints the best wall time and the best CPU time (user + sys: on a machine shared with other work,
+wall time also counts the waits for a CPU), the peak RSS, and the ratios to the floor, and checks that
+both counted the same production deployments concluded in the period. Target (printed, never
+enforced): under 5 s.
 
     python benchmarks/report_records.py [--apps 300] [--repeat 3] [--json out.json]
 """
@@ -143,26 +145,29 @@ def main() -> int:
     answers: dict[str, int] = {}
     for label, argv in (("ours", ours), ("floor (jq)", floor)):
         runs = [measure(argv, shell=isinstance(argv, str)) for _ in range(args.repeat)]
-        wall, cpu, peak, stdout = min(runs)
+        wall, cpu, peak = min(r[0] for r in runs), min(r[1] for r in runs), max(r[2] for r in runs)
+        stdout = runs[-1][3]
         if label == "ours":
             report = json.loads((out / "report.json").read_text())
             answers[label] = report["dora"]["fleet"]["deployment_frequency"]["deployments"]
         else:
             answers[label] = int(stdout.strip())
         rows[label] = (wall, cpu, peak)
-    floor_wall = rows["floor (jq)"][0]
-    print(f"{'tool':<14}{'wall s':>9}{'CPU s':>9}{'peak MiB':>10}{'vs floor':>10}")
+    floor_wall, floor_cpu = rows["floor (jq)"][0], rows["floor (jq)"][1]
+    print(f"{'tool':<14}{'wall s':>9}{'CPU s':>9}{'peak MiB':>10}{'wall vs floor':>15}{'CPU vs floor':>14}")
     for label, (wall, cpu, mib) in rows.items():
-        print(f"{label:<14}{wall:>9.2f}{cpu:>9.2f}{mib:>10.0f}{wall / floor_wall:>9.1f}x")
+        print(f"{label:<14}{wall:>9.2f}{cpu:>9.2f}{mib:>10.0f}{wall / floor_wall:>14.2f}x{cpu / floor_cpu:>13.2f}x")
     same = answers["ours"] == answers["floor (jq)"]
     print(f"production deployments concluded in the last week: ours {answers['ours']}, jq {answers['floor (jq)']}"
           f" ({'the same' if same else 'DIFFERENT'})")
     load = os.getloadavg()[0]
-    print(f"target: under {TARGET_SECONDS:g} s: {'met' if rows['ours'][0] < TARGET_SECONDS else 'NOT met'} "
-          f"({rows['ours'][0]:.2f} s wall, {rows['ours'][1]:.2f} s CPU; load average {load:.1f} on "
+    wall, cpu = rows["ours"][0], rows["ours"][1]
+    print(f"target: under {TARGET_SECONDS:g} s: CPU {cpu:.2f} s {'met' if cpu < TARGET_SECONDS else 'NOT met'}, "
+          f"wall {wall:.2f} s {'met' if wall < TARGET_SECONDS else 'NOT met'} (load average {load:.1f} on "
           f"{os.cpu_count()} CPUs: on a busy machine, wall time waits for a CPU, so read the CPU column too)")
     if args.json:
-        args.json.write_text(json.dumps({k: {"seconds": v[0], "peak_mib": v[1]} for k, v in rows.items()}, indent=2))
+        args.json.write_text(json.dumps({k: {"wall_seconds": v[0], "cpu_seconds": v[1], "peak_mib": v[2]}
+                                         for k, v in rows.items()}, indent=2))
     return 0
 
 

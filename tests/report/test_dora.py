@@ -205,3 +205,29 @@ def test_the_period_lists_match_the_plan(seed, tmp_path):
     assert [(r["app"], r["at"]) for r in reverting] == \
         sorted([(app, m.strftime("%Y-%m-%dT%H:%M:%SZ")) for app, m in reverts if _in(m, SINCE, UNTIL)])
     assert not any(r["failed_deployment"] for r in reverting)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_records_out_of_time_order_and_spread_over_files_give_the_same_report(seed, tmp_path):
+    """The fold streams the records in file order; an app whose records in one environment come out of
+    time order is folded again from sorted records. Records moved between files and shuffled (the
+    records of one instant kept together, in their order) must give the very same report."""
+    records, _, _ = plan(seed)
+    ordered = report(records.write(tmp_path / "ordered"), tmp_path / "a")
+    root = records.write(tmp_path / "shuffled")
+    lines = [line for path in sorted((root / "deployments").glob("*.jsonl")) for line in path.read_bytes().splitlines()]
+    for path in (root / "deployments").glob("*.jsonl"):
+        path.unlink()
+    instants: dict[str, list[bytes]] = {}
+    for line in lines:
+        instants.setdefault(json.loads(line)["timestamp"], []).append(line)
+    rng = random.Random(seed)
+    groups = list(instants.values())
+    rng.shuffle(groups)
+    files: dict[str, list[bytes]] = {}
+    for group in groups:
+        files.setdefault(rng.choice(["a.jsonl", "b.jsonl", "c.jsonl"]), []).extend(group)
+    for name, content in files.items():
+        (root / "deployments" / name).write_bytes(b"\n".join(content) + b"\n")
+    assert len(groups) > 1 and sum(map(len, files.values())) == len(lines)
+    assert report(root, tmp_path / "b") == ordered

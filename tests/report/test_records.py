@@ -48,7 +48,7 @@ GOOD = json.dumps({"timestamp": "2026-11-18T10:00:00Z", "event": "bump", "app": 
     (b'{"timestamp":"yesterday","event":"bump","app":"shop","environment":"production","version":"v1"}',
      "timestamp 'yesterday' is not an ISO 8601 time; left out"),
     (b'{"timestamp":"2026-11-18T10:00:00Z","event":"deploy","app":"shop","environment":"production","version":"v1"}',
-     "event 'deploy' is not one of bump, rollback, deployment_opened_v1"),
+     "event 'deploy' is not one of bump, rollback, traffic, deployment_opened_v1"),
     (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"shop","environment":"production","version":"v1",'
      b'"override":"yes"}', "field 'override' is not true or false; left out"),
     (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"shop","environment":"production","version":"v1",'
@@ -69,13 +69,13 @@ def test_traffic_moves_are_read_without_a_warning_and_leave_the_deployments_as_t
                                "stage": 1, "stages": 5}).encode()]
     warnings: list[records.LeftOut] = []
     events = records.parse_lines(b"\n".join(lines) + b"\n", "deployments/production.jsonl", warnings)
-    assert warnings == [] and [e.event for e in events] == ["bump", "traffic"]
+    assert warnings == [] and [e.record.event for e in events] == ["bump", "traffic"]
     import datetime as dt
 
     from deploy_actions.report import model
 
     until = dt.datetime(2026, 11, 19, tzinfo=dt.timezone.utc)
-    assert model.fold(events, until) == model.fold(events[:1], until)
+    assert model.fold(lambda: [events], until) == model.fold(lambda: [events[:1]], until)
 
 
 @FUZZ
@@ -176,3 +176,36 @@ def test_an_incident_file_is_read_or_refused_with_one_line(lines):
         assert "\n" not in err.message and err.file == "incidents/x.md"
     else:
         assert found.app and found.environment
+
+
+def test_the_report_knows_every_record_the_commands_write():
+    from deploy_actions.records import lifecycle
+
+    assert set(records.KNOWN_EVENTS) == {"bump", "rollback", "traffic", *lifecycle.BY_NAME}
+
+
+STAMPS = st.one_of(
+    st.datetimes(timezones=st.one_of(st.none(), st.timezones())).map(lambda d: d.isoformat()),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    st.text(alphabet="0123456789-:TZ+. tz", max_size=30),
+)
+
+
+@FUZZ
+@given(STAMPS)
+def test_a_record_time_is_the_one_journal_reads(stamp):
+    """The fast reading of a timestamp gives journal.parse_time's time (in UTC), or the same refusal."""
+    import datetime as dt
+
+    from deploy_actions.records import journal
+
+    line = json.dumps({"timestamp": stamp, "event": "bump", "app": "shop", "environment": "production",
+                       "version": "v1"}).encode()
+    warnings: list[records.LeftOut] = []
+    events = records.parse_lines(line, "d.jsonl", warnings)
+    expected = journal.parse_time(stamp) if stamp.strip() else None
+    if expected is None:
+        assert events == [] and len(warnings) == 1
+    else:
+        assert [e.at for e in events] == [expected.astimezone(dt.timezone.utc)]
+        assert events[0].at.tzinfo is dt.timezone.utc

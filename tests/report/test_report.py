@@ -245,3 +245,15 @@ def test_what_runs_where_names_the_gitops_commit_that_put_it_there(tmp_path, mak
     repo.push()
     subprocess.run(["git", "-C", str(shallow), "pull", "-q"], check=True)
     assert {x["gitops_commit"] for x in run(shallow, tmp_path / "s")["running"]} == {None}
+
+
+@pytest.mark.parametrize("reason", ["canary failed", "é → ü \u2028 \"quoted\" \\ back\tslash", ""])
+def test_the_json_files_are_written_as_json_dumps_indents_them(reason, tmp_path):
+    r = Records()
+    r.opened(at("2026-11-18T10:00:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.bump(at("2026-11-18T10:01:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.rollback(at("2026-11-18T10:05:00Z"), "shop", "production", "v0", "v1", reason)
+    run(r.write(tmp_path / "g"), tmp_path)
+    for name in ("report.json", "status.json"):
+        text = (tmp_path / "out" / name).read_text(encoding="utf-8")
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", name

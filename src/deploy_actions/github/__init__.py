@@ -194,16 +194,25 @@ class GitHubClient:
 
     # -- issues -----------------------------------------------------------------------------
 
-    def open_issue(self, title: str, body: str, labels: list[str]) -> tuple[str, int, bool]:
-        """Open an issue, or find the open one with this title and the first label (a rerun opens
-        no second one); (html_url, number, created)."""
+    def open_issue(self, title: str, body: str, labels: list[str], *, closed_too: bool = False,
+                   update: bool = False) -> tuple[str, int, bool]:
+        """The issue titled `title` carrying the first of `labels`: the open one (or, with `closed_too`,
+        a closed one as well), else one created with `body` and all of `labels`, so that a rerun opens
+        no second one. With `update`, the body of the one found is updated when it differs.
+        Returns (html_url, number, created)."""
+        names = [label.strip() for label in labels if label.strip()]
+        state = "all" if closed_too else "open"
         with self._calling(f"opening issue {_truncate(title, 60)!r}"):
-            found = self._repository.get_issues(state="open", labels=labels[:1]) if labels else \
-                self._repository.get_issues(state="open")
+            found = self._repository.get_issues(state=state, labels=names[:1]) if names else \
+                self._repository.get_issues(state=state)
             for issue in found:
-                if issue.title == title and issue.pull_request is None:
+                # The issues list holds pull requests too; only a real issue with this exact title is ours.
+                # (Asking for `pull_request` would cost a GET per issue: PyGithub completes a missing key.)
+                if "/pull/" not in str(issue.html_url) and issue.title == title:
+                    if update and (issue.body or "") != body:
+                        issue.edit(body=body)
                     return str(issue.html_url), int(issue.number), False
-            created = self._repository.create_issue(title, body=body, labels=labels)
+            created = self._repository.create_issue(title, body=body, labels=names)
             return str(created.html_url), int(created.number), True
 
     # -- pull requests ----------------------------------------------------------------------
@@ -305,25 +314,7 @@ class GitHubClient:
                 return
             pull.enable_automerge(merge_method=method)
 
-    # -- issues and commits -----------------------------------------------------------------
-
-    def open_or_update_issue(self, title: str, body: str, labels: list[str]) -> tuple[str, bool]:
-        """The issue titled `title` (open or closed) carrying the first of `labels`: created with all of
-        `labels` when there is none, else its body updated when it differs (one issue, never two).
-        Returns (html_url, created)."""
-        names = [label.strip() for label in labels if label.strip()]
-        with self._calling(f"opening or updating issue {_truncate(title, 60)!r}"):
-            found = self._repository.get_issues(state="all", labels=names[:1]) if names else \
-                self._repository.get_issues(state="all")
-            for issue in found:
-                # The issues list holds pull requests too; only a real issue with this exact title is ours.
-                # (Asking for `pull_request` would cost a GET per issue: PyGithub completes a missing key.)
-                if "/pull/" not in str(issue.html_url) and issue.title == title:
-                    if (issue.body or "") != body:
-                        issue.edit(body=body)
-                    return str(issue.html_url), False
-            created = self._repository.create_issue(title=title, body=body, labels=names)
-            return str(created.html_url), True
+    # -- commits ----------------------------------------------------------------------------
 
     def commit_time(self, sha: str) -> datetime.datetime | None:
         """When `sha` was committed (the committer's date, as GitHub reports it), or None if GitHub

@@ -136,30 +136,39 @@ def _checkout(opts: ReportOptions) -> Iterator[Path]:
 
 
 def _glob(root: Path, pattern: str) -> list[str]:
+    """The files matching `pattern`, relative to `root`. A symlink out of the repository is refused:
+    each file is checked (`inside_repo`), once per folder for the plain files of one folder (thousands of
+    incident records): their real path is the folder's, checked with the first, and their name."""
     found = []
+    checked: set[Path] = set()  # folders whose real path is inside the repository
     for path in sorted(root.glob(pattern)):
         if path.is_file():
             rel = path.relative_to(root).as_posix()
-            inside_repo(root, rel, "records")  # a symlink out of the repository is refused
+            plain = not path.is_symlink() and not path.name.startswith(".")  # (.git and the like: checked)
+            if not plain or path.parent not in checked:
+                inside_repo(root, rel, "records")
+                if plain:
+                    checked.add(path.parent)
             found.append(rel)
     return found
 
 
 def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
-    events, warnings = records.read_events(root, _glob(root, opts.records))
+    record_files = records.RecordFiles(root, _glob(root, opts.records))
+    history = model.fold(record_files.blocks, period.until)
     incident_files, incident_warnings = records.read_incidents(root, _glob(root, opts.incidents))
-    history = model.fold(events, period.until)
-    del events
     _name_gitops_commits(root, history.running)
-    warnings += incident_warnings
-    warnings += [records.LeftOut(e.file, e.line, f"{e.event} of {e.app} {e.version} in {e.environment}: no "
-                                 "deployment of that version was opened before it; left out")
-                 for e in history.orphans]
+    warnings = record_files.warnings + incident_warnings
+    warnings += [records.LeftOut(e.file, e.line, f"{e.record.event} of {e.record.app} {e.record.version} in "
+                                 f"{e.record.environment}: no deployment of that version was opened before it; "
+                                 "left out") for e in history.orphans]
     incident_files = [i for i in incident_files if _known_by(i.record, period.until)]
     commit_time = _commit_times(opts, history, period) if opts.github_token else None
-    first = dora.first_records(history.deployments)
-    keys = dora.compute(history, incident_files, period, opts.production, commit_time, first)
-    before = dora.compute(history, incident_files, period.previous(), opts.production, commit_time, first)
+    # What the rest asks is about this period and the one before: the history since then answers it
+    # the same (see History.since), without walking a year of deployments again for each question.
+    history = history.since(period.previous().since)
+    keys = dora.compute(history, incident_files, period, opts.production, commit_time)
+    before = dora.compute(history, incident_files, period.previous(), opts.production, commit_time)
     levels, targets = _service_levels(opts, history, period)
     report = render.as_json(history, incident_files, period, opts.production, keys, before, levels, targets,
                             warnings, lead_time_origin="commit" if commit_time else "first record")
@@ -290,8 +299,8 @@ def _post_issue(opts: ReportOptions, written: Written, period: dora.Period) -> W
     client = GitHubClient(repository, opts.github_token or opts.token)
     try:
         body = render.issue_body(written.report, written.charts)
-        url, created = client.open_or_update_issue(issue_title(opts.issue_title, period), body,
-                                                   list(opts.issue_labels))
+        url, _, created = client.open_issue(issue_title(opts.issue_title, period), body, list(opts.issue_labels),
+                                            closed_too=True, update=True)  # one issue per week, updated
     finally:
         client.close()
     return replace(written, issue_url=url, issue_created=created)

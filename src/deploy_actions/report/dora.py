@@ -138,18 +138,17 @@ class Period:
 
 
 def compute(history: History, incidents: Sequence[IncidentFile], period: Period, production: Iterable[str],
-            commit_time: CommitTime | None = None,
-            first_seen: Mapping[tuple[str, str], dt.datetime] | None = None) -> dict[str, Keys]:
+            commit_time: CommitTime | None = None) -> dict[str, Keys]:
     """Keys per app, and for the fleet under the key '' (the fleet's lists are the apps' together).
-    `first_seen` (from `first_records`) can be shared by the periods of one history."""
+    (`history` may be one `since` the period's start: the answer is the same.)"""
     prod = set(production)
-    first_seen = first_records(history.deployments) if first_seen is None else first_seen
+    first_seen = history.first_seen
     incident_times: dict[tuple[str, str, str], list[dt.datetime]] = {}
     for i in incidents:
         moment = i.record.detected_at or i.record.restored_at or i.record.deployed_at
         if moment is not None and moment < period.until:
             incident_times.setdefault((i.record.app, i.record.environment, i.record.bad_version), []).append(moment)
-    apps = sorted({d.app for d in history.deployments if d.environment in prod}
+    apps = sorted({app for app, environment in history.deployed if environment in prod}
                   | {i.record.app for i in incidents if i.record.environment in prod})
     parts: dict[str, dict[str, list[float]]] = {app: {"lead": [], "restore": []} for app in apps}
     counts: dict[str, list[int]] = {app: [0, 0, 0] for app in apps}  # concluded, finished, failed
@@ -190,21 +189,10 @@ def _hours(delta: dt.timedelta) -> float:
     return delta.total_seconds() / 3600
 
 
-def first_records(deployments: Sequence[Deployment]) -> Mapping[tuple[str, str], dt.datetime]:
-    """When each build (app and source commit, or app and version when no commit is named) first
-    appears in the records."""
-    first: dict[tuple[str, str], dt.datetime] = {}
-    for d in deployments:
-        key = (d.app, d.source_commit or "@" + d.version)
-        if key not in first or d.started_at < first[key]:
-            first[key] = d.started_at
-    return first
-
-
-def _origin(d: Deployment, first_seen: Mapping[tuple[str, str], dt.datetime],
+def _origin(d: Deployment, first_seen: Mapping[str, Mapping[str, dt.datetime]],
             commit_time: CommitTime | None) -> dt.datetime | None:
     if commit_time is not None and d.source_commit:
         found = commit_time(d.source_repository, d.source_commit)
         if found is not None:
             return found
-    return first_seen.get((d.app, d.source_commit or "@" + d.version))
+    return first_seen.get(d.app, {}).get(d.source_commit or "@" + d.version)

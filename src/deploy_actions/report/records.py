@@ -1,24 +1,36 @@
 """Reading the records back for the report: every line of every record file validated, every
 incident file parsed. A line that cannot be used is left out with a warning naming its file and
 line, never silently dropped and never fatal (one bad line must not hide a week of deployments).
+
+A year of a fleet's records is half a million lines, so a line is read the fast way first: msgspec
+decodes it straight into a `Record`, checking the types of the fields the report reads (and only
+those: the others are skipped, though still checked to be JSON), and a few cheap checks follow.
+A line that fails any of it is read again the slow way (`json` and a dictionary), which finds the
+words for what is wrong; both ways hold a line to the same rules. The files are read, and their
+events handed on, a block of lines at a time: only a block of the records is in memory at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, get_args
+
+import msgspec
 
 from deploy_actions.errors import FileError
 from deploy_actions.records import incident, journal, lifecycle
 
-KNOWN_EVENTS = ("bump", "rollback", *lifecycle.BY_NAME, "traffic")  # traffic: a canary's weight, a slot's switch
+# bump and rollback (gitops-bump's records), traffic (a canary's weight or a slot's switch, written by
+# gitops/traffic.py) and the lifecycle records (records/lifecycle.py: a test holds them to its names).
+EventName = Literal["bump", "rollback", "traffic", "deployment_opened_v1", "deployment_shelved_v1",
+                    "deployment_resumed_v1", "deployment_concluded_v1"]
+KNOWN_EVENTS: tuple[str, ...] = get_args(EventName)
 REQUIRED = ("timestamp", "event", "app", "environment", "version")
-_TEXT = ("image", "previous_version", "source_repository", "source_commit", "strategy", "reason", "cause",
-         "override_reason", "incident", "gitops_base_commit")  # the fields the report reads, beside REQUIRED
 
 
 @dataclass(frozen=True)
@@ -34,26 +46,38 @@ class LeftOut:
         return f"{where}: {self.message}"
 
 
-class Event(NamedTuple):
-    """One record line that passed validation; text fields are always str ('' when absent).
-    (A named tuple: hundreds of thousands are made per report, and a tuple is the cheapest value.)"""
+class Record(msgspec.Struct, gc=False):
+    """The fields of one record line that the report reads; text is always str ('' when absent).
+    (Not tracked by the cyclic collector: it holds only strings.)"""
+
+    # In the order the commands write them (records/deployment.py, gitops/bump.py): msgspec finds each
+    # key's field at once then.
+    timestamp: str
+    event: EventName  # (decoded as the one string of that name: compared and hashed at once)
+    environment: str
+    app: str
+    version: str
+    previous_version: str = ""
+    gitops_base_commit: str = ""
+    source_repository: str = ""
+    source_commit: str = ""
+    strategy: str = ""
+    reason: str = ""
+    cause: str = ""
+    override: bool = False
+    override_reason: str = ""
+    incident: str = ""
+
+
+TEXT = tuple(f for f in Record.__struct_fields__ if f not in REQUIRED and f != "override")
+
+
+class Event(msgspec.Struct, gc=False):
+    """One record line that passed validation: its time (UTC), its fields, and where it is.
+    (A Struct: made in C, half a million times per report.)"""
 
     at: dt.datetime
-    event: str  # bump, rollback, or a lifecycle record name (deployment_opened_v1 …)
-    app: str
-    environment: str
-    version: str
-    previous_version: str
-    source_repository: str
-    source_commit: str
-    strategy: str
-    reason: str
-    cause: str
-    override: bool
-    override_reason: str
-    incident: str
-    gitops_base_commit: str
-    image: str
+    record: Record
     file: str
     line: int
 
@@ -64,54 +88,101 @@ class IncidentFile:
     record: incident.IncidentRecord
 
 
-def read_events(root: Path, files: Iterable[str]) -> tuple[list[Event], list[LeftOut]]:
-    """Every valid event of `files` (paths relative to `root`), sorted by time (file order breaks ties)."""
-    events: list[Event] = []
-    warnings: list[LeftOut] = []
-    for rel in files:
-        data = (root / rel).read_bytes()
-        events.extend(parse_lines(data, rel, warnings))
-    events.sort(key=lambda e: e.at)  # stable: records of one instant keep their order in the file
-    return events, warnings
+class RecordFiles:
+    """The record files of one repository (paths relative to `root`), read as a stream of events in
+    file order, a block at a time. Each reading reads every line again; the warnings are those of
+    the first reading."""
+
+    def __init__(self, root: Path, files: Iterable[str]) -> None:
+        self.root = root
+        self.files = tuple(files)
+        self.warnings: list[LeftOut] = []
+        self._read = False
+
+    def blocks(self) -> Iterator[list[Event]]:
+        warnings = self.warnings if not self._read else []
+        self._read = True
+        for rel in self.files:
+            yield from read_file(self.root / rel, rel, warnings)
 
 
-CHUNK = 20_000  # lines parsed in one go: fast, and only one chunk's dictionaries are alive at a time
+BLOCK = 1 << 22  # bytes of lines read at once: enough to read fast, little enough to keep memory flat
+
+
+def read_file(path: Path, rel: str, warnings: list[LeftOut]) -> Iterator[list[Event]]:
+    """The valid events of one record file, in file order, a block of lines at a time; each
+    unusable line adds a warning."""
+    first = 1
+    with path.open("rb") as handle:
+        while lines := handle.readlines(BLOCK):
+            yield _events(lines, rel, warnings, first)
+            first += len(lines)
 
 
 def parse_lines(data: bytes, rel: str, warnings: list[LeftOut]) -> list[Event]:
-    """The valid events of one record file; each unusable line adds a warning."""
-    numbered = [(n, raw) for n, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
+    """The valid events of one record file's text; each unusable line adds a warning."""
+    return _events(io.BytesIO(data).readlines(), rel, warnings, 1)
+
+
+_DECODE = msgspec.json.Decoder(Record).decode
+_KNOWN = frozenset(KNOWN_EVENTS)
+_CAUSES = frozenset(lifecycle.CAUSES)
+_UTC = dt.timezone.utc
+
+
+def _events(lines: list[bytes], rel: str, warnings: list[LeftOut], first: int) -> list[Event]:
+    """The events of `lines` (each with its line break), the first of which is line `first` of `rel`."""
+    decode, from_iso, parse_time, causes, utc = _DECODE, dt.datetime.fromisoformat, journal.parse_time, _CAUSES, _UTC
     events = []
-    for start in range(0, len(numbered), CHUNK):
-        for number, record in _parse(numbered[start:start + CHUNK], rel, warnings):
-            event = _validate(record, rel, number, warnings)
+    for number, raw in enumerate(lines, start=first):
+        try:
+            r: Record | None = decode(raw)
+        except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+            r = None
+        # The checks a decoded Record still needs, as `_validate` makes them (the common case in one test);
+        # the UTF-8 check too, as msgspec skips the fields it does not read without looking inside.
+        if r is not None and r.app.strip() and r.environment.strip() and r.version.strip() \
+                and (not r.cause or r.event != "deployment_shelved_v1" or r.cause in causes) \
+                and (raw.isascii() or _is_utf8(raw)):
+            # journal.parse_time's answer whenever this one has a time zone (3.11 reads a final Z). Not
+            # msgspec's datetime: it reads a lowercase t or z, and rounds past microseconds, unlike journal.
+            try:
+                at: dt.datetime | None = from_iso(r.timestamp)
+            except ValueError:
+                at = None
+            if at is None or at.tzinfo is None:
+                at = parse_time(r.timestamp)
+            if at is not None:
+                events.append(Event(at if at.tzinfo is utc else at.astimezone(utc), r, rel, number))
+                continue
+        if raw.strip():
+            event = _slow(raw, rel, number, warnings)
             if event is not None:
                 events.append(event)
     return events
 
 
-def _parse(lines: list[tuple[int, bytes]], rel: str, warnings: list[LeftOut]) -> list[tuple[int, object]]:
-    try:  # the chunk as one JSON array (fast); line by line only when a line is broken
-        parsed: list[object] = json.loads((b"[" + b",".join(raw for _, raw in lines) + b"]").decode("utf-8"))
-        if len(parsed) == len(lines):  # a line holding "1, 2" would make two items: then line by line
-            return [(number, record) for (number, _), record in zip(lines, parsed, strict=True)]
-    except (ValueError, RecursionError):
-        pass
-    found: list[tuple[int, object]] = []
-    for number, raw in lines:
-        try:
-            found.append((number, json.loads(raw.decode("utf-8"))))
-        except UnicodeDecodeError:
-            warnings.append(LeftOut(rel, number, "is not UTF-8 text; left out"))
-        except (ValueError, RecursionError) as exc:
-            reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
-            warnings.append(LeftOut(rel, number, f"is not JSON ({reason}); left out"))
-    return found
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-_KNOWN = frozenset(KNOWN_EVENTS)
-_TEXT_TYPES = frozenset((str, type(None)))
-_UTC = dt.timezone.utc
+def _slow(raw: bytes, rel: str, number: int, warnings: list[LeftOut]) -> Event | None:
+    """One line the fast way could not use: its event (a line only `json` reads, e.g. with a null
+    field), or None with a warning saying what is wrong with it."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        warnings.append(LeftOut(rel, number, "is not UTF-8 text; left out"))
+        return None
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        warnings.append(LeftOut(rel, number, f"is not JSON ({reason}); left out"))
+        return None
+    return _validate(record, rel, number, warnings)
 
 
 def _validate(record: object, rel: str, number: int, warnings: list[LeftOut]) -> Event | None:
@@ -119,49 +190,38 @@ def _validate(record: object, rel: str, number: int, warnings: list[LeftOut]) ->
     if type(record) is not dict:
         warnings.append(LeftOut(rel, number, f"is a JSON {type(record).__name__}, not an object; left out"))
         return None
-    get = record.get
-    stamp, name, app, environment, version = get("timestamp"), get("event"), get("app"), get("environment"), \
-        get("version")
-    # The common case first, in one test; the slow path below finds the words for what is wrong.
-    if not (type(stamp) is str and stamp and type(name) is str and name in _KNOWN and type(app) is str and app.strip()
-            and type(environment) is str and environment.strip() and type(version) is str and version.strip()):
-        _refuse(record, rel, number, warnings)
+    for key in REQUIRED:
+        value = record.get(key)
+        if type(value) is not str or not value.strip():
+            problem = "missing field" if value is None else "empty field" if type(value) is str else "non-text field"
+            warnings.append(LeftOut(rel, number, f"{problem} {key!r}; left out"))
+            return None
+    stamp, name = record["timestamp"], record["event"]
+    if name not in _KNOWN:
+        warnings.append(LeftOut(rel, number, f"event {name[:40]!r} is not one of {', '.join(KNOWN_EVENTS)}; "
+                                             "left out"))
         return None
     at = journal.parse_time(stamp)
     if at is None:
         warnings.append(LeftOut(rel, number, f"timestamp {stamp[:40]!r} is not an ISO 8601 time; left out"))
         return None
-    texts = list(map(get, _TEXT))
-    if not _TEXT_TYPES.issuperset(map(type, texts)):
-        key = next(k for k, v in zip(_TEXT, texts, strict=True) if v is not None and type(v) is not str)
-        warnings.append(LeftOut(rel, number, f"field {key!r} is not text; left out"))
+    texts = {key: record.get(key) for key in TEXT}
+    wrong = next((key for key, value in texts.items() if value is not None and type(value) is not str), None)
+    if wrong is not None:
+        warnings.append(LeftOut(rel, number, f"field {wrong!r} is not text; left out"))
         return None
-    override = get("override", False)
+    override = record.get("override", False)
     if type(override) is not bool:
         warnings.append(LeftOut(rel, number, "field 'override' is not true or false; left out"))
         return None
-    cause = get("cause") or ""
-    if name == "deployment_shelved_v1" and cause and cause not in lifecycle.CAUSES:
+    cause = texts["cause"] or ""
+    if name == "deployment_shelved_v1" and cause and cause not in _CAUSES:
         warnings.append(LeftOut(rel, number, f"cause {cause[:40]!r} is not one of {', '.join(lifecycle.CAUSES)}; "
                                              "left out"))
         return None
-    if at.tzinfo is not _UTC:
-        at = at.astimezone(_UTC)
-    image, previous, repository, commit, strategy, reason, _cause, override_reason, incident_path, base = texts
-    return Event(at, name, app, environment, version, previous or "", repository or "", commit or "",
-                 strategy or "", reason or "", cause, override, override_reason or "", incident_path or "", base or "",
-                 image or "", rel, number)
-
-
-def _refuse(record: dict[str, object], rel: str, number: int, warnings: list[LeftOut]) -> None:
-    for key in REQUIRED:
-        value = record.get(key)
-        if not isinstance(value, str) or not value.strip():
-            problem = "missing field" if value is None else "empty field" if value == "" else "non-text field"
-            warnings.append(LeftOut(rel, number, f"{problem} {key!r}; left out"))
-            return
-    name = str(record["event"])
-    warnings.append(LeftOut(rel, number, f"event {name[:40]!r} is not one of {', '.join(KNOWN_EVENTS)}; left out"))
+    fields = Record(timestamp=stamp, event=name, environment=record["environment"], app=record["app"],
+                    version=record["version"], override=override, **{key: value or "" for key, value in texts.items()})
+    return Event(at.astimezone(_UTC), fields, rel, number)
 
 
 def read_incidents(root: Path, files: Iterable[str]) -> tuple[list[IncidentFile], list[LeftOut]]:

@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from deploy_actions.records import journal
 from deploy_actions.report import charts, dora
 from deploy_actions.report.model import Deployment, History, Rollback
@@ -170,7 +172,11 @@ def _level(s: ServiceLevel, targets: Targets, moments: Sequence[tuple[dt.datetim
 
 
 def dumps(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    """`data` as JSON indented by 2, as json.dumps(indent=2) writes it. (json's indenting encoder is
+    pure Python, its compact one C: the compact text is indented by msgspec, which only adds
+    whitespace.)"""
+    compact = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return msgspec.json.format(compact.encode("utf-8"), indent=2) + b"\n"
 
 
 # -- charts ------------------------------------------------------------------------------------

@@ -12,14 +12,12 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deploy_actions.errors import InputError, OperationError
-from deploy_actions.verify.canary.providers.prometheus import (
-    PrometheusClient,
-    PrometheusRejected,
-    PrometheusUnavailable,
-    QueryResult,
-)
+
+if TYPE_CHECKING:  # the client (and the HTTP stack below it) is imported only when Prometheus is asked
+    from deploy_actions.verify.canary.providers.prometheus import PrometheusClient, QueryResult
 
 QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 POINTS = 200  # of the error-rate series over the period: enough for a chart, cheap for Prometheus
@@ -90,6 +88,8 @@ def parse_targets(availability: str, latency: Sequence[str]) -> Targets:
 def measure(client: PrometheusClient, queries: Queries, targets: Sequence[tuple[str, str]], since: dt.datetime,
             until: dt.datetime) -> list[ServiceLevel]:
     """One ServiceLevel per (app, environment) of `targets`, over [since, until)."""
+    from deploy_actions.verify.canary.providers.prometheus import PrometheusRejected, PrometheusUnavailable
+
     window = f"{max(1, int((until - since).total_seconds()))}s"
     at = until.timestamp()
     step = max(15.0, (until - since).total_seconds() / POINTS)
