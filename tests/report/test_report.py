@@ -257,3 +257,19 @@ def test_the_json_files_are_written_as_json_dumps_indents_them(reason, tmp_path)
     for name in ("report.json", "status.json"):
         text = (tmp_path / "out" / name).read_text(encoding="utf-8")
         assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n", name
+
+
+def test_the_headline_counts_production_alone(tmp_path):
+    r = Records()
+    r.opened(at("2026-11-17T10:00:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.bump(at("2026-11-17T10:01:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.concluded(at("2026-11-17T11:00:00Z"), "shop", "production", "v1")
+    for day, version in (("18", "v2"), ("19", "v3")):  # two rollbacks, both in staging
+        r.opened(at(f"2026-11-{day}T10:00:00Z"), "shop", "staging", version, source_commit=C2)
+        r.bump(at(f"2026-11-{day}T10:01:00Z"), "shop", "staging", version, "v1", C2)
+        r.rollback(at(f"2026-11-{day}T10:30:00Z"), "shop", "staging", "v1", version)
+    data = run(r.write(tmp_path / "g"), tmp_path)
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert data["counts"]["rolled_back"] == 2
+    assert "Production (production): 1 deployment concluded, 0 rolled back; change failure rate 0.0 %." in markdown
+    assert "In every environment: opened 3, concluded 1, rolled back 2," in markdown

@@ -265,9 +265,11 @@ def markdown(report: Mapping[str, Any], chart_list: Sequence[charts.Chart],
     p = report["period"]
     out = [f"# Operations report: {_when(p['since'])} → {_when(p['until'])} UTC", ""]
     fleet = report["dora"]["fleet"]
-    concluded = report["counts"]["concluded"]
+    # The headline is production's alone (the counts below cover every environment).
+    concluded = fleet["deployment_frequency"]["deployments"]
+    rolled_back = sum(r["environment"] in report["production"] for r in report["rollbacks"])
     out += [f"Production ({', '.join(report['production'])}): {concluded} deployment{'s' * (concluded != 1)} "
-            f"concluded, {report['counts']['rolled_back']} rolled back; change failure rate "
+            f"concluded, {rolled_back} rolled back; change failure rate "
             f"{_share(fleet['change_failure_rate']['value'])}.", ""]
     if report["warnings"]:
         out += [f"> **{len(report['warnings'])} record(s) left out**, see Warnings below.", ""]
@@ -315,7 +317,7 @@ def _dora_section(report: Mapping[str, Any]) -> list[str]:
 def _deployments_section(report: Mapping[str, Any]) -> list[str]:
     c = report["counts"]
     out = ["## Deployments this period", "",
-           f"Opened {c['opened']}, concluded {c['concluded']}, rolled back {c['rolled_back']}, shelved "
+           f"In every environment: opened {c['opened']}, concluded {c['concluded']}, rolled back {c['rolled_back']}, shelved "
            f"{c['shelved']}, promotions {c['promotions']}, emergency overrides {c['emergency_overrides']}.", ""]
     if report["rollbacks"]:
         out += ["### Rolled back", ""]
