@@ -318,7 +318,8 @@ def _deployments_section(report: Mapping[str, Any]) -> list[str]:
     c = report["counts"]
     out = ["## Deployments this period", "",
            f"In every environment: opened {c['opened']}, concluded {c['concluded']}, rolled back "
-           f"{c['rolled_back']}, shelved {c['shelved']}, promotions {c['promotions']}, emergency overrides {c['emergency_overrides']}.", ""]
+           f"{c['rolled_back']}, shelved {c['shelved']}, promotions {c['promotions']}, emergency overrides "
+           f"{c['emergency_overrides']}.", ""]
     if report["rollbacks"]:
         out += ["### Rolled back", ""]
         out += _table(["when", "app", "environment", "from", "to", "reason", "incident"],
