@@ -45,6 +45,9 @@ bench: system $(BIN)/.installed
 	$(BIN)/python benchmarks/gitops_fleet.py
 	$(BIN)/python benchmarks/smoke_load.py
 	$(BIN)/python benchmarks/canary_judges.py
+	$(BIN)/python benchmarks/canary_stages.py
+	$(BIN)/python benchmarks/records_readback.py
+	$(BIN)/python benchmarks/report_records.py
 
 clean:
 	rm -rf $(VENV) .work
