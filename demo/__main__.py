@@ -323,7 +323,7 @@ class Demo:
         report = f"records/canary-v{version}.json"
         out = outputs(self.run("canary-monitor", *CANARY, "--canary-url", self.services["canary"].url + "/",
                                "--baseline-url", self.services["stable"].url + "/", "--report", report, "--json"))
-        reason = str(out["reason"]).removeprefix(f"{out['decision']}: ")
+        reason = str(out["reason"])
         s.say(f"Decision: {out['decision']} — {reason}.")
         self.facts.setdefault("canary", {})[version] = {"decision": out["decision"], "reason": reason,
                                                          "report": report}

@@ -463,7 +463,7 @@ class Progressive:
         report = "records/watch-cart-v1.4.1.json"
         out = watch_after_rolling(s, self.work, prometheus_url=prometheus.url, selector='job="cart"',
                                   deployed_at=deployed_at, report=report)
-        s.say(f"watch: {out['reason']}")  # the reason starts with the decision
+        s.say(f"watch: {out['decision']}: {out['reason']}")
         if out["decision"] != "rollback":
             raise DemoFailed(f"the watch did not catch the bad rolling deploy: {out['reason']}")
         s.step("Roll back: a forward commit to v1.3.0, with the watch's reason and report")

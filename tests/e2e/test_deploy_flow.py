@@ -331,7 +331,7 @@ def test_release_deploy_canary_promote_rollback_and_promote_to_production(world:
     # runs it); the deploy job's outputs are read from act's log of the steps' outputs instead.
     out = logged_outputs(bad.log)
     assert (out["outcome"], out["decision"], out["state"]) == ("rolled-back", "rollback", "paused"), bad.report
-    assert out["reason"].startswith("canary: rollback: error-increase"), out["reason"]
+    assert out["reason"].startswith("canary: error-increase"), out["reason"]
     subjects = world.subjects()
     assert "chore: Bump app to v1.3.1" in subjects
     rollback = [s for s in subjects if s.startswith("fix: Rollback app to v1.3.0 due to ")]

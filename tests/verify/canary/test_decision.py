@@ -27,7 +27,7 @@ def test_a_healthy_canary_is_promoted_once_min_duration_and_min_requests_are_met
     conclusion, _ = _run(CONFIG, [stream.look((100, 0), (900, 4)) for _ in range(12)])
     assert conclusion.decision is Decision.PROMOTE
     assert conclusion.at == 60  # not before min-duration
-    assert conclusion.reason.startswith("promote: no evidence of a regression; 600 canary")
+    assert conclusion.reason.startswith("no evidence of a regression; 600 canary")
 
 
 def test_a_failing_canary_is_rolled_back_as_soon_as_the_evidence_crosses():

@@ -48,7 +48,7 @@ def test_errors_above_5_percent_for_the_sustain_time_roll_back(lab, capsys, tmp_
                             "5% for 2s", "--max-p99-ratio", "off", "--report", str(report), "--fail-on-rollback",
                             "true")
     assert code == 1, err
-    assert out["decision"] == "rollback" and out["reason"].startswith("rollback: error-rate (error rate > 5% for 2s): ")
+    assert out["decision"] == "rollback" and out["reason"].startswith("error-rate (error rate > 5% for 2s): ")
     doc = json.loads(report.read_text())
     assert doc["verdicts"][0]["verdict"] == "fail" and doc["verdicts"][0]["breached_seconds"] >= 2
     assert len(doc["looks"]) >= 3  # breached at the first look, decided only once it lasted 2 s
@@ -131,7 +131,7 @@ def test_more_than_half_the_instances_down_rolls_back_at_once(http_service, caps
     code = _scripted(_scripted_prometheus(http_service, deployed, 0.05, 0.05, up=0.4), deployed)
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["decision"] == "rollback" and out["elapsed"] == "0"
-    assert out["reason"].startswith("rollback: unhealthy (more than 50% of instances down): 60%")
+    assert out["reason"].startswith("unhealthy (more than 50% of instances down): 60%")
 
 
 def test_error_statuses_are_matched_by_us_never_pasted_into_promql(http_service, capsys):

@@ -220,7 +220,7 @@ class CanaryAnalysis:
                                   rule=g.guard.name)
         for c in self.customs:
             if c.rolled_back:
-                reason = (f"rollback: metric {c.metric.name} = {c.canary:g} on the canary, outside "
+                reason = (f"metric {c.metric.name} = {c.canary:g} on the canary, outside "
                           f"{c.metric.label} (at {t:g}s)")
                 return Conclusion(Decision.ROLLBACK, reason, t, self.verdicts(), rule=c.metric.name)
         if not self._blockers(t):
@@ -278,22 +278,22 @@ class CanaryAnalysis:
                 no_data += f" ({'; '.join(self.problems[-3:])})"
             no_data += f"; {self.missing_looks} of {self.looks} looks had missing data"
             if cfg.on_no_data == "rollback":
-                self.conclusion = Conclusion(Decision.ROLLBACK, f"rollback (on-no-data: rollback): {no_data}", t,
+                self.conclusion = Conclusion(Decision.ROLLBACK, f"no data (on-no-data: rollback): {no_data}", t,
                                              self.verdicts(), no_data=True, rule="no-data")
             else:
-                self.conclusion = Conclusion(Decision.HOLD, f"hold (on-no-data: {cfg.on_no_data}): {no_data}", t,
+                self.conclusion = Conclusion(Decision.HOLD, f"no data (on-no-data: {cfg.on_no_data}): {no_data}", t,
                                              self.verdicts(), no_data=True, failed=cfg.on_no_data == "fail")
             return self.conclusion
         blockers = self._blockers(t)
         shared = [g for g in self.guards if g.verdict == "shared"]
         if self.canary.requests < cfg.min_requests:
-            reason = (f"hold: too little traffic to decide: {self.canary.requests:.0f} canary requests in "
+            reason = (f"too little traffic to decide: {self.canary.requests:.0f} canary requests in "
                       f"{t:g}s, min-requests is {cfg.min_requests}")
         elif shared:
-            reason = (f"hold: the environment is unhealthy: the baseline breaks {shared[0].guard.label} as the "
+            reason = (f"the environment is unhealthy: the baseline breaks {shared[0].guard.label} as the "
                       f"canary does, so this is no evidence against the canary ({'; '.join(blockers)})")
         else:
-            reason = "hold: inconclusive after {:g}s: {}".format(t, "; ".join(blockers) or "no decision")
+            reason = "inconclusive after {:g}s: {}".format(t, "; ".join(blockers) or "no decision")
         self.conclusion = Conclusion(Decision.HOLD, reason, t, self.verdicts())
         return self.conclusion
 
@@ -319,7 +319,7 @@ class CanaryAnalysis:
                        f"vs baseline {_pct(g.baseline)} ({self.baseline.errors:.0f}/{self.baseline.requests:.0f})")
         else:
             numbers = f"canary p{round(guard.quantile * 100)} {_ms(g.canary)} vs baseline {_ms(g.baseline)}"
-        return (f"rollback: {guard.name} ({guard.label}): {numbers} after {t:g}s; evidence e = {g.test.e_value:.3g} "
+        return (f"{guard.name} ({guard.label}): {numbers} after {t:g}s; evidence e = {g.test.e_value:.3g} "
                 f">= {1 / self.config.alpha_of(guard):g} (always-valid p = {g.test.p_value:.2g}, alpha share "
                 f"{self.config.alpha_of(guard):g})")
 
@@ -329,7 +329,7 @@ class CanaryAnalysis:
         for g in self.guards:
             if g.guard.kind == "latency":
                 parts.append(f"p{round(g.guard.quantile * 100)} {_ms(g.canary)} vs {_ms(g.baseline)}")
-        return "promote: no evidence of a regression; " + ", ".join(parts)
+        return "no evidence of a regression; " + ", ".join(parts)
 
 
 def _grow(before: ArmCounts, now: ArmCounts) -> tuple[ArmCounts, ArmCounts]:

@@ -87,9 +87,7 @@ class CanaryMonitorResult:
         }
 
     def outcome(self) -> Outcome:
-        decision, reason = self.conclusion.decision.value, self.conclusion.reason
-        # The reasons start with their decision ("rollback: error-rate ..."): say it once.
-        text = f"canary-monitor: {reason if reason.startswith(decision + ':') else f'{decision}: {reason}'}"
+        text = f"canary-monitor: {self.conclusion.decision.value}: {self.conclusion.reason}"
         return Outcome(outputs=self.outputs(), text=text, summary=self.summary, exit_code=self.exit_code)
 
 

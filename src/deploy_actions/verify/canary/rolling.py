@@ -245,7 +245,7 @@ def watch(opts: CanaryMonitorOptions, *, clock: Callable[[], float] = time.time,
                 g = failed.guard
                 numbers = f"{_show(failed.now, g.unit)} for {failed.breached_seconds:g}s" + (
                     f" against the baseline's {_show(failed.baseline, g.unit)}" if failed.baseline is not None else "")
-                conclusion = Conclusion(Decision.ROLLBACK, f"rollback: {g.name} ({g.label}): {numbers} (at {t:g}s)",
+                conclusion = Conclusion(Decision.ROLLBACK, f"{g.name} ({g.label}): {numbers} (at {t:g}s)",
                                         t, tuple(s.verdict_row() for s in standings), rule=g.name)
                 break
             k += 1
@@ -256,11 +256,11 @@ def watch(opts: CanaryMonitorOptions, *, clock: Callable[[], float] = time.time,
             why = f"no data: no requests from {selector} in {at:g}s" + (f" ({'; '.join(problems[-3:])})"
                                                                         if problems else "")
             decision = Decision.ROLLBACK if on_no_data == "rollback" else Decision.HOLD
-            conclusion = Conclusion(decision, f"{decision.value} (on-no-data: {on_no_data}): {why}", at, rows,
+            conclusion = Conclusion(decision, f"no data (on-no-data: {on_no_data}): {why}", at, rows,
                                     no_data=True, failed=on_no_data == "fail",
                                     rule="no-data" if decision is Decision.ROLLBACK else "")
         else:
-            conclusion = Conclusion(Decision.PROMOTE, f"promote: no guard breached for its time in {at:g}s", at, rows)
+            conclusion = Conclusion(Decision.PROMOTE, f"no guard breached for its time in {at:g}s", at, rows)
     summary = _summary(conclusion, described, len(looks))
     path = ""
     if opts.report:
