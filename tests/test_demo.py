@@ -385,16 +385,18 @@ def test_a_good_release_walks_every_stage_and_nginx_follows_each_commit(
     scenario = _scenario(work, "staged canary, good release")
     assert scenario["through_router"] == {"at 100%": {"canary": 50}, "after": {"stable": 50}}
     # Prometheus saw the split each commit asked for: the users' requests nginx forwarded in each stage,
-    # counted by the services (nginx's weighted round robin is exact; a scrape either side may miss one).
-    # A stage of a second or two may hold no scrape on a loaded machine (Prometheus drops a scrape that
-    # times out): those are left out, but most stages must be seen.
+    # counted by the services (nginx's weighted round robin is exact, but the two services are scraped at
+    # different moments of each interval, so a stage's two counts cover slightly different spans: a few
+    # requests plus a tenth of the stage's, at most). A stage of a second or two may hold no scrape on a
+    # loaded machine (Prometheus drops a scrape that times out): those are left out, but most stages must
+    # be seen.
     stages = scenario["prometheus"]
     assert [st["nginx"]["shop-canary"] for st in stages] == [10, 30, 50, 90, 100]
     seen = [st for st in stages if sum(st["prometheus"].values()) >= 10]
     assert len(seen) >= 3, stages
     for st in seen:
         canary, total = st["prometheus"]["canary"], sum(st["prometheus"].values())
-        assert abs(canary - total * st["nginx"]["shop-canary"] / 100) <= 3, st
+        assert abs(canary - total * st["nginx"]["shop-canary"] / 100) <= 3 + total / 10, st
 
 
 def test_a_bad_release_is_stopped_at_its_first_stage_in_one_forward_commit(
