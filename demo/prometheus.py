@@ -1,7 +1,8 @@
-"""Debian's `prometheus` on loopback for the demo: it scrapes the demo's services, and the `watch`
-after a rolling deploy reads it as it would read a team's Prometheus.
+"""Debian's `prometheus` on loopback: it scrapes the demo's services, and canary-monitor reads it as it
+would read a team's Prometheus. The tests' Prometheus (tests/plugins/prometheus.py) is this one too.
 
     prometheus = start_prometheus(work / "prometheus", {"cart": [cart_service.port]})
+    prometheus = start_prometheus(root, {"app": [(port, {"track": "canary"})]})  # a target with labels
     prometheus.wait_ready()
     prometheus.query('sum(rate(http_requests_total{job="cart"}[5s]))')
     prometheus.close()
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 READY_TIMEOUT = 30.0
+Target = int | tuple[int, Mapping[str, str]]  # a loopback port, or a port and the labels its series get
 
 
 class PrometheusError(Exception):
@@ -78,20 +80,20 @@ class Prometheus:
                 self.process.wait()
 
 
-def start_prometheus(root: Path, jobs: Mapping[str, Sequence[int]], interval: float = 1.0) -> Prometheus:
-    """Prometheus scraping each job's loopback ports every `interval` seconds; returned at once, while
+def start_prometheus(root: Path, jobs: Mapping[str, Sequence[Target]], interval: float = 1.0) -> Prometheus:
+    """Prometheus scraping each job's loopback targets every `interval` seconds; returned at once, while
     it boots (`wait_ready` waits until every target is up)."""
     binary = shutil.which("prometheus")
     if binary is None:
         raise PrometheusError("`prometheus` is not installed (Debian package prometheus; `make system` installs it)")
     root.mkdir(parents=True, exist_ok=True)
     every = f"{round(interval * 1000)}ms"
-    config = ["global:", f"  scrape_interval: {every}", "  evaluation_interval: 1s", "scrape_configs:"]
-    for job, ports in jobs.items():
-        targets = ", ".join(f'"127.0.0.1:{port}"' for port in ports)
-        config += [f"  - job_name: {job}", f"    scrape_timeout: {every}", "    static_configs:",
-                   f"      - targets: [{targets}]"]
-    (root / "prometheus.yml").write_text("\n".join(config) + "\n")
+    config = {"global": {"scrape_interval": every, "evaluation_interval": "1s"}, "scrape_configs": [
+        {"job_name": job, "scrape_timeout": every, "static_configs": [
+            {"targets": [f"127.0.0.1:{port}"], **({"labels": dict(labels)} if labels else {})}
+            for port, labels in (t if isinstance(t, tuple) else (t, {}) for t in targets)]}
+        for job, targets in jobs.items()]}
+    (root / "prometheus.yml").write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML: labels quoted
     port = _free_port()
     log_path = root / "prometheus.log"
     with log_path.open("wb") as log:
@@ -99,4 +101,4 @@ def start_prometheus(root: Path, jobs: Mapping[str, Sequence[int]], interval: fl
             [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
              f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    return Prometheus(f"http://127.0.0.1:{port}", process, log_path, sum(len(ports) for ports in jobs.values()))
+    return Prometheus(f"http://127.0.0.1:{port}", process, log_path, sum(len(targets) for targets in jobs.values()))

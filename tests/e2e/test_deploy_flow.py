@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from demo.prometheus import Prometheus
 from demo.reconciler import Reconciler
 from demo.service import AppService, Traffic
 from deploy_actions import gates
@@ -38,7 +39,7 @@ from tests.fakes.github_api import GitHubAPIFake
 from tests.plugins.act import REPO_ROOT, Act, ActRun
 from tests.plugins.git_http import GitHttpServer
 from tests.plugins.git_repos import run_git
-from tests.plugins.prometheus import PrometheusProcess, launch_prometheus
+from tests.plugins.prometheus import launch_prometheus
 from tests.plugins.registry import Registry
 
 pytestmark = pytest.mark.e2e
@@ -151,7 +152,7 @@ class World:
     github: GitHubAPIFake
     git_http: GitHttpServer
     registry: Registry
-    prometheus: PrometheusProcess
+    prometheus: Prometheus
     reconciler: Reconciler
     services: dict[str, AppService]
     code: Path  # the code repository's working copy (remote github: https://github.com/org/app.git)

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.prometheus import Prometheus
 from demo.reconciler import Reconciler
 from demo.router import Router
 from demo.service import AppService, Traffic
@@ -50,7 +51,7 @@ from tests.fakes.github_api import GitHubAPIFake
 from tests.plugins.act import REPO_ROOT, Act, ActRun
 from tests.plugins.git_http import GitHttpServer
 from tests.plugins.git_repos import run_git
-from tests.plugins.prometheus import PrometheusProcess, launch_prometheus
+from tests.plugins.prometheus import launch_prometheus
 from tests.plugins.registry import Registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("act-strategies")]
@@ -131,7 +132,7 @@ class Lab:
     github: GitHubAPIFake
     git_http: GitHttpServer
     registry: Registry
-    prometheus: PrometheusProcess
+    prometheus: Prometheus
     reconciler: Reconciler
     router: Router
     services: dict[str, Workload]

@@ -31,8 +31,6 @@ import json
 import math
 import re
 import shutil
-import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -46,20 +44,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.plugins import stop_process
+from demo.prometheus import Prometheus, PrometheusError, start_prometheus
 
 if TYPE_CHECKING:
     from demo.service import AppService, Traffic
 
-READY_TIMEOUT = 30.0
 TRAFFIC_RPS = 25.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 # group -> track -> (error rate, latency range in seconds); every service runs version "1".
 GROUPS: dict[str, dict[str, tuple[float, tuple[float, float]]]] = {
@@ -69,80 +59,24 @@ GROUPS: dict[str, dict[str, tuple[float, tuple[float, float]]]] = {
 }
 
 
-def scrape_config(job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> str:
-    """A Prometheus configuration scraping each (port, labels) target on loopback every second."""
-    lines = []
-    for port, labels in targets:
-        rendered = ", ".join(f"{key}: {value}" for key, value in labels.items())
-        lines.append(f'''      - targets: ["127.0.0.1:{port}"]
-        labels: {{{rendered}}}''')
-    return "\n".join([
-        "global:",
-        "  scrape_interval: 1s",
-        "  evaluation_interval: 1s",
-        "scrape_configs:",
-        f"  - job_name: {job}",
-        "    scrape_interval: 1s",
-        "    scrape_timeout: 900ms",
-        "    static_configs:",
-        *lines,
-        "",
-    ])
-
-
-@dataclass
-class PrometheusProcess:
-    """A running Debian `prometheus` on a free loopback port."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def query(self, promql: str) -> list[dict[str, object]]:
-        body = urllib.parse.urlencode({"query": promql}).encode()
-        with urllib.request.urlopen(self.url + "/api/v1/query", data=body, timeout=5) as response:
-            return list(json.loads(response.read())["data"]["result"])
-
-    def close(self) -> None:
-        stop_process(self.process)
-
-
-def launch_prometheus(root: Path, job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> PrometheusProcess:
-    """Start Prometheus scraping `targets` as `job` and wait until every target is up; fails the test
-    (never skips it) with Prometheus' log when it cannot start."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("`prometheus` is not installed; install the Debian package `prometheus`", pytrace=False)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "prometheus.yml").write_text(scrape_config(job, targets))
-    port = _free_port()
-    log_path = root / "prometheus.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [binary, f"--config.file={root / 'prometheus.yml'}", f"--storage.tsdb.path={root / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    prometheus = PrometheusProcess(f"http://127.0.0.1:{port}", process, log_path)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"prometheus exited with {process.returncode}: {log_path.read_text(errors='replace')[-3000:]}",
-                        pytrace=False)
-        try:
-            with urllib.request.urlopen(prometheus.url + "/-/ready", timeout=2) as response:
-                if response.status == 200 and len(prometheus.query(f'up{{job="{job}"}} == 1')) == len(targets):
-                    return prometheus
-        except (urllib.error.URLError, OSError, KeyError, ValueError):
-            pass
-        time.sleep(0.25)
-    prometheus.close()
-    pytest.fail(f"prometheus was not ready within {READY_TIMEOUT:g}s: {log_path.read_text(errors='replace')[-3000:]}",
-                pytrace=False)
+def launch_prometheus(root: Path, job: str, targets: Sequence[tuple[int, Mapping[str, str]]]) -> Prometheus:
+    """The demo's Prometheus scraping `targets` as `job` every second, once every target is up; fails
+    the test (never skips it) with Prometheus' log when it cannot start."""
+    try:
+        prometheus = start_prometheus(root, {job: targets})
+    except PrometheusError as err:
+        pytest.fail(str(err), pytrace=False)
+    try:
+        prometheus.wait_ready()
+    except PrometheusError as err:
+        prometheus.close()
+        pytest.fail(str(err), pytrace=False)
+    return prometheus
 
 
 @dataclass
 class CanaryLab:
-    prometheus: PrometheusProcess
+    prometheus: Prometheus
     services: dict[tuple[str, str], AppService]
     traffic: Traffic
     closed: bool = False
