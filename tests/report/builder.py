@@ -58,8 +58,17 @@ class Records:
         extra: dict[str, Any] = {"override": True, "override_reason": override_reason} if override_reason else {}
         self._lifecycle(when, "deployment_resumed_v1", "active", "paused", app, environment, version, **extra)
 
-    def concluded(self, when: dt.datetime, app: str, environment: str, version: str) -> None:
-        self._lifecycle(when, "deployment_concluded_v1", "concluded", "active", app, environment, version)
+    def concluded(self, when: dt.datetime, app: str, environment: str, version: str, *,
+                  downtime: tuple[dt.datetime, dt.datetime] | None = None) -> None:
+        """`downtime`: a recreate deploy's (from, until), written as `deployment` writes it."""
+        if downtime is None:
+            self._lifecycle(when, "deployment_concluded_v1", "concluded", "active", app, environment, version)
+            return
+        start, end = downtime
+        window = {"from": journal.timestamp(start), "until": journal.timestamp(end),
+                  "seconds": round((end - start).total_seconds())}
+        self._lifecycle(when, "deployment_concluded_v1", "concluded", "active", app, environment, version,
+                        strategy="recreate", downtime=window)
 
     def _gitops(self, when: dt.datetime, event: str, app: str, environment: str, version: str, previous: str,
                 source_commit: str, **extra: Any) -> None:

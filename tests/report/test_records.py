@@ -53,6 +53,14 @@ GOOD = json.dumps({"timestamp": "2026-11-18T10:00:00Z", "event": "bump", "app": 
      b'"override":"yes"}', "field 'override' is not true or false; left out"),
     (b'{"timestamp":"2026-11-18T10:00:00Z","event":"bump","app":"shop","environment":"production","version":"v1",'
      b'"reason":["a"]}', "field 'reason' is not text; left out"),
+    *((b'{"timestamp":"2026-11-18T10:00:00Z","event":"deployment_concluded_v1","app":"shop","environment":"production",'
+       b'"version":"v1","downtime":' + window + b'}', "field 'downtime' is not {from, until, seconds}")
+      for window in (b'{"from":"2026-11-18T10:00:00Z","until":"2026-11-18T09:59:00Z","seconds":-60}',  # out of order
+                     b'{"from":"2026-11-18T10:00:00Z","until":"2026-11-18T10:01:00Z","seconds":59}',  # disagrees
+                     b'{"from":"2026-11-18T10:00:00Z","until":"2026-11-18T10:01:00Z","seconds":60.0}',
+                     b'{"from":"2026-11-18T10:00:00Z","until":"2026-11-18T10:01:00Z","seconds":true}',
+                     b'{"from":"2026-11-18T10:00:00Z","seconds":0}', b'{"from":"soon","until":"later","seconds":0}',
+                     b'"42 s"', b'[]')),
 ])
 def test_a_bad_line_is_left_out_with_a_warning_naming_file_and_line(line, message):
     warnings: list[records.LeftOut] = []
@@ -78,18 +86,47 @@ def test_traffic_moves_are_read_without_a_warning_and_leave_the_deployments_as_t
     assert model.fold(lambda: [events], until) == model.fold(lambda: [events[:1]], until)
 
 
+def test_a_recreate_deploys_downtime_is_read_the_fast_way_and_the_slow_way_alike():
+    window = {"from": "2026-11-18T10:00:00Z", "until": "2026-11-18T10:00:42Z", "seconds": 42}
+    line = {"timestamp": "2026-11-18T10:01:00Z", "event": "deployment_concluded_v1", "app": "shop",
+            "environment": "production", "version": "v1", "strategy": "recreate", "downtime": window}
+    fast = json.dumps(line).encode()
+    slow = json.dumps({**line, "reason": None}).encode()  # a null field: only `json` reads the line
+    warnings: list[records.LeftOut] = []
+    events = records.parse_lines(fast + b"\n" + slow + b"\n", "deployments/production.jsonl", warnings)
+    assert warnings == [] and [e.record.downtime for e in events] == [records.Window(*window.values())] * 2
+    assert events[0].record.downtime is not None and events[0].record.downtime.downtime().seconds == 42
+
+
+DOWNTIMES = st.one_of(st.none(), st.text(max_size=4), st.fixed_dictionaries(
+    {"from": st.sampled_from(["2026-11-18T10:00:00Z", "2026-11-18T10:00:00+01:00", "x"]),
+     "until": st.sampled_from(["2026-11-18T10:00:30Z", "2026-11-18T09:00:30Z"]),
+     "seconds": st.one_of(st.sampled_from([30, 3630, -3570]),  # the ones that agree with a from and an until
+                          st.integers(-3600, 3600), st.floats(allow_nan=False), st.booleans(), st.none())}))
+
+
 @FUZZ
 @given(st.lists(st.one_of(st.binary(max_size=60), st.just(GOOD),
                           st.dictionaries(st.sampled_from(["timestamp", "event", "app", "environment", "version",
                                                            "override", "reason", "cause"]),
                                           st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none()))
-                          .map(lambda d: json.dumps(d).encode())), max_size=12))
+                          .map(lambda d: json.dumps(d).encode()),
+                          st.tuples(st.sampled_from([None, "x"]), DOWNTIMES).map(
+                              lambda pair: json.dumps({**json.loads(GOOD), "reason": pair[0],
+                                                       "downtime": pair[1]}).encode())), max_size=12))
 def test_every_line_is_an_event_or_a_warning(lines):
+    """... and the fast reading (msgspec) and the slow one (`json`, taken for a line with a null field)
+    agree on a line's downtime."""
     data = b"\n".join(line.replace(b"\n", b" ").replace(b"\r", b" ") for line in lines)
     warnings: list[records.LeftOut] = []
     events = records.parse_lines(data, "d.jsonl", warnings)
     nonempty = [n for n, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
     assert sorted([e.line for e in events] + [w.line for w in warnings]) == nonempty
+    for raw in data.split(b"\n"):
+        if b'"downtime"' in raw and b'"reason": "x"' in raw:  # read the fast way: the slow way must agree
+            slow: list[records.LeftOut] = []
+            kept = records.parse_lines(raw.replace(b'"reason": "x"', b'"reason": null'), "d.jsonl", slow)
+            assert (len(kept), len(slow)) == (len(records.parse_lines(raw, "d.jsonl", [])), 1 - len(kept))
 
 
 def test_the_command_warns_for_each_record_left_out_and_still_reports(tmp_path):
@@ -156,9 +193,25 @@ def test_builder_writes_the_fields_the_commands_write(tmp_path, make_git_repo):
         assert {k: mine.get(k) for k in ("event", "state", "from_state", "version")} == \
             {k: theirs.get(k) for k in ("event", "state", "from_state", "version")}
     assert [line["event"] for line in real][-2:] == ["bump", "rollback"]
+    # A recreate deploy's concluded line, with its downtime window.
+    staging = gitops / "deployments" / "staging.jsonl"
+    for event, extra in (("opened", []), ("concluded", ["--downtime-from", "2026-11-18T10:00:00Z",
+                                                         "--downtime-until", "2026-11-18T10:00:42Z"])):
+        subprocess.run([sys.executable, "-m", "deploy_actions", "deployment", "--event", event, "--app", "shop",
+                        "--environment", "staging", "--version", "v1", "--record", str(staging), "--strategy",
+                        "recreate", "--source-commit", "a" * 40, *extra], check=True, env=env, cwd=gitops,
+                       capture_output=True)
+    real_staging = [json.loads(line) for line in staging.read_text().splitlines()]
+    built.opened(when, "shop", "staging", "v1", source_commit="a" * 40, strategy="recreate")
+    built.concluded(when, "shop", "staging", "v1", downtime=(at("2026-11-18T10:00:00Z"), at("2026-11-18T10:00:42Z")))
+    for mine, theirs in zip(built.lines["staging"], real_staging, strict=True):
+        assert set(mine) == set(theirs), theirs["event"]
+    assert built.lines["staging"][-1]["downtime"] == real_staging[-1]["downtime"]
     report = make_report(ReportOptions(path=str(gitops), since="30d", output_dir=str(tmp_path / "out"))).report
     assert report["warnings"] == [] and report["deployments"][0]["overrides"][0]["reason"] == "outage"
     assert [r["from_version"] for r in report["rollbacks"]] == ["v2"] and len(report["incidents"]) == 1
+    assert [d["downtime"] for d in report["deployments"] if d["environment"] == "staging"] == [
+        {"from": "2026-11-18T10:00:00Z", "until": "2026-11-18T10:00:42Z", "seconds": 42}]
 
 
 @FUZZ

@@ -4,6 +4,7 @@ the command line's contract (bad input: one line, exit 2, nothing written)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -88,7 +89,7 @@ def test_promotions_and_emergency_overrides_are_listed_with_their_reasons(tmp_pa
     assert production["shelved"] == [{"at": "2026-11-18T09:05:00Z", "cause": "freeze", "reason": "the freeze began",
                                       "resumed_at": "2026-11-18T10:00:00Z"}]
     assert data["counts"] | {} == {"opened": 2, "concluded": 2, "rolled_back": 0, "shelved": 1, "promotions": 1,
-                                   "emergency_overrides": 2}
+                                   "emergency_overrides": 2, "downtime_seconds": 0}
     # Lead time from the build's first record (staging, 08:00) to concluded in production (next day 10:30).
     assert data["dora"]["fleet"]["lead_time"]["value"] == pytest.approx(26.5)
     markdown = (tmp_path / "out" / "report.md").read_text()
@@ -273,3 +274,37 @@ def test_the_headline_counts_production_alone(tmp_path):
     assert data["counts"]["rolled_back"] == 2
     assert "Production (production): 1 deployment concluded, 0 rolled back; change failure rate 0.0 %." in markdown
     assert "In every environment: opened 3, concluded 1, rolled back 2," in markdown
+
+
+def test_a_recreate_deploys_downtime_is_listed_and_summed_where_it_concluded(tmp_path):
+    r = Records()
+    for day, version, down in (("15", "v1", 30), ("17", "v2", 42), ("19", "v3", 125)):  # the first before the period
+        start = at(f"2026-11-{day}T10:00:00Z")
+        r.opened(start, "shop", "production", version, source_commit=C1, strategy="recreate")
+        r.bump(at(f"2026-11-{day}T10:00:05Z"), "shop", "production", version, source_commit=C1)
+        end = at(f"2026-11-{day}T10:00:05Z") + dt.timedelta(seconds=down)
+        r.concluded(end + dt.timedelta(seconds=20), "shop", "production", version,
+                    downtime=(at(f"2026-11-{day}T10:00:05Z"), end))
+    r.opened(at("2026-11-20T10:00:00Z"), "cart", "production", "v9", source_commit=C2)  # no downtime: a canary
+    r.concluded(at("2026-11-20T11:00:00Z"), "cart", "production", "v9")
+    data = run(r.write(tmp_path / "g"), tmp_path)
+    assert data["warnings"] == []
+    by_version = {d["version"]: d["downtime"] for d in data["deployments"]}
+    assert by_version["v2"] == {"from": "2026-11-17T10:00:05Z", "until": "2026-11-17T10:00:47Z", "seconds": 42}
+    assert by_version["v3"]["seconds"] == 125 and by_version["v9"] is None
+    assert data["counts"]["downtime_seconds"] == 42 + 125  # v1's window ended before the period
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert ", downtime of recreate deploys 3 min." in markdown
+    section = markdown.split("### Downtime (recreate deploys)", 1)[1]
+    assert "| 2026-11-17 10:00:05 | 2026-11-17 10:00:47 | shop | production | v2 | 42 s |" in section
+    assert "| 2026-11-19 10:00:05 | 2026-11-19 10:02:10 | shop | production | v3 | 2 min |" in section
+    assert "2026-11-15" not in section.split("###", 1)[0] and "v9" not in section.split("###", 1)[0]
+
+
+def test_without_a_recreate_deploy_the_report_has_no_downtime(tmp_path):
+    r = Records()
+    r.opened(at("2026-11-17T10:00:00Z"), "shop", "production", "v1", source_commit=C1)
+    r.concluded(at("2026-11-17T11:00:00Z"), "shop", "production", "v1")
+    data = run(r.write(tmp_path / "g"), tmp_path)
+    assert data["counts"]["downtime_seconds"] == 0 and data["deployments"][0]["downtime"] is None
+    assert "owntime" not in (tmp_path / "out" / "report.md").read_text()

@@ -216,17 +216,27 @@ def _approvals(value: object, bad: Any) -> tuple[Approval, ...]:
 
 
 def _downtime(value: object, bad: Any) -> Downtime | None:
-    """{from, until, seconds}: two UTC times in order, and seconds that agree with them."""
+    try:
+        return downtime_from(value)
+    except ValueError:
+        raise bad("downtime", DOWNTIME_SHAPE) from None
+
+
+DOWNTIME_SHAPE = "{from, until, seconds}: two UTC times, until not before from, seconds between them"
+
+
+def downtime_from(value: object) -> Downtime | None:
+    """A record's `downtime` ({from, until, seconds}: two UTC times in order, and seconds that agree
+    with them) as a Downtime, None when absent; ValueError when it is not one."""
     if value is None:
         return None
-    expected = "{from, until, seconds}: two UTC times, until not before from, seconds between them"
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("from", "until")):
-        raise bad("downtime", expected)
+        raise ValueError(DOWNTIME_SHAPE)
     start, end = journal.parse_time(value["from"]), journal.parse_time(value["until"])
     seconds = value.get("seconds")
     if (start is None or end is None or end < start or isinstance(seconds, bool)
             or not isinstance(seconds, int) or seconds != round((end - start).total_seconds())):
-        raise bad("downtime", expected)
+        raise ValueError(DOWNTIME_SHAPE)
     return Downtime(start, end)
 
 

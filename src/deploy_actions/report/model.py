@@ -8,7 +8,8 @@ Per app and environment, events are taken in time order:
   repository that deploys with gitops-bump alone). An opening right after such a bump, of the same
   version, opens that deployment rather than a second one. Starting one supersedes the one before, unless that
   one has concluded or been rolled back.
-- `shelved`, `resumed` and `concluded` apply to the latest deployment of their version.
+- `shelved`, `resumed` and `concluded` apply to the latest deployment of their version; a recreate
+  deploy's concluded line carries its downtime window.
 - `rollback` (back to `version`, from `previous_version`) fails the deployment that put
   `previous_version` there. When what it rolls back was itself put there by a rollback, it is a
   rollback of a rollback: it reverts that rollback and fails no deployment.
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from deploy_actions.records.history import Downtime
 from deploy_actions.report.records import Event
 
 
@@ -79,6 +81,7 @@ class Deployment(msgspec.Struct):
     overrides: tuple[Override, ...] = ()
     promoted_from: str = ""
     last_at: dt.datetime | None = None  # its last record: no moment of it is later
+    downtime: Downtime | None = None  # a recreate deploy's, from its concluded record
 
     @property
     def outcome(self) -> str:
@@ -293,6 +296,8 @@ def _lifecycle(e: Event, target: Deployment) -> None:
     if r.event == "deployment_concluded_v1":
         if target.concluded_at is None:
             target.concluded_at = e.at
+            if r.downtime is not None:
+                target.downtime = r.downtime.downtime()
     elif r.event == "deployment_shelved_v1":
         target.shelves += (Shelve(e.at, r.cause, r.reason),)
     elif r.event == "deployment_resumed_v1":

@@ -23,7 +23,7 @@ from typing import Literal, get_args
 import msgspec
 
 from deploy_actions.errors import FileError
-from deploy_actions.records import incident, journal, lifecycle
+from deploy_actions.records import history, incident, journal, lifecycle
 
 # bump and rollback (gitops-bump's records), traffic (a canary's weight or a slot's switch, written by
 # gitops/traffic.py) and the lifecycle records (records/lifecycle.py: a test holds them to its names).
@@ -46,9 +46,23 @@ class LeftOut:
         return f"{where}: {self.message}"
 
 
+class Window(msgspec.Struct, gc=False):
+    """A recreate deploy's downtime, as `deployment` writes it on the concluded line."""
+
+    start: str = msgspec.field(name="from")
+    until: str
+    seconds: int
+
+    def downtime(self) -> history.Downtime:
+        """As history reads it; ValueError when the times are not in order or the seconds disagree."""
+        window = history.downtime_from({"from": self.start, "until": self.until, "seconds": self.seconds})
+        assert window is not None
+        return window
+
+
 class Record(msgspec.Struct, gc=False):
     """The fields of one record line that the report reads; text is always str ('' when absent).
-    (Not tracked by the cyclic collector: it holds only strings.)"""
+    (Not tracked by the cyclic collector: it holds only strings, and a downtime window of strings.)"""
 
     # In the order the commands write them (records/deployment.py, gitops/bump.py): msgspec finds each
     # key's field at once then.
@@ -67,9 +81,10 @@ class Record(msgspec.Struct, gc=False):
     override: bool = False
     override_reason: str = ""
     incident: str = ""
+    downtime: Window | None = None
 
 
-TEXT = tuple(f for f in Record.__struct_fields__ if f not in REQUIRED and f != "override")
+TEXT = tuple(f for f in Record.__struct_fields__ if f not in REQUIRED and f not in ("override", "downtime"))
 
 
 class Event(msgspec.Struct, gc=False):
@@ -143,7 +158,7 @@ def _events(lines: list[bytes], rel: str, warnings: list[LeftOut], first: int) -
         # the UTF-8 check too, as msgspec skips the fields it does not read without looking inside.
         if r is not None and r.app.strip() and r.environment.strip() and r.version.strip() \
                 and (not r.cause or r.event != "deployment_shelved_v1" or r.cause in causes) \
-                and (raw.isascii() or _is_utf8(raw)):
+                and (raw.isascii() or _is_utf8(raw)) and (r.downtime is None or _window_ok(r.downtime)):
             # journal.parse_time's answer whenever this one has a time zone (3.11 reads a final Z). Not
             # msgspec's datetime: it reads a lowercase t or z, and rounds past microseconds, unlike journal.
             try:
@@ -160,6 +175,14 @@ def _events(lines: list[bytes], rel: str, warnings: list[LeftOut], first: int) -
             if event is not None:
                 events.append(event)
     return events
+
+
+def _window_ok(window: Window) -> bool:
+    try:
+        window.downtime()
+    except ValueError:
+        return False
+    return True
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -219,8 +242,16 @@ def _validate(record: object, rel: str, number: int, warnings: list[LeftOut]) ->
         warnings.append(LeftOut(rel, number, f"cause {cause[:40]!r} is not one of {', '.join(lifecycle.CAUSES)}; "
                                              "left out"))
         return None
+    try:
+        history.downtime_from(record.get("downtime"))
+    except ValueError:
+        warnings.append(LeftOut(rel, number, f"field 'downtime' is not {history.DOWNTIME_SHAPE}; left out"))
+        return None
+    given = record.get("downtime")
+    window = Window(given["from"], given["until"], given["seconds"]) if given is not None else None
     fields = Record(timestamp=stamp, event=name, environment=record["environment"], app=record["app"],
-                    version=record["version"], override=override, **{key: value or "" for key, value in texts.items()})
+                    version=record["version"], override=override, downtime=window,
+                    **{key: value or "" for key, value in texts.items()})
     return Event(at.astimezone(_UTC), fields, rel, number)
 
 

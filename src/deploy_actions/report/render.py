@@ -50,6 +50,7 @@ def _deployment(d: Deployment) -> dict[str, Any]:
         "shelved": [{"at": _t(s.at), "cause": s.cause, "reason": s.reason, "resumed_at": _t(s.resumed_at)}
                     for s in d.shelves],
         "overrides": [{"at": _t(o.at), "event": o.event, "reason": o.reason} for o in d.overrides],
+        "downtime": d.downtime.as_json() if d.downtime is not None else None,
     }
 
 
@@ -116,6 +117,8 @@ def as_json(history: History, incidents: Sequence[IncidentFile], period: dora.Pe
             "shelved": sum(1 for d in touched for s in d.shelves if s.at in period),
             "promotions": sum(bool(d.promoted_from) and d.started_at in period for d in touched),
             "emergency_overrides": sum(1 for d in touched for o in d.overrides if o.at in period),
+            "downtime_seconds": sum(d.downtime.seconds for d in touched
+                                    if d.downtime is not None and d.concluded_at in period),
         },
         "rollbacks": [_rollback(r) for r in history.rollbacks if r.at in period],
         "incidents": incidents_json,
@@ -319,7 +322,8 @@ def _deployments_section(report: Mapping[str, Any]) -> list[str]:
     out = ["## Deployments this period", "",
            f"In every environment: opened {c['opened']}, concluded {c['concluded']}, rolled back "
            f"{c['rolled_back']}, shelved {c['shelved']}, promotions {c['promotions']}, emergency overrides "
-           f"{c['emergency_overrides']}.", ""]
+           f"{c['emergency_overrides']}" + (f", downtime of recreate deploys {_hours(c['downtime_seconds'] / 3600)}"
+                                           if c["downtime_seconds"] else "") + ".", ""]
     if report["rollbacks"]:
         out += ["### Rolled back", ""]
         out += _table(["when", "app", "environment", "from", "to", "reason", "incident"],
@@ -344,6 +348,13 @@ def _deployments_section(report: Mapping[str, Any]) -> list[str]:
         out += _table(["when", "app", "version", "from", "to", "outcome"],
                       [[_when(d["started_at"]), d["app"], d["version"], d["promoted_from"], d["environment"],
                         d["outcome"]] for d in promoted])
+    down = [d for d in report["deployments"] if d["downtime"] and d["concluded_at"] and within(d["concluded_at"])]
+    if down:
+        out += ["### Downtime (recreate deploys)", "",
+                "Old and new never run side by side: from the deploy commit until the new version answered.", ""]
+        out += _table(["from", "until", "app", "environment", "version", "downtime"],
+                      [[_when(d["downtime"]["from"]), _when(d["downtime"]["until"]), d["app"], d["environment"],
+                        d["version"], _hours(d["downtime"]["seconds"] / 3600)] for d in down])
     overrides = [(d, o) for d in report["deployments"] for o in d["overrides"] if within(o["at"])]
     if overrides:
         out += ["### Emergency overrides", ""]
