@@ -308,6 +308,10 @@ def test_the_demo_ends_with_its_operations_report(demo_run: tuple[Path, subproce
     facts = json.loads((work / "records" / "summary.json").read_text())
     assert running[("app", "production")]["gitops_commit"] == facts["rollback_commit"]  # the commit that rolled back
     assert len(data["incidents"]) == 4
+    # shop 1.4.0 reaches production's canary and staging's blue/green slot in chapters that run side by
+    # side: whichever goes first, production to staging is never counted as a promotion.
+    assert [d for d in data["deployments"] if (d["promoted_from"], d["environment"]) == ("production", "staging")] \
+        == []
     # Every record the demo's commands wrote is one the report reads, the staged canary's traffic moves included.
     assert data["warnings"] == []
     for text in ("### Operations report:", "#### DORA keys (production)", "```mermaid", "| v1.4.0 | v1.3.0 |",

@@ -308,3 +308,17 @@ def test_without_a_recreate_deploy_the_report_has_no_downtime(tmp_path):
     data = run(r.write(tmp_path / "g"), tmp_path)
     assert data["counts"]["downtime_seconds"] == 0 and data["deployments"][0]["downtime"] is None
     assert "owntime" not in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_version_taken_from_production_back_to_staging_is_no_promotion(tmp_path):
+    r = Records()
+    for env, hour in (("dev", "08"), ("production", "09"), ("staging", "10"), ("eu-production", "11")):
+        r.opened(at(f"2026-11-17T{hour}:00:00Z"), "shop", env, "v3", source_commit=C3)
+        r.bump(at(f"2026-11-17T{hour}:01:00Z"), "shop", env, "v3", source_commit=C3)
+        r.concluded(at(f"2026-11-17T{hour}:30:00Z"), "shop", env, "v3")
+    data = run(r.write(tmp_path / "g"), tmp_path, production=("production", "eu-production"))
+    promoted = {d["environment"]: d["promoted_from"] for d in data["deployments"]}
+    # Each is from the environment where v3 went live last before it, never from production to staging:
+    # staging's is from dev, the last non-production one before it; eu-production's from staging.
+    assert promoted == {"dev": None, "production": "dev", "staging": "dev", "eu-production": "staging"}
+    assert data["counts"]["promotions"] == 3

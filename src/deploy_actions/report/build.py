@@ -155,7 +155,7 @@ def _glob(root: Path, pattern: str) -> list[str]:
 
 def _report(opts: ReportOptions, root: Path, period: dora.Period) -> Written:
     record_files = records.RecordFiles(root, _glob(root, opts.records))
-    history = model.fold(record_files.blocks, period.until)
+    history = model.fold(record_files.blocks, period.until, opts.production)
     incident_files, incident_warnings = records.read_incidents(root, _glob(root, opts.incidents))
     _name_gitops_commits(root, history.running)
     warnings = record_files.warnings + incident_warnings

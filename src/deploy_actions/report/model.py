@@ -13,7 +13,9 @@ Per app and environment, events are taken in time order:
 - `rollback` (back to `version`, from `previous_version`) fails the deployment that put
   `previous_version` there. When what it rolls back was itself put there by a rollback, it is a
   rollback of a rollback: it reverts that rollback and fails no deployment.
-- A deployment is a promotion when its version went live in another environment of the app before.
+- A deployment is a promotion when its version went live in another environment of the app before,
+  unless that one is a production environment and this one is not: a version taken from production
+  back to staging (to try a fix there, say) was not promoted.
 
 Only events before `until` count: a report of a past period reads the records as they were then.
 
@@ -142,7 +144,8 @@ class History:
                        self.first_seen)
 
 
-def fold(read: Callable[[], Iterable[list[Event]]], until: dt.datetime) -> History:
+def fold(read: Callable[[], Iterable[list[Event]]], until: dt.datetime,
+         production: Iterable[str] = ("production",)) -> History:
     """The history of the events `read()` gives (in file order, a block at a time), streamed: each
     event goes to the fold of its app and environment at once, so only the folds are kept, not the
     events. An app whose events in one environment are not in time order (records merged by hand, a
@@ -185,7 +188,7 @@ def fold(read: Callable[[], Iterable[list[Event]]], until: dt.datetime) -> Histo
                 before = seen.get(build)
                 if before is None or at < before:
                     seen[build] = at
-    _mark_promotions(targets.values())
+    _mark_promotions(targets.values(), frozenset(production))
     return history
 
 
@@ -307,10 +310,11 @@ def _lifecycle(e: Event, target: Deployment) -> None:
             target.overrides += (Override(e.at, r.app, r.environment, r.version, "resumed", r.override_reason),)
 
 
-def _mark_promotions(targets: Iterable[_Target]) -> None:
+def _mark_promotions(targets: Iterable[_Target], production: frozenset[str]) -> None:
     """A deployment whose version went live in another environment of the app before is a promotion
-    from the environment where it went live last before it. Only the versions deployed in two
-    environments of an app can be (found with set operations, in C): their deployments are looked at."""
+    from the environment where it went live last before it, never from production to an environment
+    that is not. Only the versions deployed in two environments of an app can be (found with set
+    operations, in C): their deployments are looked at."""
     by_app: dict[str, list[_Target]] = {}
     for target in targets:
         by_app.setdefault(target.app, []).append(target)
@@ -332,6 +336,8 @@ def _mark_promotions(targets: Iterable[_Target]) -> None:
             went = live.get(d.version)
             if went is None or len(went) < 2:
                 continue
-            earlier = [(at, env) for at, env in went if env != d.environment and at <= d.started_at]
+            to_production = d.environment in production
+            earlier = [(at, env) for at, env in went if env != d.environment and at <= d.started_at
+                       and (to_production or env not in production)]
             if earlier:
                 d.promoted_from = max(earlier)[1]
