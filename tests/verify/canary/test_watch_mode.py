@@ -34,11 +34,12 @@ def _watch(lab, capsys, selector, *extra):
 
 
 def test_a_quiet_service_passes_the_window(lab, capsys):
-    # p99 off: on a loaded machine a real p99 is mostly noise (the p99 guard is scripted below)
-    code, out, err = _watch(lab, capsys, lab.selector("healthy", "canary"), "--duration", "3s", "--max-p99-ratio",
+    # p99 off: on a loaded machine a real p99 is mostly noise (the p99 guard is scripted below). Six looks,
+    # not three: on a loaded CI machine Prometheus once answered none of three with a rate (a hold, no data).
+    code, out, err = _watch(lab, capsys, lab.selector("healthy", "canary"), "--duration", "6s", "--max-p99-ratio",
                             "off")
     assert code == 0, err
-    assert out["decision"] == "promote" and {v["verdict"] for v in out["verdicts"]} == {"pass"}
+    assert out["decision"] == "promote" and {v["verdict"] for v in out["verdicts"]} == {"pass"}, out.get("reason")
     assert [v["metric"] for v in out["verdicts"]] == ["error-rate", "unhealthy"]
 
 
